@@ -1,0 +1,49 @@
+# taskspread.ecs: every entry point sets itself up (virtualenv, pinned installs, collection path).
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+COLL   := .collections/ansible_collections/taskspread/ecs
+SANDBOX_PORT ?= 4566
+SPEED  ?= 50
+
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export PYTHONPATH := $(CURDIR):$(CURDIR)/.collections
+export AWS_ACCESS_KEY_ID ?= testing
+export AWS_SECRET_ACCESS_KEY ?= testing
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: setup demo test test-unit test-sandbox test-integration lint sanity bench sandbox clean
+
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(COLL):
+	mkdir -p $(dir $(COLL))
+	ln -sfn ../../.. $(COLL)
+
+setup: $(STAMP) $(COLL)
+
+## The main job: sandbox, scale-down / scale-up scenario, distribution tables.
+demo: setup
+	$(BIN)/python -m sandbox demo --port $(SANDBOX_PORT) --speed $(SPEED)
+
+## Every test.
+test: setup
+	$(BIN)/python -m pytest tests
+
+test-unit: setup
+	$(BIN)/python -m pytest tests/unit
+
+test-sandbox: setup
+	$(BIN)/python -m pytest tests/sandbox
+
+## Serve the sandbox in the foreground (Ctrl-C stops it).
+sandbox: setup
+	$(BIN)/python -m sandbox serve --port $(SANDBOX_PORT) --speed $(SPEED)
+
+clean:
+	rm -rf .collections .sandbox tests/output .pytest_cache

@@ -1,0 +1,51 @@
+"""Every emulated delay and policy choice in one place (ecs-semantics.md marks them [I]).
+
+Times are emulated seconds. Defaults follow AWS where AWS documents a value and are modest
+where it does not, so a scenario run at ``--speed 50`` finishes in seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class SandboxConfig:
+    account_id: str = "123456789012"
+    region: str = "us-east-1"
+
+    # Agent (ecs-semantics §5.1): a running instance with ECS_CLUSTER in its UserData
+    # registers after this boot delay.
+    agent_boot_seconds: float = 30.0
+    # Images of the ECS-optimised family and any AMI register; set to a tuple of AMI ids to
+    # restrict registration to those.
+    agent_ami_ids: tuple[str, ...] = ()
+    agent_version: str = "1.89.0"
+
+    # Task lifecycle (§4.1): PENDING for image pull and start, RUNNING, then on stop
+    # DEACTIVATING for the target group's deregistration delay, STOPPING up to stop timeout.
+    task_pending_seconds: float = 5.0
+    task_stopping_seconds: float = 2.0
+    # A task without load balancer or health check counts as healthy after 40 s (§3.2).
+    task_healthy_after_seconds: float = 40.0
+
+    # Placement ties (§1.3): "stable" (lowest ec2InstanceId) or "random" (seeded).
+    placement_tie_break: str = "stable"
+    # Instances missing a spread attribute form a value of their own.
+    spread_missing_attribute_is_value: bool = True
+
+    # Dynamic host ports (§1.2): the lowest free port of this range is assigned.
+    dynamic_port_range: tuple[int, int] = (32768, 60999)
+    reserved_ports: tuple[str, ...] = ("22", "2375", "2376", "51678", "51679")
+
+    # Circuit breaker minimum threshold (§3.6).
+    circuit_breaker_min_threshold: int = 3
+
+    # availabilityZoneRebalancing default for CreateService without a value (§1.4): DISABLED
+    # keeps ECS's own rebalancer out of the way of the tool under test.
+    az_rebalancing_default: str = "DISABLED"
+
+    # Seconds between repeated steady-state events (None: only on transitions).
+    steady_state_repeat_seconds: float | None = None
+
+    extra: dict = field(default_factory=dict)

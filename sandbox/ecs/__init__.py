@@ -1,0 +1,1 @@
+"""Our ECS control plane (EC2 launch type); semantics in shared/ecs-semantics.md."""

@@ -1,0 +1,185 @@
+"""One loopback endpoint that answers AWS: moto for the plain services, our ECS control plane.
+
+``Sandbox`` wires the pieces together:
+
+* ``Runtime``: emulated clock, the world lock, timers (``sandbox/runtime.py``);
+* ``EcsControlPlane``: our ECS (``sandbox/ecs/``), which replaces moto's ECS entirely;
+* moto's WSGI application for every other service, with the patches in ``sandbox/aws/``
+  (ELBv2 targets keyed by (id, port) with deregistration delay, Auto Scaling AZ balance,
+  EventBridge delivery to Lambda, Lambda handlers run in a subprocess);
+* a small control API under ``/_sandbox/`` (clock, status) for scripts and end-to-end tests.
+
+Requests are served by a threaded Werkzeug server. Every request that can change emulated state
+runs under the world lock and is followed by a reconcile pass; Lambda ``Invoke`` is the one
+exception, because the handler it runs calls back into this server.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import traceback
+from typing import Any, Callable, Iterable
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from .config import SandboxConfig
+from .runtime import Runtime
+
+LOG = logging.getLogger("sandbox")
+
+ECS_TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."
+JSON_11 = "application/x-amz-json-1.1"
+
+
+def _json_response(start_response: Callable, status: int, body: Any,
+                   content_type: str = "application/json") -> Iterable[bytes]:
+    payload = json.dumps(body, default=str).encode()
+    reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Server Error"}
+    start_response(f"{status} {reason.get(status, 'Status')}",
+                   [("Content-Type", content_type), ("Content-Length", str(len(payload)))])
+    return [payload]
+
+
+class Sandbox:
+    """The whole local AWS. ``start()`` serves it on ``host:port``; ``stop()`` ends it."""
+
+    def __init__(self, config: SandboxConfig | None = None, speed: float | None = None,
+                 seed: int = 0, host: str = "127.0.0.1", port: int = 4566,
+                 reset_moto: bool = True):
+        # Imported here so that `import sandbox` stays cheap and moto is patched before use.
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+        from . import aws
+        from .ecs.plane import EcsControlPlane
+
+        self.config = config or SandboxConfig()
+        self.runtime = Runtime(speed=speed, seed=seed)
+        self.host, self.port = host, port
+        if reset_moto:
+            reset_moto_backends()
+        self.ecs = EcsControlPlane(self)
+        self.moto_app = DomainDispatcherApplication(create_backend_app)
+        aws.install(self)
+        self.runtime.on_tick(self.ecs.reconcile)
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------- lifecycle
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> "Sandbox":
+        from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+        self._server = make_server(self.host, self.port, self.wsgi, threaded=True,
+                                   request_handler=MotoRequestHandler)
+        self.port = self._server.server_address[1]  # port 0 picks a free one
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        name="sandbox-http", daemon=True)
+        self._thread.start()
+        self.runtime.start_ticker()
+        LOG.info("sandbox listening on %s (speed=%s)", self.endpoint,
+                 self.runtime.speed or "manual")
+        return self
+
+    def stop(self) -> None:
+        from . import aws
+
+        self.runtime.stop_ticker()
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread:
+            self._thread.join(timeout=10)
+        aws.uninstall(self)
+        self._server = self._thread = None
+
+    def __enter__(self) -> "Sandbox":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------ time hooks
+    def now(self) -> float:
+        return self.runtime.now()
+
+    def advance(self, seconds: float) -> float:
+        return self.runtime.advance(seconds)
+
+    def tick(self) -> None:
+        self.runtime.tick()
+
+    # ------------------------------------------------------------------ WSGI
+    def wsgi(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        try:
+            if path.startswith("/_sandbox/"):
+                return self._control(environ, start_response, path)
+            target = environ.get("HTTP_X_AMZ_TARGET", "")
+            if target.startswith(ECS_TARGET_PREFIX):
+                return self._ecs(environ, start_response, target[len(ECS_TARGET_PREFIX):])
+            if "/functions/" in path and path.endswith("/invocations"):
+                # Lambda Invoke runs a handler that calls back into this server: no lock.
+                return self.moto_app(environ, start_response)
+            with self.runtime.lock:
+                body = list(self.moto_app(environ, start_response))
+                self.runtime.tick()
+            return body
+        except Exception as exc:  # one bad request must never stop the sandbox
+            LOG.error("request %s failed:\n%s", path, traceback.format_exc())
+            return _json_response(start_response, 500,
+                                  {"__type": "InternalFailure", "message": str(exc)})
+
+    def _read_body(self, environ: dict) -> bytes:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        return environ["wsgi.input"].read(length) if length else b""
+
+    def _ecs(self, environ: dict, start_response: Callable, action: str) -> Iterable[bytes]:
+        from .ecs.api import dispatch
+        from .ecs.errors import EcsError
+
+        raw = self._read_body(environ)
+        try:
+            params = json.loads(raw or b"{}")
+        except ValueError:
+            return _json_response(start_response, 400, {
+                "__type": "SerializationException", "message": "Malformed JSON body"}, JSON_11)
+        with self.runtime.lock:
+            try:
+                result = dispatch(self.ecs, action, params)
+            except EcsError as err:
+                return _json_response(start_response, err.status, err.body(), JSON_11)
+            self.runtime.tick()
+        return _json_response(start_response, 200, result, JSON_11)
+
+    def _control(self, environ: dict, start_response: Callable, path: str) -> Iterable[bytes]:
+        raw = self._read_body(environ)
+        params = json.loads(raw) if raw else {}
+        if path == "/_sandbox/status":
+            return _json_response(start_response, 200, self.status())
+        if path == "/_sandbox/advance":
+            if not self.runtime.manual:
+                return _json_response(start_response, 400, {
+                    "message": "advance needs the manual clock; this sandbox runs at "
+                               f"speed {self.runtime.speed}"})
+            now = self.advance(float(params.get("seconds", 0)))
+            return _json_response(start_response, 200, {"now": now})
+        if path == "/_sandbox/tick":
+            self.tick()
+            return _json_response(start_response, 200, {"now": self.now()})
+        return _json_response(start_response, 404, {"message": f"unknown control path {path}"})
+
+    def status(self) -> dict:
+        return {"now": self.now(), "speed": self.runtime.speed, "manual": self.runtime.manual,
+                "endpoint": self.endpoint, "ecs": self.ecs.summary()}
+
+
+def reset_moto_backends() -> None:
+    """Forget everything moto holds (moto's backends are process-global)."""
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()
