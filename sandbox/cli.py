@@ -25,6 +25,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="stop time; advance it with POST /_sandbox/advance")
     serve.add_argument("--seed", type=int, default=0, help="seed of the random source")
     serve.add_argument("--log-level", default=os.environ.get("SANDBOX_LOG_LEVEL", "INFO"))
+    demo = sub.add_parser("demo", help="serve the sandbox and run the scale-down / scale-up "
+                                       "walkthrough, printing the task distribution")
+    demo.add_argument("--port", type=int, default=4566)
+    demo.add_argument("--speed", type=float, default=50.0)
+    demo.add_argument("--log-level", default=os.environ.get("SANDBOX_LOG_LEVEL", "WARNING"))
     return parser
 
 
@@ -34,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # Werkzeug logs every request at INFO; keep the console for what the sandbox does.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    if args.command == "demo":
+        from .demo import main as demo_main
+
+        return demo_main(args.port, args.speed)
     from .server import Sandbox
 
     if args.speed <= 0:

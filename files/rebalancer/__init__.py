@@ -1,0 +1,1 @@
+"""The rebalancer Lambda: a cheap gate over EventBridge events, then one engine step."""

@@ -1,0 +1,60 @@
+"""The function's configuration, read once from its environment into a typed object."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Mapping
+
+STRATEGIES = ("auto", "stop", "surge", "redeploy")
+
+
+class ConfigError(ValueError):
+    """The function's environment is wrong; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Config:
+    cluster: str
+    strategy: str = "auto"
+    max_skew: int = 1
+    max_moves: int | None = None
+    dry_run: bool = False
+    region: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "Config":
+        cluster = env.get("TASKSPREAD_CLUSTER", "").strip()
+        if not cluster:
+            raise ConfigError("TASKSPREAD_CLUSTER is not set")
+        strategy = env.get("TASKSPREAD_STRATEGY", "auto").strip() or "auto"
+        if strategy not in STRATEGIES:
+            raise ConfigError(f"TASKSPREAD_STRATEGY must be one of {', '.join(STRATEGIES)}, "
+                              f"got {strategy!r}")
+        return cls(cluster=cluster, strategy=strategy,
+                   max_skew=_positive_int(env, "TASKSPREAD_MAX_SKEW", 1),
+                   max_moves=_positive_int(env, "TASKSPREAD_MAX_MOVES", None),
+                   dry_run=_bool(env, "TASKSPREAD_DRY_RUN"),
+                   region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"))
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int | None) -> int | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "false").strip().lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
