@@ -39,13 +39,13 @@ def decide(event: Any, cluster: str) -> Decision:
         return Decision(True, "schedule", "scheduled run")
     if event.get("source") != "aws.ecs" or not isinstance(detail, dict):
         return Decision(False, str(kind or "unknown"), "not an ECS event this function handles")
+    if kind not in (INSTANCE_CHANGE, SERVICE_ACTION):
+        return Decision(False, str(kind), "event type is not a rebalancing trigger")
     if not _in_cluster(detail.get("clusterArn"), cluster):
         return Decision(False, str(kind), f"event is for another cluster, not {cluster}")
     if kind == INSTANCE_CHANGE:
         return _instance_change(detail)
-    if kind == SERVICE_ACTION:
-        return _service_action(event, detail)
-    return Decision(False, str(kind), "event type is not a rebalancing trigger")
+    return _service_action(event, detail)
 
 
 def _in_cluster(cluster_arn: Any, cluster: str) -> bool:

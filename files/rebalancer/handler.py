@@ -1,0 +1,89 @@
+"""Lambda entry point (``rebalancer.handler.handler``): a thin gate, then one engine step.
+
+Every line it logs is one JSON object (``event`` says what it is), so CloudWatch Logs Insights
+and ``FilterLogEvents`` can find "what triggered it, the skew before, the moves made or why
+nothing was done".
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from .config import Config, ConfigError
+from .gate import decide
+
+try:  # inside the Lambda zip the engine ships as a top-level package
+    import taskspread_engine as engine
+except ImportError:  # in the collection's checkout (unit tests)
+    from ansible_collections.taskspread.ecs.plugins.module_utils import _engine as engine
+    from ansible_collections.taskspread.ecs.plugins.module_utils._engine import runner as _runner
+else:
+    from taskspread_engine import runner as _runner
+
+_CONFIG: Config | None = None
+SAFETY_MARGIN_SECONDS = 15
+
+
+def log(event: str, **fields: Any) -> None:
+    print(json.dumps({"event": event, **fields}, sort_keys=True, default=str), file=sys.stdout,
+          flush=True)
+
+
+def config() -> Config:
+    """The environment is read once per container, not once per event."""
+    global _CONFIG
+    if _CONFIG is None:
+        _CONFIG = Config.from_env()
+    return _CONFIG
+
+
+def ecs_client(cfg: Config):
+    import boto3
+
+    return boto3.client("ecs", region_name=cfg.region, config=engine.client_config())
+
+
+def handler(event: Any, context: Any = None) -> dict:
+    try:
+        cfg = config()
+    except ConfigError as err:
+        log("config_error", error=str(err))
+        return {"status": "error", "reason": str(err)}
+    decision = decide(event, cfg.cluster)
+    log("triggered", trigger=decision.trigger, act=decision.act, reason=decision.reason,
+        cluster=cfg.cluster, dry_run=cfg.dry_run)
+    if not decision.act:
+        return {"status": "ignored", "reason": decision.reason}
+    return step(cfg, remaining_seconds(context))
+
+
+def remaining_seconds(context: Any) -> float:
+    getter = getattr(context, "get_remaining_time_in_millis", None)
+    if getter is None:
+        return 300.0
+    return max(1.0, getter() / 1000.0 - SAFETY_MARGIN_SECONDS)
+
+
+def step(cfg: Config, budget_seconds: float) -> dict:
+    request = _runner.RebalanceRequest(
+        cluster=cfg.cluster, strategy=cfg.strategy, max_skew=cfg.max_skew,
+        max_moves=cfg.max_moves, wait=False, check_mode=cfg.dry_run,
+        wait_timeout=budget_seconds)
+    try:
+        result = _runner.rebalance(ecs_client(cfg), request)
+    except engine.EngineError as err:
+        log("engine_error", error=str(err))
+        return {"status": "error", "reason": str(err)}
+    summary = result.to_dict()
+    log("skew_before", services={n: d["skew"] for n, d in summary["before"].items()})
+    moves = summary["plan"]["moves"] if cfg.dry_run else summary["moves"]
+    if moves:
+        log("dry_run_plan" if cfg.dry_run else "moves", count=len(moves), moves=moves)
+    else:
+        log("no_rebalancing_needed", reason=result.message(),
+            skipped=[f"{s['service']}: {s['message']}" for s in summary["skipped"]])
+    return {"status": "planned" if cfg.dry_run else ("moved" if moves else "balanced"),
+            "moves": len(moves), "api_calls": summary["api_calls"],
+            "message": result.message()}

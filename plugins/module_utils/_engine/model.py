@@ -1,0 +1,186 @@
+"""Plain data read from one ECS cluster: the planner's only input.
+
+Everything here is immutable (frozen, slotted dataclasses) and free of I/O. ``snapshot.py`` builds
+these from the ECS API; tests build them with ``tests/unit/engine/factories.py``.
+
+Conventions:
+- ARNs identify instances, services and tasks; ``Service.name`` is the short name.
+- CPU is in CPU units (1 vCPU = 1024), memory in MiB.
+- Ports are ints; ``reserved_tcp_ports`` / ``reserved_udp_ports`` are the instance's
+  ``remainingResources`` PORTS / PORTS_UDP sets (agent-reserved ports plus static host ports of
+  running tasks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+AZ_ATTRIBUTE = "ecs.availability-zone"
+
+
+
+class EngineError(Exception):
+    """Base class of every error the engine raises on purpose."""
+
+
+class ClusterNotFound(EngineError):
+    """The cluster does not exist (or is INACTIVE)."""
+
+    def __init__(self, cluster: str):
+        super().__init__(f"ECS cluster {cluster!r} not found")
+        self.cluster = cluster
+
+
+class UnknownServices(EngineError):
+    """Service names the caller asked for that do not exist (or are INACTIVE) in the cluster."""
+
+    def __init__(self, cluster: str, names: tuple[str, ...]):
+        listed = ", ".join(sorted(names))
+        super().__init__(f"unknown service(s) in cluster {cluster!r}: {listed}")
+        self.cluster = cluster
+        self.names = tuple(sorted(names))
+
+
+@dataclass(frozen=True, slots=True)
+class PlacementStrategy:
+    """One ``placementStrategy`` rule: type ``spread|binpack|random``, field as given by ECS."""
+
+    type: str
+    field: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PlacementConstraint:
+    """One placement constraint: type ``distinctInstance|memberOf``, expression for memberOf."""
+
+    type: str
+    expression: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TaskResources:
+    """What one task of a task definition takes from an instance.
+
+    ``cpu``: task-level cpu if set, else the sum of container cpu.
+    ``memory``: task-level memory if set, else the sum over containers of memoryReservation,
+    else memory. ``tcp_ports`` / ``udp_ports``: static host ports (bridge/host network mode).
+    """
+
+    cpu: int = 0
+    memory: int = 0
+    tcp_ports: frozenset[int] = frozenset()
+    udp_ports: frozenset[int] = frozenset()
+
+    def to_dict(self) -> dict:
+        return {"cpu": self.cpu, "memory": self.memory,
+                "tcp_ports": sorted(self.tcp_ports), "udp_ports": sorted(self.udp_ports)}
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    """One container instance."""
+
+    arn: str
+    ec2_instance_id: str
+    az: str
+    status: str = "ACTIVE"
+    agent_connected: bool = True
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    registered_cpu: int = 0
+    registered_memory: int = 0
+    remaining_cpu: int = 0
+    remaining_memory: int = 0
+    reserved_tcp_ports: frozenset[int] = frozenset()
+    reserved_udp_ports: frozenset[int] = frozenset()
+
+    @property
+    def accepts_tasks(self) -> bool:
+        """ACTIVE with a connected agent: the only instances ECS places onto."""
+        return self.status == "ACTIVE" and self.agent_connected
+
+    def to_dict(self) -> dict:
+        return {"arn": self.arn, "ec2_instance_id": self.ec2_instance_id, "az": self.az,
+                "status": self.status, "agent_connected": self.agent_connected,
+                "remaining_cpu": self.remaining_cpu, "remaining_memory": self.remaining_memory}
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """One ECS service as the planner needs it.
+
+    ``placement_constraints`` holds the service's constraints followed by the task definition's.
+    ``deployments`` is the number of entries in the deployments array; ``rollout_state`` is the
+    PRIMARY deployment's rolloutState ("" when ECS does not report one).
+    ``resources`` are those of the service's (primary) task definition.
+    """
+
+    name: str
+    arn: str
+    desired: int
+    running: int = 0
+    pending: int = 0
+    scheduling_strategy: str = "REPLICA"
+    launch_type: str = "EC2"
+    deployment_controller: str = "ECS"
+    deployments: int = 1
+    rollout_state: str = "COMPLETED"
+    min_healthy_percent: int = 100
+    max_percent: int = 200
+    placement_strategy: tuple[PlacementStrategy, ...] = ()
+    placement_constraints: tuple[PlacementConstraint, ...] = ()
+    tags: Mapping[str, str] = field(default_factory=dict)
+    task_definition: str = ""
+    resources: TaskResources = field(default_factory=TaskResources)
+
+    @property
+    def group(self) -> str:
+        """The service's task group, as used by ``distinctInstance``."""
+        return f"service:{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One task of a service whose desiredStatus is RUNNING (so PENDING or RUNNING).
+
+    ``started_at`` / ``created_at`` are epoch seconds (0.0 when unknown); ``health`` is the
+    task's healthStatus (HEALTHY, UNHEALTHY, UNKNOWN); ``protected`` is the scale-in protection
+    flag when it was read, else None.
+    """
+
+    arn: str
+    service: str
+    instance_arn: str
+    az: str = ""
+    last_status: str = "RUNNING"
+    desired_status: str = "RUNNING"
+    started_by: str = ""
+    health: str = "UNKNOWN"
+    protected: bool | None = None
+    started_at: float = 0.0
+    created_at: float = 0.0
+    task_definition: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSnapshot:
+    """One consistent-enough read of a cluster.
+
+    ``instances``: container instances (ACTIVE, DRAINING and whatever else ECS listed), sorted by
+    ARN. ``services``: by service name. ``tasks``: by service name, each tuple sorted by ARN;
+    every service in ``services`` has an entry (maybe empty). ``api_calls``: ECS API calls made
+    to read it (pages count one each).
+    """
+
+    cluster_name: str
+    cluster_arn: str
+    instances: tuple[Instance, ...]
+    services: Mapping[str, Service]
+    tasks: Mapping[str, tuple[Task, ...]]
+    api_calls: int = 0
+
+    def instance_map(self) -> dict[str, Instance]:
+        return {inst.arn: inst for inst in self.instances}
+
+    def task_count(self) -> int:
+        return sum(len(tasks) for tasks in self.tasks.values())

@@ -1,0 +1,792 @@
+"""The planner: snapshot in, plan out. Pure: no I/O, no clock, no randomness.
+
+Vocabulary
+- *eligible* instance (per service): ACTIVE, agent connected, meets the service's constraints,
+  and has room for one more task of it (CPU, memory, static ports) or already holds one.
+- *levels*: the service's spread fields in order. No strategy means
+  ``spread(attribute:ecs.availability-zone)`` then ``spread(instanceId)``. ``instanceId``/``host``
+  ends the list. If the last level is an attribute, instances inside one attribute value are not
+  balanced against each other ("sticky": tasks stay where they are).
+- *skew* of a level: max - min task count over its eligible domains, inside each parent domain
+  (e.g. instance skew is measured within each AZ), the largest over parents.
+- *target*: what a fresh spread placement of the tasks would give over the eligible instances,
+  honouring capacity (water-filling); the ceil slots go to the domains already holding most, so
+  ``moves_needed = sum(max(0, count - target))`` is the fewest moves that reach balance.
+- Only tasks on eligible instances are counted and moved. Tasks on DRAINING, disconnected or
+  constraint-violating instances are reported (``Distribution.ineligible``) and left to ECS.
+
+Cross-service effects: services are planned in name order against one shared capacity ledger;
+each planned destination takes the task's CPU, memory and ports from the ledger, so two services
+never plan into the same free space. Capacity freed at sources is not credited (the executor
+may start the replacement before stopping the original). The cluster-wide ``max_moves`` budget
+is spent in the same order; services left without budget get status ``deferred``. The controller
+is level-triggered, so balanced services cost no budget on the next run.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from .model import AZ_ATTRIBUTE, ClusterSnapshot, Instance, Service, Task, TaskResources
+from .placement_expr import (
+    ExpressionError, Predicate, UnsupportedExpression, compile_expression, instance_subjects,
+)
+
+OPT_OUT_TAG = "taskspread:rebalance"
+INSTANCE_LEVEL = "instanceId"
+UNLIMITED = 1 << 30
+
+
+class Reason:
+    """Machine-readable skip codes (``Skip.code``)."""
+
+    OPTED_OUT = "opted_out"
+    DAEMON = "daemon"
+    DEPLOYMENT_CONTROLLER = "deployment_controller"
+    UNSUPPORTED_STRATEGY = "unsupported_strategy"
+    TOO_FEW_TASKS = "desired_below_two"
+    DEPLOYMENT_IN_PROGRESS = "deployment_in_progress"
+    NOT_STEADY = "not_steady"
+    UNSUPPORTED_CONSTRAINT = "unsupported_constraint"
+    SINGLE_DOMAIN = "single_domain"
+
+
+class Status:
+    """``ServicePlan.status`` values."""
+
+    BALANCED = "balanced"          # every level's skew <= max_skew
+    REBALANCE = "rebalance"        # moves planned (maybe truncated by the budget)
+    DEFERRED = "deferred"          # out of balance, but the max_moves budget is spent
+    AT_CAPACITY = "at_capacity"    # out of balance, but capacity allows no better layout
+    SKIPPED = "skipped"            # see ServicePlan.skip
+
+
+@dataclass(frozen=True, slots=True)
+class PlanOptions:
+    """``services``: names to plan (None = all); ``max_moves``: None = 10% of tasks, >= 1."""
+
+    services: tuple[str, ...] | None = None
+    max_skew: int = 1
+    max_moves: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_skew < 1:
+            raise ValueError("max_skew must be >= 1")
+        if self.max_moves is not None and self.max_moves < 0:
+            raise ValueError("max_moves must be >= 0")
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    code: str
+    message: str
+
+    def to_dict(self) -> dict:
+        return {"code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """Stop ``task_arn`` on ``source_instance``; its replacement is predicted to land on
+    ``destination_instance`` (ECS decides; the prediction is what spread placement gives)."""
+
+    service: str
+    task_arn: str
+    source_instance: str
+    source_az: str
+    destination_instance: str
+    destination_az: str
+
+    def to_dict(self) -> dict:
+        return {"service": self.service, "task_arn": self.task_arn,
+                "source_instance": self.source_instance, "source_az": self.source_az,
+                "destination_instance": self.destination_instance,
+                "destination_az": self.destination_az}
+
+
+@dataclass(frozen=True, slots=True)
+class Distribution:
+    """Where one service's tasks are, and what balanced would be.
+
+    ``instances``: task count per eligible instance ARN, empty eligible ones included.
+    ``azs``: task count per AZ of the eligible instances. ``targets``: balanced count per
+    eligible instance. ``ineligible``: task count per instance that holds tasks but is not
+    eligible. ``skew``: per level name. ``moves_needed``: the lower bound of moves to balance.
+    ``complete``: False when (inside a plan, for speed) only the empty eligible instances that
+    can matter were listed; ``distribution()`` always lists them all.
+    """
+
+    service: str
+    levels: tuple[str, ...]
+    instances: Mapping[str, int]
+    azs: Mapping[str, int]
+    targets: Mapping[str, int]
+    ineligible: Mapping[str, int]
+    skew: Mapping[str, int]
+    balanced: bool
+    moves_needed: int
+    max_skew: int = 1
+    skip: Skip | None = None
+    complete: bool = True
+
+    @property
+    def eligible_instances(self) -> tuple[str, ...]:
+        return tuple(self.instances)
+
+    def to_dict(self) -> dict:
+        return {"service": self.service, "levels": list(self.levels),
+                "instances": dict(self.instances), "azs": dict(self.azs),
+                "targets": dict(self.targets), "ineligible": dict(self.ineligible),
+                "eligible_instances": list(self.instances), "skew": dict(self.skew),
+                "balanced": self.balanced, "moves_needed": self.moves_needed,
+                "max_skew": self.max_skew, "complete": self.complete,
+                "skip": self.skip.to_dict() if self.skip else None}
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePlan:
+    service: str
+    status: str
+    moves: tuple[Move, ...] = ()
+    moves_needed: int = 0
+    truncated: bool = False
+    skip: Skip | None = None
+    distribution: Distribution | None = None
+
+    def to_dict(self) -> dict:
+        return {"service": self.service, "status": self.status,
+                "moves": [m.to_dict() for m in self.moves], "moves_needed": self.moves_needed,
+                "truncated": self.truncated,
+                "skip": self.skip.to_dict() if self.skip else None,
+                "distribution": self.distribution.to_dict() if self.distribution else None}
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The whole plan. ``moves``: every service's moves, in execution order."""
+
+    cluster: str
+    services: tuple[ServicePlan, ...]
+    max_moves: int
+    max_skew: int
+    moves: tuple[Move, ...] = ()
+    moves_needed: int = 0
+    truncated: bool = False
+
+    @property
+    def message(self) -> str:
+        planned = len(self.moves)
+        text = f"{planned} move(s) planned for cluster {self.cluster}"
+        if self.truncated:
+            text += f"; truncated by max_moves={self.max_moves} ({self.moves_needed} needed)"
+        return text
+
+    def service(self, name: str) -> ServicePlan:
+        return next(sp for sp in self.services if sp.service == name)
+
+    def to_dict(self) -> dict:
+        return {"cluster": self.cluster, "max_moves": self.max_moves, "max_skew": self.max_skew,
+                "moves": [m.to_dict() for m in self.moves], "moves_needed": self.moves_needed,
+                "truncated": self.truncated, "message": self.message,
+                "services": [sp.to_dict() for sp in self.services]}
+
+
+# ----------------------------------------------------------------------------------- levels
+
+def strategy_levels(service: Service) -> tuple[str, ...] | Skip:
+    """The spread levels of ``service``: attribute names, then maybe ``instanceId``."""
+    rules = service.placement_strategy
+    bad = [r for r in rules if r.type.lower() != "spread"]
+    if bad:
+        kinds = ", ".join(sorted({r.type for r in bad}))
+        return Skip(Reason.UNSUPPORTED_STRATEGY,
+                    f"placement strategy {kinds} does not spread; not rebalanced")
+    if not rules:
+        return (AZ_ATTRIBUTE, INSTANCE_LEVEL)
+    levels: list[str] = []
+    for rule in rules:
+        low = rule.field.lower()
+        if low in ("instanceid", "host"):
+            level = INSTANCE_LEVEL
+        elif low.startswith("attribute:") and len(rule.field) > len("attribute:"):
+            level = rule.field[len("attribute:"):]
+        else:
+            return Skip(Reason.UNSUPPORTED_STRATEGY, f"spread field {rule.field!r} is not supported")
+        if level not in levels:
+            levels.append(level)
+        if level == INSTANCE_LEVEL:
+            break
+    return tuple(levels)
+
+
+def level_name(level: str) -> str:
+    return level if level == INSTANCE_LEVEL else f"attribute:{level}"
+
+
+def level_value(level: str, inst: Instance) -> str:
+    if level == INSTANCE_LEVEL:
+        return inst.arn
+    if level == AZ_ATTRIBUTE:
+        return inst.az or inst.attributes.get(AZ_ATTRIBUTE, "")
+    return inst.attributes.get(level, "")
+
+
+# ------------------------------------------------------------------------------ eligibility
+
+class Ledger:
+    """Remaining CPU, memory and ports per instance, shared by every service of one plan."""
+
+    def __init__(self, instances: Mapping[str, Instance]):
+        self._instances = instances
+        self._state: dict[str, tuple[int, int, frozenset[int], frozenset[int]]] = {}
+
+    def remaining(self, arn: str) -> tuple[int, int, frozenset[int], frozenset[int]]:
+        state = self._state.get(arn)
+        if state is None:
+            inst = self._instances[arn]
+            state = (inst.remaining_cpu, inst.remaining_memory,
+                     inst.reserved_tcp_ports, inst.reserved_udp_ports)
+        return state
+
+    def room(self, arn: str, res: TaskResources) -> int:
+        """How many more tasks needing ``res`` fit on ``arn`` (UNLIMITED if nothing limits)."""
+        cpu, mem, tcp, udp = self.remaining(arn)
+        if res.tcp_ports or res.udp_ports:
+            if res.tcp_ports & tcp or res.udp_ports & udp:
+                return 0
+            fit = 1
+        else:
+            fit = UNLIMITED
+        if res.cpu > 0:
+            fit = min(fit, cpu // res.cpu)
+        if res.memory > 0:
+            fit = min(fit, mem // res.memory)
+        return max(fit, 0)
+
+    def instance(self, arn: str) -> Instance:
+        return self._instances[arn]
+
+    def reserve(self, arn: str, res: TaskResources) -> None:
+        cpu, mem, tcp, udp = self.remaining(arn)
+        self._state[arn] = (cpu - res.cpu, mem - res.memory, tcp | res.tcp_ports,
+                            udp | res.udp_ports)
+
+
+@dataclass(frozen=True, slots=True)
+class _Constraints:
+    distinct: bool
+    member_of: tuple[str, ...]
+
+
+def service_constraints(service: Service) -> _Constraints | Skip:
+    member_of: list[str] = []
+    distinct = False
+    for c in service.placement_constraints:
+        if c.type == "distinctInstance":
+            distinct = True
+        elif c.type == "memberOf":
+            member_of.append(c.expression)
+        else:
+            return Skip(Reason.UNSUPPORTED_CONSTRAINT, f"placement constraint type {c.type!r}")
+    return _Constraints(distinct, tuple(member_of))
+
+
+class _Context:
+    """Per-plan caches: instance map, ledger, candidate instances grouped by domain path."""
+
+    def __init__(self, snapshot: ClusterSnapshot):
+        self.snapshot = snapshot
+        self.instances = snapshot.instance_map()
+        self.ledger = Ledger(self.instances)
+        self.accepting = [i for i in snapshot.instances if i.accepts_tasks]
+        self._filtered: dict[tuple[str, ...], list[Instance] | Skip] = {(): self.accepting}
+        self._grouped: dict[tuple, tuple[dict, dict]] = {}
+        self._subjects: dict[str, dict[str, str]] = {}
+
+    def grouped(self, member_of: tuple[str, ...], group_levels: tuple[str, ...]
+                ) -> tuple[dict[tuple[str, ...], list[Instance]], dict[str, tuple[str, ...]]] | Skip:
+        """Candidates (accepting, memberOf met) by group path, in ARN order; path per ARN."""
+        candidates = self.candidates(member_of)
+        if isinstance(candidates, Skip):
+            return candidates
+        key = (member_of, group_levels)
+        if key not in self._grouped:
+            groups: dict[tuple[str, ...], list[Instance]] = defaultdict(list)
+            path_of = {}
+            for inst in candidates:
+                path = tuple(level_value(lv, inst) for lv in group_levels)
+                groups[path].append(inst)
+                path_of[inst.arn] = path
+            self._grouped[key] = (dict(sorted(groups.items())), path_of)
+        return self._grouped[key]
+
+    def candidates(self, member_of: tuple[str, ...]) -> list[Instance] | Skip:
+        """Accepting instances meeting every memberOf expression (or a Skip if unsupported)."""
+        if member_of not in self._filtered:
+            self._filtered[member_of] = self._filter(member_of)
+        return self._filtered[member_of]
+
+    def _filter(self, member_of: tuple[str, ...]) -> list[Instance] | Skip:
+        try:
+            preds: list[Predicate] = [compile_expression(e) for e in member_of]
+        except UnsupportedExpression as exc:
+            return Skip(Reason.UNSUPPORTED_CONSTRAINT, f"memberOf not supported: {exc}")
+        except ExpressionError as exc:
+            return Skip(Reason.UNSUPPORTED_CONSTRAINT, f"memberOf not understood: {exc}")
+        return [i for i in self.accepting if all(p(self._subjects_of(i)) for p in preds)]
+
+    def _subjects_of(self, inst: Instance) -> dict[str, str]:
+        if inst.arn not in self._subjects:
+            self._subjects[inst.arn] = instance_subjects(inst)
+        return self._subjects[inst.arn]
+
+
+# --------------------------------------------------------------------------------- analysis
+
+@dataclass(slots=True)
+class _Slot:
+    """One eligible instance, for one service. ``path``: group path + (instance ARN,)."""
+
+    inst: Instance
+    path: tuple[str, ...]
+    count: int
+    cap: int
+    target: int = 0
+
+    @property
+    def eff(self) -> int:
+        return min(self.count, self.cap)
+
+
+@dataclass(slots=True)
+class _Group:
+    """The eligible instances of one leaf domain, discovered lazily in ARN order.
+
+    Occupied instances are always slots; empty ones are scanned in only as far as needed (see
+    ``analyze``), which keeps planning proportional to tasks, not instances x services.
+    """
+
+    path: tuple[str, ...]
+    members: list[Instance]
+    slots: list[_Slot] = field(default_factory=list)
+    pos: int = 0
+    cap: int = 0
+    empties: int = 0
+    target: int = 0
+
+    def scan(self, svc: _SvcCtx, enough) -> None:
+        members, counts, room = self.members, svc.counts, svc.room
+        while self.pos < len(members) and not enough(self):
+            inst = members[self.pos]
+            self.pos += 1
+            if inst.arn in counts:
+                continue
+            cap = room(inst.arn)
+            if cap > 0:
+                self.slots.append(_Slot(inst, self.path + (inst.arn,), 0, cap))
+                self.cap += cap
+                self.empties += 1
+
+
+@dataclass(slots=True)
+class _SvcCtx:
+    """What scanning needs to know about one service."""
+
+    counts: dict[str, int]
+    resources: TaskResources
+    ledger: Ledger
+    distinct: bool
+    limit: int
+
+    def room(self, arn: str) -> int:
+        room = min(self.ledger.room(arn, self.resources), self.limit)
+        return min(room, 1) if self.distinct else room
+
+
+@dataclass(slots=True)
+class _Analysis:
+    service: Service
+    levels: tuple[str, ...]
+    slots: list[_Slot]
+    ineligible: dict[str, int]
+    complete: bool = True
+    skew: dict[str, int] = field(default_factory=dict)
+    moves_needed: int = 0
+
+    def balanced(self, max_skew: int) -> bool:
+        return all(s <= max_skew for s in self.skew.values())
+
+
+def policy_skip(service: Service, tasks: Sequence[Task]) -> Skip | None:
+    """Skips that depend on the service alone (not on the instances)."""
+    if service.tags.get(OPT_OUT_TAG, "").strip().lower() == "false":
+        return Skip(Reason.OPTED_OUT, f"tag {OPT_OUT_TAG}=false opts the service out")
+    if service.scheduling_strategy == "DAEMON":
+        return Skip(Reason.DAEMON, "DAEMON services run one task per instance; nothing to spread")
+    if service.deployment_controller not in ("ECS", ""):
+        return Skip(Reason.DEPLOYMENT_CONTROLLER,
+                    f"deployment controller {service.deployment_controller} manages this service")
+    levels = strategy_levels(service)
+    if isinstance(levels, Skip):
+        return levels
+    if service.desired < 2:
+        return Skip(Reason.TOO_FEW_TASKS, f"desired count {service.desired} is below 2")
+    if service.deployments > 1 or service.rollout_state == "IN_PROGRESS":
+        return Skip(Reason.DEPLOYMENT_IN_PROGRESS,
+                    f"deployment in progress ({service.deployments} deployments, "
+                    f"rollout {service.rollout_state or 'unknown'})")
+    if len(tasks) != service.desired:
+        return Skip(Reason.NOT_STEADY, f"{len(tasks)} live tasks but desired count "
+                                       f"{service.desired}; the scheduler is still acting")
+    return None
+
+
+def analyze(service: Service, tasks: Sequence[Task], ctx: _Context, levels: tuple[str, ...],
+            exhaustive: bool = False) -> _Analysis | Skip:
+    """Eligible instances, counts, balanced targets and skew for one service.
+
+    Not ``exhaustive``: empty eligible instances are scanned (in ARN order) only until the
+    group's capacity covers every task and the group has more slots than its target, plus one
+    empty; that is provably enough for exact targets and skew.
+    """
+    cons = service_constraints(service)
+    if isinstance(cons, Skip):
+        return cons
+    group_levels = levels[:-1] if levels[-1] == INSTANCE_LEVEL else levels
+    grouped = ctx.grouped(cons.member_of, group_levels)
+    if isinstance(grouped, Skip):
+        return grouped
+    members, path_of = grouped
+    counts = _counts(tasks)
+    total = sum(n for arn, n in counts.items() if arn in path_of)
+    svc = _SvcCtx(counts, service.resources, ctx.ledger, cons.distinct,
+                  UNLIMITED if exhaustive else max(total, 1))
+    groups = _groups(members, path_of, svc)
+    never = (lambda g: False)
+    for group in groups:   # phase 1: enough capacity
+        group.scan(svc, never if exhaustive else (lambda g: g.cap >= svc.limit))
+    groups = [g for g in groups if g.slots]
+    spread = levels[-1] == INSTANCE_LEVEL
+    _assign_groups(min(total, sum(min(g.cap, svc.limit) for g in groups)), groups, 0, svc,
+                   spread)
+    for group in groups:   # phase 2: enough instances, then the leaf distribution
+        group.scan(svc, lambda g: len(g.slots) > g.target and g.empties >= 1)
+        _leaf(group, spread)
+    slots = [s for g in groups for s in g.slots]
+    eligible = {s.inst.arn for s in slots}
+    analysis = _Analysis(service, levels, slots,
+                         {arn: n for arn, n in sorted(counts.items()) if arn not in eligible},
+                         complete=exhaustive or all(g.pos >= len(g.members) for g in groups))
+    analysis.skew = _skews(slots, levels) if slots else {}
+    analysis.moves_needed = sum(max(0, s.count - s.target) for s in slots)
+    return analysis
+
+
+def _groups(members: Mapping[tuple[str, ...], list[Instance]], path_of: Mapping[str, tuple],
+            svc: _SvcCtx) -> list[_Group]:
+    """One group per leaf domain, holding the occupied eligible instances as slots."""
+    groups = {path: _Group(path, insts) for path, insts in members.items()}
+    for arn, count in sorted(svc.counts.items()):
+        path = path_of.get(arn)
+        if path is None:
+            continue
+        cap = min(count + svc.ledger.room(arn, svc.resources), svc.limit)
+        cap = min(cap, 1) if svc.distinct else cap
+        group = groups[path]
+        group.slots.append(_Slot(svc.ledger.instance(arn), path + (arn,), count, cap))
+        group.cap += cap
+    return list(groups.values())
+
+
+def water_fill(total: int, caps: Sequence[int],
+               prefs: Sequence[tuple] | Callable[[int, int], tuple]) -> list[int]:
+    """Spread ``total`` over items with capacities ``caps`` as evenly as capacity allows.
+
+    The ceil slots go to the open items whose preference sorts first: ``prefs[i]``, or
+    ``prefs(i, level)`` (called only when there are ceil slots to give). ``total`` <= sum(caps).
+    """
+    order = sorted(range(len(caps)), key=lambda i: caps[i])
+    remaining = total
+    level = UNLIMITED
+    for pos, idx in enumerate(order):
+        left = len(order) - pos
+        if caps[idx] * left <= remaining:
+            remaining -= caps[idx]
+            continue
+        level, remaining = divmod(remaining, left)
+        break
+    targets = [min(c, level) for c in caps]
+    if level != UNLIMITED and remaining:
+        key = prefs if callable(prefs) else (lambda i, _lvl: prefs[i])
+        open_items = sorted((i for i in range(len(caps)) if caps[i] > level),
+                            key=lambda i: key(i, level))
+        for i in open_items[:remaining]:
+            targets[i] += 1
+    return targets
+
+
+def _split(total: int, groups: list[_Group], depth: int, svc: _SvcCtx, spread: bool
+           ) -> list[tuple[int, list[_Group]]]:
+    """Shares of ``total`` for the child domains of ``groups`` at ``depth``.
+
+    The ceil slots go to the children where one more task saves a move (computed, since
+    spreading inside a child can send its extra slot to an empty instance), then to those
+    holding most, then by name.
+    """
+    by_key: dict[str, list[_Group]] = defaultdict(list)
+    for g in groups:
+        by_key[g.path[depth]].append(g)
+    keys = sorted(by_key)
+    caps = [min(svc.limit, sum(g.cap for g in by_key[k])) for k in keys]
+
+    def pref(i: int, level: int) -> tuple:
+        child = by_key[keys[i]]
+        gain = _cost(level, child, depth + 1, svc, spread) - \
+            _cost(level + 1, child, depth + 1, svc, spread)
+        return (-gain, -sum(s.eff for g in child for s in g.slots), keys[i])
+
+    return list(zip(water_fill(total, caps, pref), (by_key[k] for k in keys)))
+
+
+def _cost(total: int, groups: list[_Group], depth: int, svc: _SvcCtx, spread: bool) -> int:
+    """Fewest moves for the domain holding ``groups`` to end up with ``total`` tasks."""
+    if depth == len(groups[0].path):
+        group = groups[0]
+        group.scan(svc, lambda g: len(g.slots) > total and g.empties >= 1)
+        if not spread:
+            eff = sum(s.eff for s in group.slots)
+            return sum(s.count - s.eff for s in group.slots) + max(0, eff - total)
+        targets = water_fill(total, [s.cap for s in group.slots],
+                             [(-s.eff, s.inst.arn) for s in group.slots])
+        return sum(max(0, s.count - t) for s, t in zip(group.slots, targets))
+    return sum(_cost(share, child, depth + 1, svc, spread)
+               for share, child in _split(total, groups, depth, svc, spread))
+
+
+def _assign_groups(total: int, groups: list[_Group], depth: int, svc: _SvcCtx,
+                   spread: bool) -> None:
+    """Set ``group.target`` for leaf groups under one domain at ``depth`` holding ``total``."""
+    if not groups:
+        return
+    if depth == len(groups[0].path):
+        groups[0].target = total
+        return
+    for share, child in _split(total, groups, depth, svc, spread):
+        _assign_groups(share, child, depth + 1, svc, spread)
+
+
+def _leaf(group: _Group, spread: bool) -> None:
+    """Targets of the instances of one leaf group: spread (instanceId level) or sticky."""
+    slots = group.slots
+    if not spread:
+        _sticky(group.target, slots)
+        return
+    targets = water_fill(group.target, [s.cap for s in slots],
+                         [(-s.eff, s.inst.arn) for s in slots])
+    for s, t in zip(slots, targets):
+        s.target = t
+
+
+def _sticky(total: int, slots: Sequence[_Slot]) -> None:
+    """Inside a leaf attribute domain: keep tasks where they are, add to the emptiest."""
+    for s in slots:
+        s.target = s.eff
+    diff = total - sum(s.target for s in slots)
+    if diff < 0:
+        heap = [(-s.target, s.inst.arn, i) for i, s in enumerate(slots) if s.target > 0]
+        heapq.heapify(heap)
+        for _ in range(-diff):
+            _, arn, i = heapq.heappop(heap)
+            slots[i].target -= 1
+            if slots[i].target:
+                heapq.heappush(heap, (-slots[i].target, arn, i))
+    elif diff > 0:
+        heap = [(s.target, s.inst.arn, i) for i, s in enumerate(slots) if s.target < s.cap]
+        heapq.heapify(heap)
+        for _ in range(diff):
+            _, arn, i = heapq.heappop(heap)
+            slots[i].target += 1
+            if slots[i].target < slots[i].cap:
+                heapq.heappush(heap, (slots[i].target, arn, i))
+
+
+def _skews(slots: Sequence[_Slot], levels: tuple[str, ...]) -> dict[str, int]:
+    """Current skew per level, measured inside each parent domain."""
+    out = {}
+    for depth, level in enumerate(levels):
+        per_parent: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for s in slots:
+            per_parent[s.path[:depth]][s.path[depth]] += s.count
+        out[level_name(level)] = max(max(c.values()) - min(c.values())
+                                     for c in per_parent.values())
+    return out
+
+
+
+# ------------------------------------------------------------------------------------ moves
+
+def task_preference(task: Task) -> tuple:
+    """Sort key: the task to move first. Unprotected, not yet RUNNING, unhealthy, newest."""
+    return (task.protected is True, task.last_status == "RUNNING", task.health != "UNHEALTHY",
+            -task.started_at, -task.created_at, task.arn)
+
+
+def _moves(analysis: _Analysis, tasks: Sequence[Task], limit: int) -> list[Move]:
+    """The fewest moves from the current layout to the targets, most loaded sources first;
+    the first ``limit`` of them."""
+    by_instance: dict[str, list[Task]] = defaultdict(list)
+    for task in tasks:
+        by_instance[task.instance_arn].append(task)
+    surplus: list[tuple[tuple, Task, _Slot]] = []
+    deficit: list[tuple[tuple, _Slot]] = []
+    for s in analysis.slots:
+        if s.count > s.target:
+            leaving = sorted(by_instance[s.inst.arn], key=task_preference)[: s.count - s.target]
+            surplus.extend(((-(s.count - j), task.arn), task, s) for j, task in enumerate(leaving))
+        for k in range(s.target - s.count):
+            deficit.append(((s.count + k, s.inst.arn), s))
+    surplus.sort(key=lambda item: item[0])
+    deficit.sort(key=lambda item: item[0])
+    pairs = _pair(surplus, deficit, len(analysis.slots[0].path) - 1)
+    pairs.sort(key=lambda p: p[0][0])
+    del pairs[limit:]
+    return [Move(analysis.service.name, task.arn, src.inst.arn, src.inst.az,
+                 dst.inst.arn, dst.inst.az) for (_, task, src), (_, dst) in pairs]
+
+
+def _pair(surplus: list, deficit: list, depth_max: int) -> list[tuple]:
+    """Match surplus tasks with deficit slots, sharing the longest domain path first."""
+    pairs = []
+    for depth in range(depth_max, -1, -1):
+        if not surplus or not deficit:
+            break
+        by_s: dict[tuple, list] = defaultdict(list)
+        by_d: dict[tuple, list] = defaultdict(list)
+        for item in surplus:
+            by_s[item[2].path[:depth]].append(item)
+        for item in deficit:
+            by_d[item[1].path[:depth]].append(item)
+        surplus, deficit = [], []
+        for key in sorted(set(by_s) | set(by_d)):
+            s_items, d_items = by_s.get(key, []), by_d.get(key, [])
+            n = min(len(s_items), len(d_items))
+            pairs.extend(zip(s_items[:n], d_items[:n]))
+            surplus.extend(s_items[n:])
+            deficit.extend(d_items[n:])
+        surplus.sort(key=lambda item: item[0])
+        deficit.sort(key=lambda item: item[0])
+    return pairs
+
+
+# ----------------------------------------------------------------------------------- public
+
+def _distribution(analysis: _Analysis, max_skew: int, skip: Skip | None = None) -> Distribution:
+    azs: dict[str, int] = defaultdict(int)
+    for s in analysis.slots:
+        azs[s.inst.az] += s.count
+    balanced = analysis.balanced(max_skew)
+    return Distribution(
+        service=analysis.service.name,
+        levels=tuple(level_name(lv) for lv in analysis.levels),
+        instances={s.inst.arn: s.count for s in analysis.slots},
+        azs=dict(sorted(azs.items())),
+        targets={s.inst.arn: s.target for s in analysis.slots},
+        ineligible=analysis.ineligible, skew=analysis.skew, balanced=balanced,
+        moves_needed=analysis.moves_needed, max_skew=max_skew, skip=skip,
+        complete=analysis.complete)
+
+
+def _single_domain(analysis: _Analysis) -> Skip | None:
+    domains = {s.path[0] for s in analysis.slots}
+    if len(domains) >= 2:
+        return None
+    return Skip(Reason.SINGLE_DOMAIN,
+                f"{len(domains)} eligible {level_name(analysis.levels[0])} domain(s); "
+                "nothing to spread over")
+
+
+def _plan_service(service: Service, tasks: Sequence[Task], ctx: _Context, max_skew: int,
+                  budget: int) -> ServicePlan:
+    """Status and moves (at most ``budget``) for one service."""
+    skip = policy_skip(service, tasks)
+    if skip is not None:
+        return ServicePlan(service.name, Status.SKIPPED, skip=skip)
+    levels = strategy_levels(service)
+    analysis = analyze(service, tasks, ctx, levels)   # levels is not a Skip: policy_skip passed
+    if isinstance(analysis, Skip):
+        return ServicePlan(service.name, Status.SKIPPED, skip=analysis)
+    skip = _single_domain(analysis)
+    dist = _distribution(analysis, max_skew, skip)
+    if skip is not None:
+        return ServicePlan(service.name, Status.SKIPPED, skip=skip, distribution=dist)
+    if dist.balanced:
+        return ServicePlan(service.name, Status.BALANCED, distribution=dist)
+    needed = analysis.moves_needed
+    if needed == 0:
+        return ServicePlan(service.name, Status.AT_CAPACITY, distribution=dist)
+    if budget <= 0:
+        return ServicePlan(service.name, Status.DEFERRED, moves_needed=needed, truncated=True,
+                           distribution=dist)
+    moves = tuple(_moves(analysis, tasks, budget))
+    return ServicePlan(service.name, Status.REBALANCE, moves, needed, len(moves) < needed,
+                       distribution=dist)
+
+
+def default_max_moves(snapshot: ClusterSnapshot) -> int:
+    """10% of the cluster's live tasks, at least 1."""
+    return max(1, snapshot.task_count() // 10)
+
+
+def plan(snapshot: ClusterSnapshot, options: PlanOptions | None = None) -> Plan:
+    """Plan the moves that balance every selected spread service of ``snapshot``."""
+    options = options or PlanOptions()
+    budget = default_max_moves(snapshot) if options.max_moves is None else options.max_moves
+    names = sorted(snapshot.services if options.services is None else
+                   (n for n in set(options.services) if n in snapshot.services))
+    ctx = _Context(snapshot)
+    left, plans, all_moves = budget, [], []
+    for name in names:
+        service = snapshot.services[name]
+        sp = _plan_service(service, snapshot.tasks.get(name, ()), ctx, options.max_skew, left)
+        left -= len(sp.moves)
+        for move in sp.moves:
+            ctx.ledger.reserve(move.destination_instance, service.resources)
+        plans.append(sp)
+        all_moves.extend(sp.moves)
+    needed = sum(sp.moves_needed for sp in plans)
+    return Plan(cluster=snapshot.cluster_name, services=tuple(plans), max_moves=budget,
+                max_skew=options.max_skew, moves=tuple(all_moves), moves_needed=needed,
+                truncated=len(all_moves) < needed)
+
+
+def distribution(snapshot: ClusterSnapshot, service: str, max_skew: int = 1) -> Distribution:
+    """Counts, targets and skew of one service against the snapshot's free capacity.
+
+    For services the planner would skip, ``skip`` says why; counts, skew and ``balanced`` are
+    still computed (with the default levels when the strategy does not spread, and without
+    memberOf when it cannot be evaluated).
+    Raises KeyError for a service not in the snapshot.
+    """
+    svc = snapshot.services[service]
+    tasks = snapshot.tasks.get(service, ())
+    levels = strategy_levels(svc)
+    skip = policy_skip(svc, tasks)
+    if isinstance(levels, Skip):
+        levels = (AZ_ATTRIBUTE, INSTANCE_LEVEL)
+    ctx = _Context(snapshot)
+    analysis = analyze(svc, tasks, ctx, levels, exhaustive=True)
+    if isinstance(analysis, Skip):
+        skip = analysis
+        analysis = analyze(replace(svc, placement_constraints=()), tasks, ctx, levels,
+                           exhaustive=True)
+    return _distribution(analysis, max_skew, skip or _single_domain(analysis))
+
+
+def _counts(tasks: Iterable[Task]) -> dict[str, int]:
+    out: dict[str, int] = defaultdict(int)
+    for task in tasks:
+        out[task.instance_arn] += 1
+    return out

@@ -1,0 +1,259 @@
+"""Read one ECS cluster into a ``ClusterSnapshot``: the engine's only read path.
+
+Every list is paginated with botocore paginators, every describe batched to its API maximum
+(100 container instances or tasks, 10 services), each task definition described once. Retries
+are the client's business: build it with ``client_config()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from botocore.config import Config
+
+from .model import (
+    AZ_ATTRIBUTE, ClusterNotFound, ClusterSnapshot, Instance, PlacementConstraint,
+    PlacementStrategy, Service, Task, TaskResources, UnknownServices,
+)
+
+MAX_INSTANCES_PER_DESCRIBE = 100
+MAX_TASKS_PER_DESCRIBE = 100
+MAX_SERVICES_PER_DESCRIBE = 10
+LIVE_STATUSES = ("ACTIVE", "DRAINING")
+
+
+def client_config(retry_mode: str = "adaptive", max_attempts: int = 10,
+                  user_agent_extra: str = "taskspread.ecs") -> Config:
+    """The botocore Config the engine's ECS client should be built with (retries live here)."""
+    if retry_mode not in ("adaptive", "standard", "legacy"):
+        raise ValueError(f"retry_mode must be adaptive, standard or legacy, not {retry_mode!r}")
+    return Config(retries={"mode": retry_mode, "max_attempts": max_attempts},
+                  user_agent_extra=user_agent_extra)
+
+
+class CountingClient:
+    """Wraps an ECS client; counts every request (each page of a paginator counts one)."""
+
+    def __init__(self, client: Any):
+        self.client = client
+        self.calls = 0
+
+    def call(self, operation: str, **params: Any) -> dict:
+        self.calls += 1
+        return getattr(self.client, operation)(**params)
+
+    def pages(self, operation: str, **params: Any) -> Iterator[dict]:
+        for page in self.client.get_paginator(operation).paginate(**params):
+            self.calls += 1
+            yield page
+
+
+def chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def take_snapshot(ecs_client: Any, cluster: str,
+                  services: Iterable[str] | None = None) -> ClusterSnapshot:
+    """Read ``cluster``: instances, services (all, or the named ones), their live tasks.
+
+    Raises ``ClusterNotFound`` and ``UnknownServices`` (names given that do not exist or are
+    INACTIVE); botocore errors propagate unchanged.
+    """
+    api = CountingClient(ecs_client)
+    cluster_name, cluster_arn = _describe_cluster(api, cluster)
+    instances = _read_instances(api, cluster_arn)
+    wanted = None if services is None else sorted(set(services))
+    service_docs = _read_services(api, cluster_arn, cluster_name, wanted)
+    task_defs = _read_task_definitions(api, service_docs)
+    svc_map = {doc["serviceName"]: _service(doc, *task_defs.get(doc.get("taskDefinition", ""),
+                                                                  (TaskResources(), ())))
+               for doc in service_docs}
+    az_of = {inst.arn: inst.az for inst in instances}
+    tasks = _read_tasks(api, cluster_arn, sorted(svc_map), az_of, per_service=wanted is not None)
+    return ClusterSnapshot(cluster_name=cluster_name, cluster_arn=cluster_arn,
+                           instances=tuple(sorted(instances, key=lambda i: i.arn)),
+                           services=dict(sorted(svc_map.items())), tasks=tasks,
+                           api_calls=api.calls)
+
+
+def _describe_cluster(api: CountingClient, cluster: str) -> tuple[str, str]:
+    resp = api.call("describe_clusters", clusters=[cluster])
+    found = [c for c in resp.get("clusters", []) if c.get("status") != "INACTIVE"]
+    if not found:
+        raise ClusterNotFound(cluster)
+    return found[0]["clusterName"], found[0]["clusterArn"]
+
+
+def _read_instances(api: CountingClient, cluster_arn: str) -> list[Instance]:
+    arns: list[str] = []
+    for page in api.pages("list_container_instances", cluster=cluster_arn):
+        arns.extend(page.get("containerInstanceArns", []))
+    out = []
+    for batch in chunks(arns, MAX_INSTANCES_PER_DESCRIBE):
+        resp = api.call("describe_container_instances", cluster=cluster_arn,
+                        containerInstances=list(batch))
+        out.extend(_instance(doc) for doc in resp.get("containerInstances", [])
+                   if doc.get("status") in LIVE_STATUSES)
+    return out
+
+
+def _resource_map(resources: list[dict]) -> dict[str, dict]:
+    return {r.get("name"): r for r in resources or []}
+
+
+def _ports(entry: dict | None) -> frozenset[int]:
+    return frozenset(int(p) for p in (entry or {}).get("stringSetValue", []) if str(p).isdigit())
+
+
+def _instance(doc: dict) -> Instance:
+    attrs = {a["name"]: a.get("value", "") for a in doc.get("attributes", [])
+             if a.get("targetType", "container-instance") == "container-instance"}
+    registered = _resource_map(doc.get("registeredResources", []))
+    remaining = _resource_map(doc.get("remainingResources", []))
+    return Instance(
+        arn=doc["containerInstanceArn"], ec2_instance_id=doc.get("ec2InstanceId", ""),
+        az=attrs.get(AZ_ATTRIBUTE, ""), status=doc.get("status", ""),
+        agent_connected=bool(doc.get("agentConnected", False)), attributes=attrs,
+        registered_cpu=int(registered.get("CPU", {}).get("integerValue", 0)),
+        registered_memory=int(registered.get("MEMORY", {}).get("integerValue", 0)),
+        remaining_cpu=int(remaining.get("CPU", {}).get("integerValue", 0)),
+        remaining_memory=int(remaining.get("MEMORY", {}).get("integerValue", 0)),
+        reserved_tcp_ports=_ports(remaining.get("PORTS")),
+        reserved_udp_ports=_ports(remaining.get("PORTS_UDP")))
+
+
+def _read_services(api: CountingClient, cluster_arn: str, cluster_name: str,
+                   wanted: list[str] | None) -> list[dict]:
+    names = wanted
+    if names is None:
+        names = []
+        for page in api.pages("list_services", cluster=cluster_arn):
+            names.extend(page.get("serviceArns", []))
+    docs: list[dict] = []
+    for batch in chunks(names, MAX_SERVICES_PER_DESCRIBE):
+        resp = api.call("describe_services", cluster=cluster_arn, services=list(batch),
+                        include=["TAGS"])
+        docs.extend(d for d in resp.get("services", []) if d.get("status") != "INACTIVE")
+    if wanted is not None:
+        found = {d["serviceName"] for d in docs} | {d["serviceArn"] for d in docs}
+        missing = tuple(n for n in wanted if n not in found)
+        if missing:
+            raise UnknownServices(cluster_name, missing)
+    return docs
+
+
+TaskDefInfo = tuple[TaskResources, tuple[PlacementConstraint, ...]]
+
+
+def _read_task_definitions(api: CountingClient, docs: list[dict]) -> dict[str, TaskDefInfo]:
+    """Describe each distinct task definition once: its resources and its constraints."""
+    out: dict[str, TaskDefInfo] = {}
+    for arn in sorted({d["taskDefinition"] for d in docs if d.get("taskDefinition")}):
+        td = api.call("describe_task_definition", taskDefinition=arn)["taskDefinition"]
+        out[arn] = (task_resources(td), _constraints(td))
+    return out
+
+
+def _constraints(doc: dict) -> tuple[PlacementConstraint, ...]:
+    return tuple(PlacementConstraint(c.get("type", ""), c.get("expression", ""))
+                 for c in doc.get("placementConstraints", []))
+
+
+_UNITS = {"vcpu": 1024, "gb": 1024}
+
+
+def parse_size(value: Any) -> int:
+    """"256" -> 256, "1 vCPU" -> 1024, "2 GB" -> 2048, None -> 0."""
+    if value is None or value == "":
+        return 0
+    text = str(value).strip().lower()
+    for unit, factor in _UNITS.items():
+        if text.endswith(unit):
+            return int(float(text[: -len(unit)].strip()) * factor)
+    return int(float(text))
+
+
+def task_resources(task_definition: dict) -> TaskResources:
+    """Resources one task of ``task_definition`` (a describe_task_definition doc) takes."""
+    containers = task_definition.get("containerDefinitions", [])
+    cpu = parse_size(task_definition.get("cpu")) or sum(int(c.get("cpu") or 0) for c in containers)
+    memory = parse_size(task_definition.get("memory")) or sum(
+        int(c.get("memoryReservation") or c.get("memory") or 0) for c in containers)
+    tcp, udp = _static_ports(task_definition.get("networkMode") or "bridge", containers)
+    return TaskResources(cpu=cpu, memory=memory, tcp_ports=tcp, udp_ports=udp)
+
+
+def _static_ports(mode: str, containers: list[dict]) -> tuple[frozenset[int], frozenset[int]]:
+    if mode not in ("bridge", "host"):
+        return frozenset(), frozenset()
+    tcp: set[int] = set()
+    udp: set[int] = set()
+    for container in containers:
+        for mapping in container.get("portMappings", []):
+            port = mapping.get("hostPort")
+            if mode == "host" and not port:
+                port = mapping.get("containerPort")
+            if port and int(port) > 0:
+                (udp if mapping.get("protocol") == "udp" else tcp).add(int(port))
+    return frozenset(tcp), frozenset(udp)
+
+
+def _service(doc: dict, resources: TaskResources,
+             td_constraints: tuple[PlacementConstraint, ...]) -> Service:
+    """The service, with the task definition's constraints appended to its own."""
+    deployments = doc.get("deployments", [])
+    primary = next((d for d in deployments if d.get("status") == "PRIMARY"), {})
+    config = doc.get("deploymentConfiguration", {})
+    return Service(
+        name=doc["serviceName"], arn=doc["serviceArn"], desired=doc.get("desiredCount", 0),
+        running=doc.get("runningCount", 0), pending=doc.get("pendingCount", 0),
+        scheduling_strategy=doc.get("schedulingStrategy", "REPLICA"),
+        launch_type=doc.get("launchType", ""),
+        deployment_controller=doc.get("deploymentController", {}).get("type", "ECS"),
+        deployments=len(deployments), rollout_state=primary.get("rolloutState", ""),
+        min_healthy_percent=config.get("minimumHealthyPercent", 100),
+        max_percent=config.get("maximumPercent", 200),
+        placement_strategy=tuple(PlacementStrategy(s.get("type", ""), s.get("field", ""))
+                                 for s in doc.get("placementStrategy", [])),
+        placement_constraints=_constraints(doc) + td_constraints,
+        tags={t["key"]: t.get("value", "") for t in doc.get("tags", [])},
+        task_definition=doc.get("taskDefinition", ""), resources=resources)
+
+
+def _read_tasks(api: CountingClient, cluster_arn: str, names: list[str],
+                az_of: dict[str, str], per_service: bool) -> dict[str, tuple[Task, ...]]:
+    arns: list[str] = []
+    listings = ([{"serviceName": n} for n in names] if per_service else [{}]) if names else []
+    for extra in listings:
+        for page in api.pages("list_tasks", cluster=cluster_arn, desiredStatus="RUNNING", **extra):
+            arns.extend(page.get("taskArns", []))
+    by_service: dict[str, list[Task]] = {n: [] for n in names}
+    for batch in chunks(sorted(set(arns)), MAX_TASKS_PER_DESCRIBE):
+        resp = api.call("describe_tasks", cluster=cluster_arn, tasks=list(batch))
+        for doc in resp.get("tasks", []):
+            task = _task(doc, az_of)
+            if task is not None and task.service in by_service:
+                by_service[task.service].append(task)
+    return {n: tuple(sorted(ts, key=lambda t: t.arn)) for n, ts in by_service.items()}
+
+
+def _epoch(value: Any) -> float:
+    return value.timestamp() if hasattr(value, "timestamp") else float(value or 0.0)
+
+
+def _task(doc: dict, az_of: dict[str, str]) -> Task | None:
+    group = doc.get("group", "")
+    if not group.startswith("service:") or doc.get("desiredStatus") != "RUNNING":
+        return None
+    instance = doc.get("containerInstanceArn", "")
+    protection = doc.get("protectionEnabled")   # not in DescribeTasks today; kept if present
+    return Task(
+        arn=doc["taskArn"], service=group[len("service:"):], instance_arn=instance,
+        az=doc.get("availabilityZone") or az_of.get(instance, ""),
+        last_status=doc.get("lastStatus", ""), desired_status=doc.get("desiredStatus", ""),
+        started_by=doc.get("startedBy", ""), health=doc.get("healthStatus", "UNKNOWN"),
+        protected=None if protection is None else bool(protection),
+        started_at=_epoch(doc.get("startedAt")), created_at=_epoch(doc.get("createdAt")),
+        task_definition=doc.get("taskDefinitionArn", ""))

@@ -1,0 +1,254 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: taskspread.ecs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: rebalance
+short_description: Move the fewest ECS tasks needed to spread services evenly again
+version_added: 0.1.0
+description:
+  - ECS places a service's tasks when they start and never moves them. After an Auto Scaling
+    group scales in and out again, new instances sit empty while old ones carry every task.
+  - This module reads the cluster, plans the fewest task moves that give each spread service
+    the layout a fresh placement would give (Availability Zone first, then instance), and
+    executes them without taking any service below its minimum healthy count.
+  - Services that use binpack or random placement, DAEMON services, services with a deployment
+    in progress, a non-ECS deployment controller, fewer than two tasks, a placement expression
+    the planner cannot evaluate, or the tag C(taskspread:rebalance=false) are left alone; the
+    result says why for each.
+  - In check mode the module returns the plan and changes nothing. With C(--diff) it shows the
+    distribution before and after.
+author:
+  - taskspread.ecs contributors
+options:
+  cluster:
+    description: Name or ARN of the ECS cluster.
+    type: str
+    required: true
+  services:
+    description:
+      - Names of the services to rebalance. All services of the cluster when omitted.
+      - Naming a service that does not exist is an error.
+    type: list
+    elements: str
+  strategy:
+    description:
+      - How tasks are moved.
+      - C(stop) stops surplus tasks, at most as many as minimumHealthyPercent leaves spare;
+        the ECS scheduler starts replacements on the emptiest eligible instances.
+      - C(surge) raises desiredCount within maximumPercent, protects the tasks that stay with
+        ECS task scale-in protection, then lowers desiredCount back so ECS removes the surplus.
+        The user's desiredCount is recorded in the service tag C(taskspread:surge) first, so
+        a later run restores it if this one is interrupted.
+      - C(redeploy) forces a new deployment of each out-of-balance service (the reference
+        architecture's approach; every task of the service restarts).
+      - C(auto) uses C(stop) when the service has a spare task, else C(surge).
+    type: str
+    choices: [auto, stop, surge, redeploy]
+    default: auto
+  max_skew:
+    description: Largest skew (most minus fewest tasks over a level's domains) left alone.
+    type: int
+    default: 1
+  max_moves:
+    description:
+      - Cluster-wide disruption budget per step. Defaults to 10% of the cluster's running
+        tasks, at least 1.
+    type: int
+  wait:
+    description:
+      - Wait for every step to settle, then plan again, until the cluster is balanced, nothing
+        is left to do, or O(wait_timeout) passes. Without it, one step is made.
+    type: bool
+    default: true
+  wait_timeout:
+    description: Seconds to wait in total when O(wait=true).
+    type: int
+    default: 900
+  protection_minutes:
+    description: Expiry of the scale-in protection a surge puts on the tasks that stay.
+    type: int
+    default: 10
+  poll_interval:
+    description: Seconds between checks while waiting.
+    type: int
+    default: 5
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Show what a rebalance would do
+  taskspread.ecs.rebalance:
+    cluster: demo
+  check_mode: true
+  register: plan
+
+- name: Rebalance every spread service of the cluster
+  taskspread.ecs.rebalance:
+    cluster: demo
+    wait_timeout: 600
+  register: result
+
+- name: Rebalance one service, never more than two tasks per step
+  taskspread.ecs.rebalance:
+    cluster: demo
+    services: [sample-app]
+    max_moves: 2
+"""
+
+RETURN = r"""
+changed:
+  description: Whether a task was moved or a service restored (in check mode, whether one would be).
+  returned: always
+  type: bool
+plan:
+  description: The first plan, with per-service status, planned moves and skip reasons.
+  returned: always
+  type: dict
+moves:
+  description: The moves executed, in order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    service:
+      description: Service name.
+      type: str
+    task_arn:
+      description: The task that was stopped (or scaled in) to move.
+      type: str
+    source_instance:
+      description: Container instance ARN it ran on.
+      type: str
+    source_az:
+      description: Availability Zone it ran in.
+      type: str
+    destination_instance:
+      description: Container instance ARN the replacement was planned for.
+      type: str
+    destination_az:
+      description: Availability Zone the replacement was planned for.
+      type: str
+actions:
+  description: Per service and step, the mode used and the tasks stopped.
+  returned: always
+  type: list
+  elements: dict
+skipped:
+  description: Services left alone, each with a reason code and message.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"service": "worker", "code": "unsupported_strategy", "message": "binpack placement"}]
+healed:
+  description: Services whose desiredCount an interrupted earlier run had left raised.
+  returned: always
+  type: list
+  elements: str
+before:
+  description: Per service, its distribution before the run (see task_distribution_info).
+  returned: always
+  type: dict
+after:
+  description:
+    - Per service, its distribution after the run.
+    - Equal to O(before) in check mode; the diff then shows the plan's predicted counts.
+  returned: always
+  type: dict
+balanced:
+  description: Whether every service is balanced (or skipped) after the run.
+  returned: always
+  type: bool
+api_calls:
+  description: ECS API calls the run made.
+  returned: always
+  type: int
+timed_out:
+  description: Whether wait_timeout ended the run before the cluster settled.
+  returned: always
+  type: bool
+message:
+  description: A one-line summary.
+  returned: always
+  type: str
+"""
+
+try:
+    import botocore
+except ImportError:
+    pass  # handled by AnsibleAWSModule
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+
+from ansible_collections.taskspread.ecs.plugins.module_utils.engine import (
+    EngineError, RebalanceRequest, client_config, rebalance,
+)
+
+
+def build_request(module):
+    params = module.params
+    try:
+        return RebalanceRequest(
+            cluster=params["cluster"],
+            services=tuple(params["services"]) if params["services"] else None,
+            strategy=params["strategy"], max_skew=params["max_skew"],
+            max_moves=params["max_moves"], wait=params["wait"],
+            wait_timeout=params["wait_timeout"], check_mode=module.check_mode,
+            protection_minutes=params["protection_minutes"],
+            poll_interval=params["poll_interval"])
+    except ValueError as err:
+        module.fail_json(msg=str(err))
+
+
+def diff_of(output, check_mode):
+    """Per service: task count per instance, the shape a human compares. In check mode the
+    after side is the plan's prediction."""
+    def shape(dists):
+        return {name: dict(d["instances"]) for name, d in dists.items()}
+
+    after = shape(output["after"])
+    if check_mode:
+        after = shape(output["before"])
+        for move in output["plan"]["moves"]:
+            counts = after[move["service"]]
+            counts[move["source_instance"]] = counts.get(move["source_instance"], 0) - 1
+            counts[move["destination_instance"]] = counts.get(move["destination_instance"], 0) + 1
+    return {"before": shape(output["before"]), "after": after}
+
+
+def main():
+    argument_spec = dict(
+        cluster=dict(type="str", required=True),
+        services=dict(type="list", elements="str"),
+        strategy=dict(type="str", default="auto", choices=["auto", "stop", "surge", "redeploy"]),
+        max_skew=dict(type="int", default=1),
+        max_moves=dict(type="int"),
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="int", default=900),
+        protection_minutes=dict(type="int", default=10),
+        poll_interval=dict(type="int", default=5),
+    )
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    request = build_request(module)
+    ecs = module.client("ecs", config=client_config())
+    try:
+        result = rebalance(ecs, request)
+    except EngineError as err:
+        module.fail_json(msg=str(err))
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as err:
+        module.fail_json_aws(err, msg=f"Failed to rebalance ECS cluster {request.cluster}")
+    output = result.to_dict()
+    if module._diff:
+        output["diff"] = diff_of(output, module.check_mode)
+    module.exit_json(**output)
+
+
+if __name__ == "__main__":
+    main()

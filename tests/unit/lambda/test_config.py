@@ -1,0 +1,32 @@
+"""The Lambda's configuration: read once from the environment, with clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from files.rebalancer.config import Config, ConfigError
+
+
+def test_defaults_need_only_the_cluster():
+    cfg = Config.from_env({"TASKSPREAD_CLUSTER": "demo", "AWS_REGION": "eu-west-1"})
+    assert cfg == Config(cluster="demo", strategy="auto", max_skew=1, max_moves=None,
+                         dry_run=False, region="eu-west-1")
+
+
+def test_every_variable_is_read():
+    cfg = Config.from_env({"TASKSPREAD_CLUSTER": "c", "TASKSPREAD_STRATEGY": "surge",
+                           "TASKSPREAD_MAX_SKEW": "2", "TASKSPREAD_MAX_MOVES": "5",
+                           "TASKSPREAD_DRY_RUN": "true"})
+    assert (cfg.strategy, cfg.max_skew, cfg.max_moves, cfg.dry_run) == ("surge", 2, 5, True)
+
+
+@pytest.mark.parametrize("env, message", [
+    ({}, "TASKSPREAD_CLUSTER is not set"),
+    ({"TASKSPREAD_CLUSTER": "c", "TASKSPREAD_STRATEGY": "shuffle"}, "must be one of"),
+    ({"TASKSPREAD_CLUSTER": "c", "TASKSPREAD_MAX_SKEW": "0"}, "must be at least 1"),
+    ({"TASKSPREAD_CLUSTER": "c", "TASKSPREAD_MAX_MOVES": "many"}, "must be a whole number"),
+    ({"TASKSPREAD_CLUSTER": "c", "TASKSPREAD_DRY_RUN": "maybe"}, "must be true or false"),
+])
+def test_bad_environment_names_the_variable(env, message):
+    with pytest.raises(ConfigError, match=message):
+        Config.from_env(env)
