@@ -39,10 +39,12 @@ def config() -> Config:
     return _CONFIG
 
 
-def ecs_client(cfg: Config):
+def clients(cfg: Config):
+    """ECS, and ELBv2 so load-balanced tasks count as healthy only once their targets are."""
     import boto3
 
-    return boto3.client("ecs", region_name=cfg.region, config=engine.client_config())
+    return (boto3.client("ecs", region_name=cfg.region, config=engine.client_config()),
+            boto3.client("elbv2", region_name=cfg.region, config=engine.client_config()))
 
 
 def handler(event: Any, context: Any = None) -> dict:
@@ -72,7 +74,8 @@ def step(cfg: Config, budget_seconds: float) -> dict:
         max_moves=cfg.max_moves, wait=False, check_mode=cfg.dry_run,
         wait_timeout=budget_seconds)
     try:
-        result = _runner.rebalance(ecs_client(cfg), request)
+        ecs, elb = clients(cfg)
+        result = _runner.rebalance(ecs, request, elb_client=elb)
     except engine.EngineError as err:
         log("engine_error", error=str(err))
         return {"status": "error", "reason": str(err)}

@@ -238,8 +238,9 @@ def main():
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     request = build_request(module)
     ecs = module.client("ecs", config=client_config())
+    elb = module.client("elbv2", config=client_config())
     try:
-        result = rebalance(ecs, request)
+        result = rebalance(ecs, request, elb_client=elb)
     except EngineError as err:
         module.fail_json(msg=str(err))
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as err:

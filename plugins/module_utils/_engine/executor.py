@@ -109,8 +109,10 @@ class Executor:
 
     def __init__(self, api: CountingClient, cluster_arn: str, options: ExecOptions | None = None,
                  sleep: Callable[[float], Any] = time.sleep,
-                 clock: Callable[[], float] = time.time):
-        self.api, self.cluster = api, cluster_arn
+                 clock: Callable[[], float] = time.time, elb: CountingClient | None = None):
+        """``elb``: an ELBv2 client; with it, tasks of load-balanced services count as healthy
+        only once their targets are healthy (ECS's own rule for minimumHealthyPercent)."""
+        self.api, self.cluster, self.elb = api, cluster_arn, elb
         self.options = options or ExecOptions()
         self.sleep, self.clock = sleep, clock
 
@@ -163,7 +165,11 @@ class Executor:
 
     # -------------------------------------------------------------------------- modes
     def stop(self, service: Service, tasks: Sequence[Task], moves: list[Move]) -> Action:
-        chosen = moves[:spare(service, tasks)]
+        allowed = spare(service, tasks)
+        if service.target_groups and self.elb is not None:
+            allowed = min(allowed, max(0, self.healthy_targets(service.target_groups)
+                                       - floor_running(service)))
+        chosen = moves[:allowed]
         for move in chosen:
             self.api.call("stop_task", cluster=self.cluster, task=move.task_arn,
                           reason=STOP_REASON)
@@ -270,10 +276,25 @@ class Executor:
                 raise SettleTimeout(f"{what} within {self.options.settle_timeout:.0f} s")
             self.sleep(self.options.poll_interval)
 
+    def healthy_targets(self, target_groups: Sequence[str]) -> int:
+        """Healthy targets of the service: the smallest count over its target groups."""
+        counts = []
+        for arn in target_groups:
+            resp = self.elb.call("describe_target_health", TargetGroupArn=arn)
+            counts.append(sum(1 for d in resp.get("TargetHealthDescriptions", [])
+                              if d.get("TargetHealth", {}).get("State") == "healthy"))
+        return min(counts) if counts else 0
+
+    def _healthy_enough(self, doc: dict, count: int) -> bool:
+        groups = [lb["targetGroupArn"] for lb in doc.get("loadBalancers", [])
+                  if lb.get("targetGroupArn")]
+        return not groups or self.elb is None or self.healthy_targets(groups) >= count
+
     def wait_running(self, service: str, count: int) -> None:
         def done() -> bool:
             doc = self.describe_service(service)
-            return doc.get("runningCount", 0) >= count and doc.get("pendingCount", 0) == 0
+            return (doc.get("runningCount", 0) >= count and doc.get("pendingCount", 0) == 0
+                    and self._healthy_enough(doc, count))
 
         self._poll(done, f"service {service} did not reach {count} running tasks")
 
@@ -293,7 +314,8 @@ class Executor:
             for batch in chunks(names, 10):
                 resp = self.api.call("describe_services", cluster=self.cluster,
                                      services=list(batch))
-                if not all(service_settled(doc) for doc in resp.get("services", [])):
+                if not all(service_settled(doc) and self._healthy_enough(doc, doc["desiredCount"])
+                           for doc in resp.get("services", [])):
                     return False
             for batch in chunks(stopped, 100):
                 resp = self.api.call("describe_tasks", cluster=self.cluster, tasks=list(batch))

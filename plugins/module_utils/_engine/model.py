@@ -113,6 +113,7 @@ class Service:
     ``deployments`` is the number of entries in the deployments array; ``rollout_state`` is the
     PRIMARY deployment's rolloutState ("" when ECS does not report one).
     ``resources`` are those of the service's (primary) task definition.
+    ``target_groups``: ARNs of the load balancer target groups the service registers tasks in.
     """
 
     name: str
@@ -132,6 +133,7 @@ class Service:
     tags: Mapping[str, str] = field(default_factory=dict)
     task_definition: str = ""
     resources: TaskResources = field(default_factory=TaskResources)
+    target_groups: tuple[str, ...] = ()
 
     @property
     def group(self) -> str:

@@ -127,7 +127,10 @@ def distributions(snapshot: ClusterSnapshot, max_skew: int,
 
 def rebalance(ecs_client: Any, request: RebalanceRequest,
               sleep: Callable[[float], Any] = time.sleep,
-              clock: Callable[[], float] = time.time) -> RebalanceResult:
+              clock: Callable[[], float] = time.time,
+              elb_client: Any = None) -> RebalanceResult:
+    """Read, plan and (unless check mode) move. ``elb_client`` (ELBv2) lets the executor count
+    load-balanced tasks as healthy only once their targets are."""
     snap = take_snapshot(ecs_client, request.cluster, request.services)
     calls = snap.api_calls
     current = plan(snap, request.plan_options())
@@ -138,7 +141,9 @@ def rebalance(ecs_client: Any, request: RebalanceRequest,
         result.api_calls = calls
         return result
     api = CountingClient(ecs_client)
-    executor = Executor(api, snap.cluster_arn, request.exec_options(), sleep=sleep, clock=clock)
+    elb = CountingClient(elb_client) if elb_client is not None else None
+    executor = Executor(api, snap.cluster_arn, request.exec_options(), sleep=sleep, clock=clock,
+                        elb=elb)
     deadline = clock() + request.wait_timeout
     while True:
         try:
@@ -163,5 +168,5 @@ def rebalance(ecs_client: Any, request: RebalanceRequest,
             result.timed_out = result.timed_out or (bool(current.moves) and clock() >= deadline)
             break
     result.after = distributions(snap, request.max_skew, request.services)
-    result.api_calls = calls + api.calls
+    result.api_calls = calls + api.calls + (elb.calls if elb else 0)
     return result

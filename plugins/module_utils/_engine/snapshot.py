@@ -219,7 +219,9 @@ def _service(doc: dict, resources: TaskResources,
                                  for s in doc.get("placementStrategy", [])),
         placement_constraints=_constraints(doc) + td_constraints,
         tags={t["key"]: t.get("value", "") for t in doc.get("tags", [])},
-        task_definition=doc.get("taskDefinition", ""), resources=resources)
+        task_definition=doc.get("taskDefinition", ""), resources=resources,
+        target_groups=tuple(lb["targetGroupArn"] for lb in doc.get("loadBalancers", [])
+                            if lb.get("targetGroupArn")))
 
 
 def _read_tasks(api: CountingClient, cluster_arn: str, names: list[str],
