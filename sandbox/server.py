@@ -60,7 +60,7 @@ class Sandbox:
         if reset_moto:
             reset_moto_backends()
         self.ecs = EcsControlPlane(self)
-        self.moto_app = DomainDispatcherApplication(create_backend_app)
+        self.moto_app = _moto_app(DomainDispatcherApplication, create_backend_app)
         aws.install(self)
         self.runtime.on_tick(self.ecs.reconcile)
         self._server: BaseWSGIServer | None = None
@@ -77,8 +77,8 @@ class Sandbox:
         self._server = make_server(self.host, self.port, self.wsgi, threaded=True,
                                    request_handler=MotoRequestHandler)
         self.port = self._server.server_address[1]  # port 0 picks a free one
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        name="sandbox-http", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={
+            "poll_interval": 0.05}, name="sandbox-http", daemon=True)
         self._thread.start()
         self.runtime.start_ticker()
         LOG.info("sandbox listening on %s (speed=%s)", self.endpoint,
@@ -176,6 +176,17 @@ class Sandbox:
     def status(self) -> dict:
         return {"now": self.now(), "speed": self.runtime.speed, "manual": self.runtime.manual,
                 "endpoint": self.endpoint, "ecs": self.ecs.summary()}
+
+
+_MOTO_APPS: list = []
+
+
+def _moto_app(dispatcher, factory):
+    """moto's dispatcher builds a Flask app per service on first use; its state lives in the
+    process-global backends, so one dispatcher serves every sandbox of the process."""
+    if not _MOTO_APPS:
+        _MOTO_APPS.append(dispatcher(factory))
+    return _MOTO_APPS[0]
 
 
 def reset_moto_backends() -> None:

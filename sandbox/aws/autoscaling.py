@@ -1,0 +1,242 @@
+"""Auto Scaling groups that balance Availability Zones (ecs-semantics §8).
+
+moto launches every instance into the first subnet of VPCZoneIdentifier and scales in by
+terminating the first unprotected instances in list order. These patches give
+``FakeAutoScalingGroup`` the documented behaviour:
+
+* **launch**: each new instance goes to the AZ with the fewest instances of the group (ties:
+  the AZ listed first), into that AZ's subnet from VPCZoneIdentifier (several subnets in one
+  AZ: a seeded random pick with ``sandbox.runtime.rng``);
+* **scale-in** (SetDesiredCapacity, UpdateAutoScalingGroup, and anything else that lowers
+  desired): instances are chosen one at a time by the group's termination policies. AZ balance
+  comes first: the AZ with the most instances that holds an unprotected one. ``Default`` then
+  prefers instances of the oldest launch configuration/template (launch-configuration
+  instances first, then those not on the group's current template, then lower versions), and
+  finally a seeded random choice. ``OldestInstance``, ``NewestInstance``,
+  ``OldestLaunchTemplate`` and ``OldestLaunchConfiguration`` are honoured when listed;
+  ``ClosestToNextInstanceHour`` and ``AllocationStrategy`` do not discriminate here.
+  Instances ProtectedFromScaleIn are never chosen;
+* instances leaving the group (scale-in, Detach, TerminateInstanceInAutoScalingGroup) are
+  deregistered from the group's target groups, so they drain like on AWS;
+* ``DisableMetricsCollection`` is implemented (amazon.aws.autoscaling_group calls it).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from typing import Any, Callable
+
+from moto.autoscaling.models import (ASG_NAME_TAG, AutoScalingBackend, FakeAutoScalingGroup,
+                                     InstanceState)
+from moto.autoscaling.responses import AutoScalingResponse
+from moto.core.responses import EmptyResult
+from moto.ec2.exceptions import InvalidLaunchTemplateVersionNotFound
+
+_ORIGINAL_SET_DESIRED = FakeAutoScalingGroup.set_desired_capacity
+_ORIGINAL_DETACH = AutoScalingBackend.detach_instances
+_FALLBACK_RNG = random.Random(0)
+
+
+def _rng() -> random.Random:
+    from . import active
+
+    sandbox = active()
+    return sandbox.runtime.rng if sandbox else _FALLBACK_RNG
+
+
+# ---------------------------------------------------------------------------- launch
+def _zone_subnets(group: FakeAutoScalingGroup) -> dict[str, list[str | None]]:
+    """AZ -> its subnets from VPCZoneIdentifier, AZs in the order the group lists them."""
+    if not group.vpc_zone_identifier:
+        return {zone: [None] for zone in dict.fromkeys(group.availability_zones)}
+    subnet_ids = [s.strip() for s in group.vpc_zone_identifier.split(",") if s.strip()]
+    zones: dict[str, list[str | None]] = {}
+    for subnet_id in subnet_ids:
+        subnet = group.ec2_backend.get_subnet(subnet_id)
+        zones.setdefault(subnet.availability_zone, []).append(subnet_id)
+    return zones
+
+
+def _next_placement(group: FakeAutoScalingGroup) -> tuple[str, str | None]:
+    zones = _zone_subnets(group)
+    counts = Counter(state.instance.placement.zone for state in group.instance_states)
+    zone = min(zones, key=lambda z: counts[z])  # min keeps the first of equal counts
+    subnets = zones[zone]
+    return zone, (subnets[0] if len(subnets) == 1 else _rng().choice(subnets))
+
+
+def _launch_template_ref(group: FakeAutoScalingGroup) -> dict[str, str] | None:
+    template = group.ec2_launch_template
+    if not template:
+        return None
+    version = str(getattr(group, "launch_template_version", None) or "$Default")
+    if template.id:
+        return {"LaunchTemplateId": template.id, "Version": version}
+    return {"LaunchTemplateName": template.name, "Version": version}
+
+
+def _launch_origin(group: FakeAutoScalingGroup) -> tuple[str, str, int]:
+    """What an instance launched now comes from: (kind, name, version)."""
+    template = group.ec2_launch_template
+    if template is None:
+        return ("config", group.launch_config_name or "", 0)
+    try:
+        version = template.get_version(
+            getattr(group, "launch_template_version", None) or "$Default").number
+    except (InvalidLaunchTemplateVersionNotFound, ValueError):
+        version = template.default_version_number
+    return ("template", template.id, int(version))
+
+
+def _replace_instances(self: FakeAutoScalingGroup, count_needed: int,
+                       propagated_tags: dict[str, str]) -> None:
+    """Launch ``count_needed`` instances one by one, each into the emptiest AZ."""
+    propagated_tags[ASG_NAME_TAG] = self.name
+    propagated_tags.update(self.instance_tags)
+    associate_public_ip = (self.launch_config.associate_public_ip_address
+                           if self.launch_config else None)
+    for _ in range(count_needed):
+        zone, subnet_id = _next_placement(self)
+        reservation = self.ec2_backend.run_instances(
+            self.image_id, 1, self.user_data, self.security_groups,
+            instance_type=self.instance_type, tags={"instance": dict(propagated_tags)},
+            placement=zone, launch_config=self.launch_config,
+            launch_template=_launch_template_ref(self), is_instance_type_default=False,
+            associate_public_ip=associate_public_ip, subnet_id=subnet_id)
+        for instance in reservation.instances:
+            instance.autoscaling_group = self
+            instance.sandbox_launch_origin = _launch_origin(self)
+            self.instance_states.append(InstanceState(
+                instance, protected_from_scale_in=self.new_instances_protected_from_scale_in))
+
+
+# ---------------------------------------------------------------------------- scale-in
+def _launch_rank(group: FakeAutoScalingGroup, state: InstanceState) -> tuple[int, int, int]:
+    """Lower = older launch configuration/template (terminated first)."""
+    origin = getattr(state.instance, "sandbox_launch_origin", None)
+    current = _launch_origin(group)
+    if origin is None:
+        return (1, 1, current[2])
+    kind_rank = 0 if origin[0] == "config" else 1
+    is_current = 1 if origin[:2] == current[:2] else 0
+    return (kind_rank, is_current, origin[2])
+
+
+def _keep_min(pool: list[InstanceState], key: Callable[[InstanceState], Any]
+              ) -> list[InstanceState]:
+    best = min(key(s) for s in pool)
+    return [s for s in pool if key(s) == best]
+
+
+def _policy_filters(group: FakeAutoScalingGroup
+                    ) -> list[Callable[[list[InstanceState]], list[InstanceState]]]:
+    by_launch = lambda pool: _keep_min(pool, lambda s: _launch_rank(group, s))  # noqa: E731
+    table = {
+        "OldestLaunchConfiguration": by_launch,
+        "OldestLaunchTemplate": by_launch,
+        "OldestInstance": lambda pool: _keep_min(pool, lambda s: s.instance.launch_time),
+        "NewestInstance": lambda pool: _keep_min(
+            pool, lambda s: -s.instance.launch_time.timestamp()),
+        "Default": by_launch,
+    }
+    policies = list(group.termination_policies or ["Default"])
+    return [table[name] for name in policies if name in table]
+
+
+def _pick_victim(group: FakeAutoScalingGroup, candidates: list[InstanceState],
+                 zone_counts: Counter, position: dict[int, int]) -> InstanceState:
+    top = max(zone_counts[s.instance.placement.zone] for s in candidates)
+    pool = [s for s in candidates if zone_counts[s.instance.placement.zone] == top]
+    for keep in _policy_filters(group):
+        if len(pool) == 1:
+            break
+        pool = keep(pool)
+    if len(pool) == 1:
+        return pool[0]
+    return _rng().choice(sorted(pool, key=lambda s: position[id(s)]))
+
+
+def termination_order(group: FakeAutoScalingGroup) -> list[InstanceState]:
+    """Every instance of the group, the ones scale-in would terminate first at the front:
+    unprotected InService instances in policy order, then everything else in list order."""
+    states = list(group.instance_states)
+    position = {id(s): i for i, s in enumerate(states)}
+    in_service = [s for s in states if s.lifecycle_state == "InService"]
+    candidates = [s for s in in_service if not s.protected_from_scale_in]
+    zone_counts = Counter(s.instance.placement.zone for s in in_service)
+    order: list[InstanceState] = []
+    while candidates:
+        victim = _pick_victim(group, candidates, zone_counts, position)
+        order.append(victim)
+        candidates.remove(victim)
+        zone_counts[victim.instance.placement.zone] -= 1
+    chosen = {id(s) for s in order}
+    return order + [s for s in states if id(s) not in chosen]
+
+
+def _set_desired_capacity(self: FakeAutoScalingGroup, new_capacity: int | None) -> None:
+    """moto's own logic (mixed instances included) with the victims put first, then the
+    group's launch order restored and the removed instances deregistered from target groups."""
+    before = list(self.instance_states)
+    self.instance_states = termination_order(self)
+    _ORIGINAL_SET_DESIRED(self, new_capacity)
+    remaining = {id(s) for s in self.instance_states}
+    known = {id(s) for s in before}
+    self.instance_states = ([s for s in before if id(s) in remaining]
+                            + [s for s in self.instance_states if id(s) not in known])
+    removed = [s.instance.id for s in before if id(s) not in remaining]
+    _deregister_from_target_groups(self, removed)
+
+
+def _deregister_from_target_groups(group: FakeAutoScalingGroup, instance_ids: list[str]) -> None:
+    if not instance_ids or not group.target_group_arns:
+        return
+    elbv2 = group.autoscaling_backend.elbv2_backend
+    for arn in group.target_group_arns:
+        target_group = elbv2.target_groups.get(arn)
+        if target_group is None:
+            continue
+        registered = {key[0] for key in target_group.targets}
+        targets = [{"Id": iid} for iid in instance_ids if iid in registered]
+        if targets:
+            target_group.deregister(targets)
+
+
+def _detach_instances(self: AutoScalingBackend, group_name: str, instance_ids: list[str],
+                      should_decrement: bool) -> list:
+    activities = _ORIGINAL_DETACH(self, group_name, instance_ids, should_decrement)
+    _deregister_from_target_groups(self.autoscaling_groups[group_name], instance_ids)
+    return activities
+
+
+# --------------------------------------------------------------- metrics collection
+def _backend_disable_metrics(self: AutoScalingBackend, group_name: str,
+                             metrics: list[str] | None) -> None:
+    group = self.describe_auto_scaling_groups([group_name])[0]
+    group.metrics = [m for m in group.metrics if metrics and m not in metrics]
+
+
+def _response_disable_metrics(self: AutoScalingResponse) -> EmptyResult:
+    group_name = self._get_param("AutoScalingGroupName")
+    metrics = self._get_param("Metrics")
+    self.autoscaling_backend.disable_metrics_collection(group_name, metrics)
+    return EmptyResult()
+
+
+def patches() -> list[tuple[Any, str, Any]]:
+    return [
+        (FakeAutoScalingGroup, "replace_autoscaling_group_instances", _replace_instances),
+        (FakeAutoScalingGroup, "set_desired_capacity", _set_desired_capacity),
+        (AutoScalingBackend, "detach_instances", _detach_instances),
+        (AutoScalingBackend, "disable_metrics_collection", _backend_disable_metrics),
+        (AutoScalingResponse, "disable_metrics_collection", _response_disable_metrics),
+    ]
+
+
+def on_install(sandbox) -> None:
+    """Nothing to prepare."""
+
+
+def on_uninstall(sandbox) -> None:
+    """Nothing to release."""
