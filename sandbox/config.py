@@ -21,6 +21,12 @@ class SandboxConfig:
     # restrict registration to those.
     agent_ami_ids: tuple[str, ...] = ()
     agent_version: str = "1.89.0"
+    # An agent whose cluster does not exist yet retries this often.
+    agent_retry_seconds: float = 20.0
+    # Registered MEMORY for instance types without a measured value: this share of the
+    # nominal MiB (sandbox/ecs/resources.py); per-type overrides in instance_memory_mib.
+    agent_memory_factor: float = 0.95
+    instance_memory_mib: dict = field(default_factory=dict)
 
     # Task lifecycle (§4.1): PENDING for image pull and start, RUNNING, then on stop
     # DEACTIVATING for the target group's deregistration delay, STOPPING up to stop timeout.
@@ -28,6 +34,11 @@ class SandboxConfig:
     task_stopping_seconds: float = 2.0
     # A task without load balancer or health check counts as healthy after 40 s (§3.2).
     task_healthy_after_seconds: float = 40.0
+    # How often a load-balanced task that is not yet healthy is looked at again.
+    lb_health_poll_seconds: float = 5.0
+    # STOPPED tasks stay describable this long; INACTIVE container instances and services too.
+    stopped_task_retention_seconds: float = 3600.0
+    inactive_retention_seconds: float = 3600.0
 
     # Placement ties (§1.3): "stable" (lowest ec2InstanceId) or "random" (seeded).
     placement_tie_break: str = "stable"
@@ -47,5 +58,9 @@ class SandboxConfig:
 
     # Seconds between repeated steady-state events (None: only on transitions).
     steady_state_repeat_seconds: float | None = None
+    # Service events: DescribeServices returns this many, newest first; a repeated
+    # placement-failure or deployment-blocked message is dropped for this long (console: 6 h).
+    max_service_events: int = 100
+    service_event_repeat_seconds: float = 21600.0
 
     extra: dict = field(default_factory=dict)

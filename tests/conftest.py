@@ -51,3 +51,9 @@ def aws(sandbox):
         return cache[service]
 
     return client
+
+
+# Werkzeug logs every request at INFO; failures should show what the sandbox did instead.
+import logging  # noqa: E402
+
+logging.getLogger("werkzeug").setLevel(logging.WARNING)
