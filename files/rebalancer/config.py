@@ -23,7 +23,8 @@ class Config:
     region: str | None = None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> "Config":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Config":
+        env = os.environ if env is None else env
         cluster = env.get("TASKSPREAD_CLUSTER", "").strip()
         if not cluster:
             raise ConfigError("TASKSPREAD_CLUSTER is not set")

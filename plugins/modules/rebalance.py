@@ -23,7 +23,7 @@ description:
   - In check mode the module returns the plan and changes nothing. With C(--diff) it shows the
     distribution before and after.
 author:
-  - taskspread.ecs contributors
+  - taskspread.ecs maintainers (@taskspread)
 options:
   cluster:
     description: Name or ARN of the ECS cluster.
@@ -159,7 +159,7 @@ before:
 after:
   description:
     - Per service, its distribution after the run.
-    - Equal to O(before) in check mode; the diff then shows the plan's predicted counts.
+    - Equal to RV(before) in check mode; the diff then shows the plan's predicted counts.
   returned: always
   type: dict
 balanced:

@@ -21,7 +21,7 @@ description:
   - Balanced means every level's skew (largest count minus smallest over eligible domains) is
     at most O(max_skew).
 author:
-  - taskspread.ecs contributors
+  - taskspread.ecs maintainers (@taskspread)
 options:
   cluster:
     description: Name or ARN of the ECS cluster.

@@ -336,7 +336,7 @@ def service_settled(doc: dict) -> bool:
 
 def parse_surge_tag(value: str) -> tuple[int | None, float]:
     """``"<desired>@<epoch>"`` -> (desired, epoch); unreadable parts give (None, 0)."""
-    count, _, started = value.partition("@")
+    count, _sep, started = value.partition("@")
     try:
         original = int(count)
     except ValueError:

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 AZ_ATTRIBUTE = "ecs.availability-zone"
 
 
-
 class EngineError(Exception):
     """Base class of every error the engine raises on purpose."""
 

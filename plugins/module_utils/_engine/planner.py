@@ -253,7 +253,13 @@ class Ledger:
 
     def room(self, arn: str, res: TaskResources) -> int:
         """How many more tasks needing ``res`` fit on ``arn`` (UNLIMITED if nothing limits)."""
-        cpu, mem, tcp, udp = self.remaining(arn)
+        state = self._state.get(arn)
+        if state is None:
+            inst = self._instances[arn]
+            cpu, mem = inst.remaining_cpu, inst.remaining_memory
+            tcp, udp = inst.reserved_tcp_ports, inst.reserved_udp_ports
+        else:
+            cpu, mem, tcp, udp = state
         if res.tcp_ports or res.udp_ports:
             if res.tcp_ports & tcp or res.udp_ports & udp:
                 return 0
@@ -265,6 +271,35 @@ class Ledger:
         if res.memory > 0:
             fit = min(fit, mem // res.memory)
         return max(fit, 0)
+
+    def room_fn(self, res: TaskResources, limit: int = UNLIMITED,
+                distinct: bool = False) -> Callable[[str], int]:
+        """``arn -> min(room(arn, res), limit)``, and at most 1 when ``distinct``: the same
+        numbers as ``room``, specialised once per service (the planner's hottest call)."""
+        state_get, instances = self._state.get, self._instances
+        tcp_need, udp_need = res.tcp_ports, res.udp_ports
+        ports = bool(tcp_need or udp_need)
+        start = min(limit, 1) if ports or distinct else limit
+        res_cpu, res_mem = res.cpu, res.memory
+
+        def room(arn: str) -> int:
+            state = state_get(arn)
+            if state is None:
+                inst = instances[arn]
+                cpu, mem = inst.remaining_cpu, inst.remaining_memory
+                tcp, udp = inst.reserved_tcp_ports, inst.reserved_udp_ports
+            else:
+                cpu, mem, tcp, udp = state
+            if ports and (tcp_need & tcp or udp_need & udp):
+                return 0
+            fit = start
+            if res_cpu > 0 and cpu // res_cpu < fit:
+                fit = cpu // res_cpu
+            if res_mem > 0 and mem // res_mem < fit:
+                fit = mem // res_mem
+            return fit if fit > 0 else 0
+
+        return room
 
     def instance(self, arn: str) -> Instance:
         return self._instances[arn]
@@ -346,19 +381,23 @@ class _Context:
 
 # --------------------------------------------------------------------------------- analysis
 
-@dataclass(slots=True)
 class _Slot:
-    """One eligible instance, for one service. ``path``: group path + (instance ARN,)."""
+    """One eligible instance, for one service. ``path``: group path + (instance ARN,).
 
-    inst: Instance
-    path: tuple[str, ...]
-    count: int
-    cap: int
-    target: int = 0
+    ``eff``: the tasks that may stay, min(count, cap). A plain slotted class: one is built per
+    eligible instance per service, the planner's most frequent allocation.
+    """
 
-    @property
-    def eff(self) -> int:
-        return min(self.count, self.cap)
+    __slots__ = ("inst", "path", "count", "cap", "target", "eff")
+
+    def __init__(self, inst: Instance, path: tuple[str, ...], count: int, cap: int,
+                 target: int = 0):
+        self.inst, self.path, self.count, self.cap, self.target = inst, path, count, cap, target
+        self.eff = count if count < cap else cap
+
+    def __repr__(self) -> str:
+        return (f"_Slot({self.inst.arn!r}, count={self.count}, cap={self.cap}, "
+                f"target={self.target})")
 
 
 @dataclass(slots=True)
@@ -377,18 +416,41 @@ class _Group:
     empties: int = 0
     target: int = 0
 
-    def scan(self, svc: _SvcCtx, enough) -> None:
+    def scan_cap(self, svc: _SvcCtx, limit: int | None) -> None:
+        """Scan empty members in until the group's capacity reaches ``limit`` (None: all)."""
         members, counts, room = self.members, svc.counts, svc.room
-        while self.pos < len(members) and not enough(self):
-            inst = members[self.pos]
-            self.pos += 1
-            if inst.arn in counts:
+        slots, path = self.slots, self.path
+        pos, end, cap_sum, empties = self.pos, len(members), self.cap, self.empties
+        while pos < end and (limit is None or cap_sum < limit):
+            inst = members[pos]
+            pos += 1
+            arn = inst.arn
+            if arn in counts:
                 continue
-            cap = room(inst.arn)
+            cap = room(arn)
             if cap > 0:
-                self.slots.append(_Slot(inst, self.path + (inst.arn,), 0, cap))
-                self.cap += cap
-                self.empties += 1
+                slots.append(_Slot(inst, path + (arn,), 0, cap))
+                cap_sum += cap
+                empties += 1
+        self.pos, self.cap, self.empties = pos, cap_sum, empties
+
+    def scan_slots(self, svc: _SvcCtx, want: int) -> None:
+        """Scan empty members in until there are more than ``want`` slots and one empty."""
+        members, counts, room = self.members, svc.counts, svc.room
+        slots, path = self.slots, self.path
+        pos, end, cap_sum, empties = self.pos, len(members), self.cap, self.empties
+        while pos < end and (len(slots) <= want or empties < 1):
+            inst = members[pos]
+            pos += 1
+            arn = inst.arn
+            if arn in counts:
+                continue
+            cap = room(arn)
+            if cap > 0:
+                slots.append(_Slot(inst, path + (arn,), 0, cap))
+                cap_sum += cap
+                empties += 1
+        self.pos, self.cap, self.empties = pos, cap_sum, empties
 
 
 @dataclass(slots=True)
@@ -400,10 +462,12 @@ class _SvcCtx:
     ledger: Ledger
     distinct: bool
     limit: int
+    room: Callable[[str], int] = field(init=False, repr=False)      # capped by limit/distinct
+    raw_room: Callable[[str], int] = field(init=False, repr=False)  # Ledger.room for this task
 
-    def room(self, arn: str) -> int:
-        room = min(self.ledger.room(arn, self.resources), self.limit)
-        return min(room, 1) if self.distinct else room
+    def __post_init__(self) -> None:
+        self.room = self.ledger.room_fn(self.resources, self.limit, self.distinct)
+        self.raw_room = self.ledger.room_fn(self.resources)
 
 
 @dataclass(slots=True)
@@ -465,22 +529,21 @@ def analyze(service: Service, tasks: Sequence[Task], ctx: _Context, levels: tupl
     svc = _SvcCtx(counts, service.resources, ctx.ledger, cons.distinct,
                   UNLIMITED if exhaustive else max(total, 1))
     groups = _groups(members, path_of, svc)
-    never = (lambda g: False)
     for group in groups:   # phase 1: enough capacity
-        group.scan(svc, never if exhaustive else (lambda g: g.cap >= svc.limit))
+        group.scan_cap(svc, None if exhaustive else svc.limit)
     groups = [g for g in groups if g.slots]
     spread = levels[-1] == INSTANCE_LEVEL
     _assign_groups(min(total, sum(min(g.cap, svc.limit) for g in groups)), groups, 0, svc,
                    spread)
     for group in groups:   # phase 2: enough instances, then the leaf distribution
-        group.scan(svc, lambda g: len(g.slots) > g.target and g.empties >= 1)
+        group.scan_slots(svc, group.target)
         _leaf(group, spread)
     slots = [s for g in groups for s in g.slots]
     eligible = {s.inst.arn for s in slots}
     analysis = _Analysis(service, levels, slots,
                          {arn: n for arn, n in sorted(counts.items()) if arn not in eligible},
                          complete=exhaustive or all(g.pos >= len(g.members) for g in groups))
-    analysis.skew = _skews(slots, levels) if slots else {}
+    analysis.skew = _skews(groups, levels, spread) if slots else {}
     analysis.moves_needed = sum(max(0, s.count - s.target) for s in slots)
     return analysis
 
@@ -493,7 +556,7 @@ def _groups(members: Mapping[tuple[str, ...], list[Instance]], path_of: Mapping[
         path = path_of.get(arn)
         if path is None:
             continue
-        cap = min(count + svc.ledger.room(arn, svc.resources), svc.limit)
+        cap = min(count + svc.raw_room(arn), svc.limit)
         cap = min(cap, 1) if svc.distinct else cap
         group = groups[path]
         group.slots.append(_Slot(svc.ledger.instance(arn), path + (arn,), count, cap))
@@ -508,16 +571,20 @@ def water_fill(total: int, caps: Sequence[int],
     The ceil slots go to the open items whose preference sorts first: ``prefs[i]``, or
     ``prefs(i, level)`` (called only when there are ceil slots to give). ``total`` <= sum(caps).
     """
-    order = sorted(range(len(caps)), key=lambda i: caps[i])
-    remaining = total
-    level = UNLIMITED
-    for pos, idx in enumerate(order):
-        left = len(order) - pos
-        if caps[idx] * left <= remaining:
-            remaining -= caps[idx]
-            continue
-        level, remaining = divmod(remaining, left)
-        break
+    n = len(caps)
+    if n and min(caps) * n > total:   # nothing saturates: the sorted loop stops at once
+        level, remaining = divmod(total, n)
+    else:
+        order = sorted(range(n), key=lambda i: caps[i])
+        remaining = total
+        level = UNLIMITED
+        for pos, idx in enumerate(order):
+            left = n - pos
+            if caps[idx] * left <= remaining:
+                remaining -= caps[idx]
+                continue
+            level, remaining = divmod(remaining, left)
+            break
     targets = [min(c, level) for c in caps]
     if level != UNLIMITED and remaining:
         key = prefs if callable(prefs) else (lambda i, _lvl: prefs[i])
@@ -555,13 +622,22 @@ def _cost(total: int, groups: list[_Group], depth: int, svc: _SvcCtx, spread: bo
     """Fewest moves for the domain holding ``groups`` to end up with ``total`` tasks."""
     if depth == len(groups[0].path):
         group = groups[0]
-        group.scan(svc, lambda g: len(g.slots) > total and g.empties >= 1)
+        group.scan_slots(svc, total)
+        slots = group.slots
         if not spread:
-            eff = sum(s.eff for s in group.slots)
-            return sum(s.count - s.eff for s in group.slots) + max(0, eff - total)
-        targets = water_fill(total, [s.cap for s in group.slots],
-                             [(-s.eff, s.inst.arn) for s in group.slots])
-        return sum(max(0, s.count - t) for s, t in zip(group.slots, targets))
+            eff = sum(s.eff for s in slots)
+            return sum(s.count - s.eff for s in slots) + max(0, eff - total)
+        caps = [s.cap for s in slots]
+        n = len(slots)
+        if n and min(caps) * n > total:
+            # Every slot gets ``level`` or ``level + 1`` and the ceil slots go to the largest
+            # eff first; slots with count > level are exactly those with eff > level (cap >
+            # level), so each ceil slot saves one move while such slots remain.
+            level, extra = divmod(total, n)
+            over = [s.count - level for s in slots if s.count > level]
+            return sum(over) - min(extra, len(over))
+        targets = water_fill(total, caps, [(-s.eff, s.inst.arn) for s in slots])
+        return sum(max(0, s.count - t) for s, t in zip(slots, targets))
     return sum(_cost(share, child, depth + 1, svc, spread)
                for share, child in _split(total, groups, depth, svc, spread))
 
@@ -613,13 +689,24 @@ def _sticky(total: int, slots: Sequence[_Slot]) -> None:
                 heapq.heappush(heap, (slots[i].target, arn, i))
 
 
-def _skews(slots: Sequence[_Slot], levels: tuple[str, ...]) -> dict[str, int]:
-    """Current skew per level, measured inside each parent domain."""
+def _skews(groups: Sequence[_Group], levels: tuple[str, ...], spread: bool) -> dict[str, int]:
+    """Current skew per level, measured inside each parent domain.
+
+    ``groups``: the leaf groups holding slots. Attribute levels are the group path, so their
+    domains' counts are group totals; the ``instanceId`` level (``spread``) has one domain per
+    slot, its parent being the slot's group.
+    """
+    totals = [(g.path, sum(s.count for s in g.slots)) for g in groups]
     out = {}
     for depth, level in enumerate(levels):
-        per_parent: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        for s in slots:
-            per_parent[s.path[:depth]][s.path[depth]] += s.count
+        if spread and depth == len(levels) - 1:
+            out[level_name(level)] = max(max(counts) - min(counts) for counts in
+                                         ([s.count for s in g.slots] for g in groups))
+            continue
+        per_parent: dict[tuple, dict[str, int]] = {}
+        for path, total in totals:
+            domains = per_parent.setdefault(path[:depth], {})
+            domains[path[depth]] = domains.get(path[depth], 0) + total
         out[level_name(level)] = max(max(c.values()) - min(c.values())
                                      for c in per_parent.values())
     return out

@@ -120,8 +120,8 @@ def _status_message(status: str) -> str:
 
 def distributions(snapshot: ClusterSnapshot, max_skew: int,
                   services: tuple[str, ...] | None = None) -> dict:
-    names = snapshot.services if services is None else [n for n in services
-                                                          if n in snapshot.services]
+    names = snapshot.services if services is None else \
+        [n for n in services if n in snapshot.services]
     return {n: distribution(snapshot, n, max_skew).to_dict() for n in sorted(names)}
 
 

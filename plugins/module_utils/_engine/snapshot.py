@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from botocore.config import Config
+try:
+    from botocore.config import Config
+except ImportError:  # the modules report a missing botocore through AnsibleAWSModule
+    Config = None
 
 from .model import (
     AZ_ATTRIBUTE, ClusterNotFound, ClusterSnapshot, Instance, PlacementConstraint,
@@ -67,8 +70,8 @@ def take_snapshot(ecs_client: Any, cluster: str,
     wanted = None if services is None else sorted(set(services))
     service_docs = _read_services(api, cluster_arn, cluster_name, wanted)
     task_defs = _read_task_definitions(api, service_docs)
-    svc_map = {doc["serviceName"]: _service(doc, *task_defs.get(doc.get("taskDefinition", ""),
-                                                                  (TaskResources(), ())))
+    no_td = (TaskResources(), ())
+    svc_map = {doc["serviceName"]: _service(doc, *task_defs.get(doc.get("taskDefinition", ""), no_td))
                for doc in service_docs}
     az_of = {inst.arn: inst.az for inst in instances}
     tasks = _read_tasks(api, cluster_arn, sorted(svc_map), az_of, per_service=wanted is not None)
