@@ -153,6 +153,14 @@ def running_count(aws: Clients, cluster: str, service: str) -> int:
     return svc["runningCount"]
 
 
+def steady(aws: Clients, cluster: str, service: str) -> bool:
+    """One COMPLETED deployment with every desired task running (ECS's own notion of settled)."""
+    svc = aws("ecs").describe_services(cluster=cluster, services=[service])["services"][0]
+    deployments = svc["deployments"]
+    return (len(deployments) == 1 and deployments[0].get("rolloutState") == "COMPLETED"
+            and svc["runningCount"] == svc["desiredCount"])
+
+
 def format_table(title: str, dist: dict[str, dict[str, int]]) -> str:
     lines = [title, f"  {'AZ':<12} {'instance':<21} tasks"]
     for az, instances in dist.items():
