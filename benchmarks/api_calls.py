@@ -1,0 +1,219 @@
+"""Part 3: ECS API calls per rebalance decision (snapshot + plan + one executor step, stop
+mode), for the engine and for the reference architecture's Lambda.
+
+A fake ECS client serves a synthetic cluster (the planner benchmark's scale-out snapshots) with
+AWS's page and batch sizes: ListContainerInstances and ListTasks 100 per page, ListServices 10
+per page (AWS defaults when no maxResults is given, which is how the engine's paginators call
+them), DescribeContainerInstances and DescribeTasks up to 100, DescribeServices up to 10. Every
+request counts one call; the engine's own count (``ClusterSnapshot.api_calls`` + the
+executor's counting client) is cross-checked against the fake's.
+
+The reference behaviour (the AWS "Rebalancing Amazon ECS Tasks using AWS Lambda" function):
+list the services, then per service DescribeServices, DescribeTaskDefinition,
+RegisterTaskDefinition and UpdateService.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections import Counter
+from dataclasses import replace
+
+from .common import ENGINE, table
+
+PAGE = {"list_container_instances": ("containerInstanceArns", 100),
+        "list_tasks": ("taskArns", 100), "list_services": ("serviceArns", 10)}
+BATCH = {"describe_container_instances": 100, "describe_tasks": 100, "describe_services": 10}
+
+
+class FakeEcs:
+    """Serves one ClusterSnapshot through the ECS API shapes the engine reads; counts calls."""
+
+    def __init__(self, snap):
+        self.snap, self.calls = snap, Counter()
+        self.by_arn = {i.arn: i for i in snap.instances}
+        self.tasks = {t.arn: t for ts in snap.tasks.values() for t in ts}
+        self.svc_by_key = {**{s.arn: s for s in snap.services.values()}, **snap.services}
+
+    def _count(self, op: str) -> None:
+        self.calls[op] += 1
+
+    # ---------------------------------------------------------------- pagination
+    def get_paginator(self, op: str):
+        fake = self
+
+        class Paginator:
+            def paginate(self, **params):
+                key, size = PAGE[op]
+                items = fake._list(op, params)
+                for start in range(0, max(len(items), 1), size):
+                    fake._count(op)
+                    yield {key: items[start:start + size]}
+        return Paginator()
+
+    def _list(self, op: str, params: dict) -> list[str]:
+        if op == "list_container_instances":
+            return [i.arn for i in self.snap.instances]
+        if op == "list_services":
+            return [s.arn for s in self.snap.services.values()]
+        name = params.get("serviceName")
+        return sorted(t.arn for n, ts in self.snap.tasks.items() if name in (None, n)
+                      for t in ts)
+
+    def _batch(self, op: str, items: list) -> None:
+        assert len(items) <= BATCH[op], f"{op} with {len(items)} items"
+        self._count(op)
+
+    # ------------------------------------------------------------------- reads
+    def describe_clusters(self, clusters):
+        self._count("describe_clusters")
+        return {"clusters": [{"clusterName": self.snap.cluster_name,
+                              "clusterArn": self.snap.cluster_arn, "status": "ACTIVE"}]}
+
+    def describe_container_instances(self, cluster, containerInstances):
+        self._batch("describe_container_instances", containerInstances)
+        out = []
+        for arn in containerInstances:
+            i = self.by_arn[arn]
+            out.append({
+                "containerInstanceArn": i.arn, "ec2InstanceId": i.ec2_instance_id,
+                "status": i.status, "agentConnected": i.agent_connected,
+                "attributes": [{"name": k, "value": v} for k, v in i.attributes.items()],
+                "registeredResources": [{"name": "CPU", "integerValue": i.registered_cpu},
+                                        {"name": "MEMORY", "integerValue": i.registered_memory}],
+                "remainingResources": [
+                    {"name": "CPU", "integerValue": i.remaining_cpu},
+                    {"name": "MEMORY", "integerValue": i.remaining_memory},
+                    {"name": "PORTS", "stringSetValue": [str(p) for p in i.reserved_tcp_ports]}]})
+        return {"containerInstances": out}
+
+    def describe_services(self, cluster, services, include=()):
+        self._batch("describe_services", services)
+        out = []
+        for key in services:
+            s = self.svc_by_key[key]
+            out.append({
+                "serviceName": s.name, "serviceArn": s.arn, "status": "ACTIVE",
+                "desiredCount": s.desired, "runningCount": s.running, "pendingCount": 0,
+                "schedulingStrategy": "REPLICA", "launchType": "EC2",
+                "taskDefinition": s.task_definition,
+                "deploymentConfiguration": {"minimumHealthyPercent": s.min_healthy_percent,
+                                            "maximumPercent": s.max_percent},
+                "deployments": [{"status": "PRIMARY", "rolloutState": "COMPLETED"}],
+                "placementStrategy": [], "placementConstraints": [], "tags": []})
+        return {"services": out}
+
+    def describe_task_definition(self, taskDefinition):
+        self._count("describe_task_definition")
+        s = next(s for s in self.snap.services.values() if s.task_definition == taskDefinition)
+        return {"taskDefinition": {
+            "taskDefinitionArn": taskDefinition, "family": s.name, "networkMode": "bridge",
+            "cpu": str(s.resources.cpu), "memory": str(s.resources.memory),
+            "containerDefinitions": [{"name": "app", "image": "httpd", "portMappings": []}]}}
+
+    def describe_tasks(self, cluster, tasks):
+        self._batch("describe_tasks", tasks)
+        return {"tasks": [{
+            "taskArn": t.arn, "group": f"service:{t.service}", "desiredStatus": "RUNNING",
+            "lastStatus": t.last_status, "containerInstanceArn": t.instance_arn,
+            "availabilityZone": t.az, "startedBy": t.started_by, "healthStatus": t.health,
+            "startedAt": t.started_at, "createdAt": t.created_at,
+            "taskDefinitionArn": t.task_definition} for t in map(self.tasks.get, tasks)]}
+
+    # ------------------------------------------------------------------ writes
+    def stop_task(self, **_):
+        self._count("stop_task")
+        return {}
+
+    def update_service(self, **_):
+        self._count("update_service")
+        return {}
+
+    def register_task_definition(self, **_):
+        self._count("register_task_definition")
+        return {"taskDefinition": {"taskDefinitionArn": "new"}}
+
+
+def engine_decision(snap, max_moves: int | None) -> dict:
+    """snapshot + plan + one executor step in stop mode; calls by kind."""
+    eng = importlib.import_module(ENGINE)
+    executor = importlib.import_module(f"{ENGINE}.executor")
+    snapshot = importlib.import_module(f"{ENGINE}.snapshot")
+    fake = FakeEcs(snap)
+    read = eng.take_snapshot(fake, snap.cluster_name)
+    plan = eng.plan(read, eng.PlanOptions(max_moves=max_moves))
+    api = snapshot.CountingClient(fake)
+    step = executor.Executor(api, read.cluster_arn, executor.ExecOptions(strategy="stop"),
+                             sleep=lambda s: None, clock=lambda: 0.0).step(read, plan)
+    total = sum(fake.calls.values())
+    assert total == read.api_calls + api.calls, (total, read.api_calls, api.calls)
+    return {"read": read.api_calls, "step": api.calls, "total": total,
+            "stopped": len(step.moves), "by_operation": dict(sorted(fake.calls.items()))}
+
+
+def reference_decision(snap) -> dict:
+    """The reference Lambda: list services, then 4 calls per service."""
+    fake = FakeEcs(snap)
+    arns = [a for page in fake.get_paginator("list_services").paginate(cluster="c")
+            for a in page["serviceArns"]]
+    for arn in arns:
+        svc = fake.describe_services(cluster="c", services=[arn])["services"][0]
+        fake.describe_task_definition(taskDefinition=svc["taskDefinition"])
+        fake.register_task_definition(family=svc["serviceName"])
+        fake.update_service(cluster="c", service=arn, taskDefinition="new")
+    return {"total": sum(fake.calls.values()), "restarted": snap.task_count(),
+            "by_operation": dict(sorted(fake.calls.items()))}
+
+
+# (instances, services, tasks): the scale series, then one dimension varied at a time.
+GRID = [(10, 10, 200), (100, 50, 2_000), (1_000, 200, 20_000), (5_000, 500, 100_000),
+        (1_000, 10, 2_000), (1_000, 100, 2_000), (1_000, 500, 2_000),
+        (100, 50, 500), (100, 50, 10_000)]
+
+
+def run(quick: bool = False) -> dict:
+    from tests.unit.engine.factories import synthetic_cluster
+    rows = []
+    for instances, services, tasks in (GRID[:3] + GRID[4:] if quick else GRID):
+        snap = synthetic_cluster(instances, 3, services, tasks, skew="scale-out", seed=0)
+        # minimumHealthyPercent 50 so that stop mode has spare tasks to stop.
+        snap = replace(snap, services={n: replace(s, min_healthy_percent=50)
+                                       for n, s in snap.services.items()})
+        formula = (instances + tasks) / 100 + services / 10
+        row = {"instances": instances, "services": services, "tasks": tasks,
+               "formula_(I+T)/100+S/10": round(formula, 1)}
+        for label, max_moves in (("engine_budget10", None), ("engine_budget1", 1)):
+            e = engine_decision(snap, max_moves)
+            row[f"{label}_read"], row[f"{label}_step"] = e["read"], e["step"]
+            row[f"{label}_total"], row[f"{label}_stopped"] = e["total"], e["stopped"]
+            row[f"{label}_by_operation"] = e["by_operation"]
+        batched = 1 + 2 * math.ceil(instances / 100) + 2 * math.ceil(services / 10) \
+            + 2 * math.ceil(tasks / 100)
+        row["engine_read_batched_part"] = batched
+        row["engine_read_task_definitions"] = row["engine_budget1_by_operation"].get(
+            "describe_task_definition", 0)
+        ref = reference_decision(snap)
+        row["reference_total"], row["reference_restarted"] = ref["total"], ref["restarted"]
+        rows.append(row)
+    return {"command": "make bench  (python -m benchmarks.run --only api)", "rows": rows,
+            "notes": (
+                "read = DescribeClusters + List/Describe ContainerInstances + List/Describe "
+                "Services + one DescribeTaskDefinition per distinct task definition + "
+                "List/Describe Tasks; step = StopTask calls (one per task: StopTask takes one "
+                "task). engine_budget10 = default max_moves (10% of tasks); engine_budget1 = "
+                "max_moves 1. The batched part of the read is 1 + 2*ceil(I/100) + 2*ceil(S/10) "
+                "+ 2*ceil(T/100) ~ 2x the formula; DescribeTaskDefinition has no batch form, "
+                "so distinct task definitions add one call each (here every service has its "
+                "own).")}
+
+
+def render(res: dict) -> str:
+    rows = [[r["instances"], r["services"], r["tasks"], r["formula_(I+T)/100+S/10"],
+             r["engine_read_batched_part"], r["engine_read_task_definitions"],
+             r["engine_budget1_total"], r["engine_budget10_step"], r["engine_budget10_total"],
+             r["reference_total"], r["reference_restarted"]] for r in res["rows"]]
+    return (table(["inst", "svcs", "tasks", "(I+T)/100+S/10", "engine read: batched",
+                   "+ task defs", "engine total (max_moves 1)", "stops (default budget)",
+                   "engine total (default budget)", "reference calls",
+                   "reference tasks restarted"], rows) + "\n\n" + res["notes"])

@@ -1,0 +1,76 @@
+"""``python -m benchmarks.run`` (``make bench``): all four benchmarks, engine and reference side
+by side. Writes benchmarks/results.json, benchmarks/results.md and benchmarks/scale.png, and
+prints the tables.
+
+    python -m benchmarks.run                 # everything (under 15 min on 2 cores)
+    python -m benchmarks.run --only scale    # one part: scale | moves | api | sandbox
+    python -m benchmarks.run --quick         # smaller sizes, seed sandbox scenario only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+from . import common  # noqa: F401  (sets sys.path)
+from . import api_calls, moves, scale, time_to_balance
+from .png import chart
+
+HERE = Path(__file__).resolve().parent
+PARTS = {"scale": ("1. Planner scale", scale), "moves": ("2. Tasks stopped per strategy", moves),
+         "api": ("3. ECS API calls per rebalance decision", api_calls),
+         "sandbox": ("4. Time to balance in the sandbox (emulated seconds)", time_to_balance)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.run")
+    ap.add_argument("--only", choices=sorted(PARTS), action="append")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--out", default=str(HERE))
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    command = "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])
+    results_path = out / "results.json"
+    results = json.loads(results_path.read_text()) if results_path.exists() and args.only else {}
+    results["meta"] = {"command": command.strip(), "when": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                         time.gmtime()),
+                       "python": platform.python_version(), "machine": platform.machine(),
+                       "cpus": os.cpu_count(), "quick": args.quick}
+    for key in args.only or list(PARTS):
+        title, mod = PARTS[key]
+        t0 = time.perf_counter()
+        print(f"## {title}", flush=True)
+        if key == "scale":
+            res = mod.run(repeats=args.repeats, quick=args.quick)
+        elif key == "moves":
+            res = mod.run()
+        else:
+            res = mod.run(quick=args.quick)
+        res["bench_wall_seconds"] = round(time.perf_counter() - t0, 1)
+        results[key] = res
+        print(mod.render(res) + "\n", flush=True)
+    md = ["# taskspread.ecs benchmarks", "",
+          f"Produced by `{results['meta']['command']}` (`make bench`) on {results['meta']['when']}, "
+          f"Python {results['meta']['python']}, {results['meta']['cpus']} CPUs.", ""]
+    for key, (title, mod) in PARTS.items():
+        if key in results:
+            md += [f"## {title}", "", f"Command: `{results[key].get('command', '')}`", "",
+                   mod.render(results[key]), ""]
+    (out / "results.md").write_text("\n".join(md))
+    results_path.write_text(json.dumps(results, indent=1, default=str) + "\n")
+    if "scale" in results:
+        rows = results["scale"]["rows"]
+        chart({"plan CPU s": [(r["tasks"], r["plan_cpu_s_median"]) for r in rows]},
+              str(out / "scale.png"), target=scale.TARGET_SECONDS)
+    print(f"wrote {results_path}, {out / 'results.md'}, {out / 'scale.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
