@@ -31,15 +31,25 @@ setup: $(STAMP) $(COLL)
 demo: setup
 	$(BIN)/python -m sandbox demo --port $(SANDBOX_PORT) --speed $(SPEED)
 
-## Every test.
-test: setup
+## Every test: lint and ansible-test sanity first, then pytest (unit, sandbox, integration).
+test: setup lint sanity
 	$(BIN)/python -m pytest tests
+
+lint: setup
+	$(BIN)/ansible-lint --offline
+
+sanity: setup
+	tests/sanity/run.sh
 
 test-unit: setup
 	$(BIN)/python -m pytest tests/unit
 
 test-sandbox: setup
 	$(BIN)/python -m pytest tests/sandbox
+
+## Benchmarks (they measure; tests assert): writes benchmarks/results.{json,md} and scale.png.
+bench: setup
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 ## Serve the sandbox in the foreground (Ctrl-C stops it).
 sandbox: setup

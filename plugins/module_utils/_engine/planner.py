@@ -674,16 +674,16 @@ def _sticky(total: int, slots: Sequence[_Slot]) -> None:
     if diff < 0:
         heap = [(-s.target, s.inst.arn, i) for i, s in enumerate(slots) if s.target > 0]
         heapq.heapify(heap)
-        for _ in range(-diff):
-            _, arn, i = heapq.heappop(heap)
+        for _step in range(-diff):
+            _prio, arn, i = heapq.heappop(heap)
             slots[i].target -= 1
             if slots[i].target:
                 heapq.heappush(heap, (-slots[i].target, arn, i))
     elif diff > 0:
         heap = [(s.target, s.inst.arn, i) for i, s in enumerate(slots) if s.target < s.cap]
         heapq.heapify(heap)
-        for _ in range(diff):
-            _, arn, i = heapq.heappop(heap)
+        for _step in range(diff):
+            _prio, arn, i = heapq.heappop(heap)
             slots[i].target += 1
             if slots[i].target < slots[i].cap:
                 heapq.heappush(heap, (slots[i].target, arn, i))
@@ -712,9 +712,7 @@ def _skews(groups: Sequence[_Group], levels: tuple[str, ...], spread: bool) -> d
     return out
 
 
-
 # ------------------------------------------------------------------------------------ moves
-
 def task_preference(task: Task) -> tuple:
     """Sort key: the task to move first. Unprotected, not yet RUNNING, unhealthy, newest."""
     return (task.protected is True, task.last_status == "RUNNING", task.health != "UNHEALTHY",
@@ -741,7 +739,7 @@ def _moves(analysis: _Analysis, tasks: Sequence[Task], limit: int) -> list[Move]
     pairs.sort(key=lambda p: p[0][0])
     del pairs[limit:]
     return [Move(analysis.service.name, task.arn, src.inst.arn, src.inst.az,
-                 dst.inst.arn, dst.inst.az) for (_, task, src), (_, dst) in pairs]
+                 dst.inst.arn, dst.inst.az) for (_rank, task, src), (_slot, dst) in pairs]
 
 
 def _pair(surplus: list, deficit: list, depth_max: int) -> list[tuple]:
