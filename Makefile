@@ -14,7 +14,7 @@ export AWS_ACCESS_KEY_ID ?= testing
 export AWS_SECRET_ACCESS_KEY ?= testing
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: setup demo test test-unit test-sandbox test-integration lint sanity bench sandbox clean
+.PHONY: setup demo walkthrough test test-unit test-sandbox test-integration lint sanity bench sandbox clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,9 +27,14 @@ $(COLL):
 
 setup: $(STAMP) $(COLL)
 
-## The main job: sandbox, scale-down / scale-up scenario, distribution tables.
+## The main job: a sandbox, then the deploy and validate playbooks against it (PASS/FAIL and
+## the distribution tables). KEEP=1 keeps the sandbox serving afterwards.
 demo: setup
-	$(BIN)/python -m sandbox demo --port $(SANDBOX_PORT) --speed $(SPEED)
+	$(BIN)/python -m sandbox demo --port $(SANDBOX_PORT) --speed $(SPEED) $(if $(KEEP),--keep)
+
+## The problem without taskspread: the seed scenario scaled down and up, boto3 only.
+walkthrough: setup
+	$(BIN)/python -m sandbox walkthrough --port $(SANDBOX_PORT) --speed $(SPEED)
 
 ## Every test: lint and ansible-test sanity first, then pytest (unit, sandbox, integration).
 test: setup lint sanity

@@ -25,11 +25,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="stop time; advance it with POST /_sandbox/advance")
     serve.add_argument("--seed", type=int, default=0, help="seed of the random source")
     serve.add_argument("--log-level", default=os.environ.get("SANDBOX_LOG_LEVEL", "INFO"))
-    demo = sub.add_parser("demo", help="serve the sandbox and run the scale-down / scale-up "
-                                       "walkthrough, printing the task distribution")
-    demo.add_argument("--port", type=int, default=4566)
-    demo.add_argument("--speed", type=float, default=50.0)
-    demo.add_argument("--log-level", default=os.environ.get("SANDBOX_LOG_LEVEL", "WARNING"))
+    demo = sub.add_parser("demo", help="serve the sandbox and run the deploy and validate "
+                                       "playbooks against it (what make demo runs)")
+    demo.add_argument("--keep", action="store_true",
+                      help="keep serving after the playbooks (Ctrl-C stops)")
+    walk = sub.add_parser("walkthrough", help="serve the sandbox and show the scale-down / "
+                                              "scale-up skew without taskspread (boto3 only)")
+    for sub_parser in (demo, walk):
+        sub_parser.add_argument("--port", type=int, default=4566)
+        sub_parser.add_argument("--speed", type=float, default=50.0)
+        sub_parser.add_argument("--log-level",
+                                default=os.environ.get("SANDBOX_LOG_LEVEL", "WARNING"))
     return parser
 
 
@@ -42,7 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         from .demo import main as demo_main
 
-        return demo_main(args.port, args.speed)
+        return demo_main(args.port, args.speed, keep=args.keep)
+    if args.command == "walkthrough":
+        from .demo import walkthrough
+
+        return walkthrough(args.port, args.speed)
     from .server import Sandbox
 
     if args.speed <= 0:

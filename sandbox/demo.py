@@ -1,10 +1,22 @@
-"""``python -m sandbox demo``: the reference walkthrough (scale down, scale up) on a live sandbox.
+"""The two demos on a live sandbox.
 
-It serves the sandbox on the given port (so you can look with the AWS CLI while it runs), builds
-the seed scenario through boto3 and prints the task distribution at each stage.
+``python -m sandbox demo`` (what ``make demo`` runs): serves the sandbox, then runs the
+collection's own playbooks against it, exactly as a user would against AWS: ``deploy.yml``
+(cluster, ALB, sample app, rebalancer Lambda) and ``validate.yml`` (scale in, scale out, the
+rebalancer moves tasks back; tables at every stage and PASS/FAIL). ``--keep`` keeps serving
+afterwards so you can explore with the AWS CLI or ansible; Ctrl-C stops it.
+
+``python -m sandbox walkthrough``: the problem without taskspread: the seed scenario built
+through boto3, scaled down and up, showing the empty new instance ECS leaves behind.
 """
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
 
 from .scenario import (Clients, Driver, Seed, build_seed, counts, create_service, distribution,
                        format_table, running_count)
@@ -51,10 +63,52 @@ def run(endpoint: str, speed: float, seed: Seed | None = None, out=print) -> dic
     return stages
 
 
-def main(port: int, speed: float) -> int:
+def walkthrough(port: int, speed: float) -> int:
     from .server import Sandbox
 
     with Sandbox(speed=speed, port=port) as sandbox:
         print(f"sandbox on {sandbox.endpoint} (speed x{speed:g})\n")
         run(sandbox.endpoint, speed)
     return 0
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def playbook_env(endpoint: str) -> dict[str, str]:
+    """The environment ansible-playbook gets: this checkout's ansible.cfg, the sandbox endpoint
+    and its dummy credentials (the playbooks' taskspread_target defaults to the sandbox)."""
+    env = dict(os.environ)
+    env.pop("AWS_PROFILE", None)
+    env.update({"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "AWS_ENDPOINT_URL": endpoint,
+                "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"})
+    return env
+
+
+def run_playbook(name: str, endpoint: str, *args: str) -> int:
+    command = [str(Path(sys.executable).parent / "ansible-playbook"),
+               str(ROOT / "playbooks" / f"{name}.yml"), *args]
+    print(f"\n$ AWS_ENDPOINT_URL={endpoint} ansible-playbook playbooks/{name}.yml "
+          f"{' '.join(args)}".rstrip(), flush=True)
+    return subprocess.run(command, cwd=ROOT, env=playbook_env(endpoint), check=False).returncode
+
+
+def main(port: int, speed: float, keep: bool = False) -> int:
+    from .server import Sandbox
+
+    with Sandbox(speed=speed, port=port) as sandbox:
+        print(f"sandbox on {sandbox.endpoint} (speed x{speed:g})", flush=True)
+        code = run_playbook("deploy", sandbox.endpoint)
+        if code == 0:
+            code = run_playbook("validate", sandbox.endpoint)
+        print(f"\ndemo {'PASSED' if code == 0 else 'FAILED'} (deploy + validate on the sandbox)",
+              flush=True)
+        if keep:
+            print(f"sandbox still serving on {sandbox.endpoint}; Ctrl-C stops it", flush=True)
+            try:
+                threading.Event().wait()
+            except KeyboardInterrupt:
+                pass
+    return code

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-ROLES = ["cluster", "alb", "sample_app"]
+ROLES = ["cluster", "alb", "sample_app", "rebalancer"]
 
 
 def load(path: Path):
