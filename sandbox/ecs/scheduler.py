@@ -255,9 +255,13 @@ def _replica_step(plane: "EcsControlPlane", svc: Service) -> bool:
                 changed = True
                 live, good, bad = _classify(plane, svc)
 
-    # 4. stop bad tasks: not healthy ones freely, healthy ones down to `lower`
+    # 4. stop bad tasks: PENDING ones and those that failed health checks freely, healthy ones
+    #    down to `lower` (ecs-semantics §3.5). An old task that is RUNNING but not healthy *yet*
+    #    (younger than 40 s, or its target still initial) waits: stopping it would not keep
+    #    the minimum, it would only hide that the service is below it.
     stoppable = [t for t in bad if not t.protected(now)]
-    unhealthy_bad = [t for t in stoppable if t.arn not in healthy]
+    unhealthy_bad = [t for t in stoppable if t.arn not in healthy
+                     and (t.last_status == "PENDING" or t.unhealthy_reason)]
     if unhealthy_bad:
         changed |= _stop(plane, svc, unhealthy_bad) > 0
         live, good, bad = _classify(plane, svc)

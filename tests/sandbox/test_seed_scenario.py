@@ -60,6 +60,27 @@ def test_forced_redeploy_with_min_50_max_100_ends_balanced(sandbox, walk):
     assert counts(distribution(aws, seed.cluster, seed.service)) == [2, 2]
 
 
+def test_redeploy_at_min_100_never_stops_a_task_that_is_not_healthy_yet(sandbox, walk):
+    """Right after the walk the scale-in's replacement task is RUNNING but younger than 40 s,
+    so not yet healthy (ecs-semantics 3.2). With minimumHealthyPercent 100 the deployment must
+    start the new tasks first and stop old ones only as the healthy count allows: running never
+    drops below desired."""
+    aws, run = walk
+    seed = Seed(azs=2, instances=2, tasks=2, min_healthy_percent=100, max_percent=200)
+    run(seed)
+    ecs = aws("ecs")
+    ecs.update_service(cluster=seed.cluster, service=seed.service, forceNewDeployment=True)
+    seen = []
+
+    def steady_sampled():
+        seen.append(running_count(aws, seed.cluster, seed.service))
+        return _steady(aws, seed)
+
+    Driver(advance=sandbox.advance).wait_for(steady_sampled, 900, step=1.0,
+                                             what="redeploy finished")
+    assert min(seen) == seed.tasks and max(seen) == 2 * seed.tasks
+
+
 def _steady(aws, seed) -> bool:
     svc = aws("ecs").describe_services(cluster=seed.cluster, services=[seed.service])["services"][0]
     deployments = svc["deployments"]
