@@ -32,6 +32,7 @@ from moto.autoscaling.models import (ASG_NAME_TAG, AutoScalingBackend, FakeAutoS
 from moto.autoscaling.responses import AutoScalingResponse
 from moto.core.responses import EmptyResult
 from moto.ec2.exceptions import InvalidLaunchTemplateVersionNotFound
+from moto.ec2.models.instances import MetadataOptions
 
 _ORIGINAL_SET_DESIRED = FakeAutoScalingGroup.set_desired_capacity
 _ORIGINAL_DETACH = AutoScalingBackend.detach_instances
@@ -89,6 +90,18 @@ def _launch_origin(group: FakeAutoScalingGroup) -> tuple[str, str, int]:
     return ("template", template.id, int(version))
 
 
+def _template_metadata_options(group: FakeAutoScalingGroup) -> dict | None:
+    """The launch template version's MetadataOptions (IMDSv2, hop limit), as EC2 applies them."""
+    ref = _launch_template_ref(group)
+    if ref is None:
+        return None
+    try:
+        data = group.ec2_backend._get_template_from_args(ref).data
+    except (InvalidLaunchTemplateVersionNotFound, ValueError, KeyError, IndexError):
+        return None
+    return data.get("MetadataOptions") or None
+
+
 def _replace_instances(self: FakeAutoScalingGroup, count_needed: int,
                        propagated_tags: dict[str, str]) -> None:
     """Launch ``count_needed`` instances one by one, each into the emptiest AZ."""
@@ -104,9 +117,12 @@ def _replace_instances(self: FakeAutoScalingGroup, count_needed: int,
             placement=zone, launch_config=self.launch_config,
             launch_template=_launch_template_ref(self), is_instance_type_default=False,
             associate_public_ip=associate_public_ip, subnet_id=subnet_id)
+        options = _template_metadata_options(self)
         for instance in reservation.instances:
             instance.autoscaling_group = self
             instance.sandbox_launch_origin = _launch_origin(self)
+            if options:   # moto's RunInstances ignores the template's MetadataOptions
+                instance.metadata_options = MetadataOptions(options)
             self.instance_states.append(InstanceState(
                 instance, protected_from_scale_in=self.new_instances_protected_from_scale_in))
 

@@ -192,3 +192,28 @@ def test_disable_metrics_collection(net):
     asg.disable_metrics_collection(AutoScalingGroupName="ecs")
     group = asg.describe_auto_scaling_groups(AutoScalingGroupNames=["ecs"])["AutoScalingGroups"][0]
     assert group.get("EnabledMetrics", []) == []
+
+
+def test_instances_get_the_launch_templates_metadata_options(sandbox):
+    """EC2 applies the template's MetadataOptions (IMDSv2 required) to what the group launches."""
+    import boto3
+
+    kw = dict(endpoint_url=sandbox.endpoint, region_name="us-east-1",
+              aws_access_key_id="testing", aws_secret_access_key="testing")
+    ec2, asg = boto3.client("ec2", **kw), boto3.client("autoscaling", **kw)
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.0.0/24",
+                               AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+    ami = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    ec2.create_launch_template(LaunchTemplateName="imds", LaunchTemplateData={
+        "ImageId": ami, "InstanceType": "t3.micro",
+        "MetadataOptions": {"HttpTokens": "required", "HttpPutResponseHopLimit": 2}})
+    asg.create_auto_scaling_group(AutoScalingGroupName="imds", MinSize=1, MaxSize=1,
+                                  DesiredCapacity=1, VPCZoneIdentifier=subnet,
+                                  LaunchTemplate={"LaunchTemplateName": "imds",
+                                                  "Version": "$Latest"})
+    ids = [i["InstanceId"] for i in asg.describe_auto_scaling_groups(
+        AutoScalingGroupNames=["imds"])["AutoScalingGroups"][0]["Instances"]]
+    options = ec2.describe_instances(InstanceIds=ids)["Reservations"][0]["Instances"][0][
+        "MetadataOptions"]
+    assert options["HttpTokens"] == "required" and options["HttpPutResponseHopLimit"] == 2
