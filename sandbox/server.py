@@ -7,7 +7,8 @@
 * moto's WSGI application for every other service, with the patches in ``sandbox/aws/``
   (ELBv2 targets keyed by (id, port) with deregistration delay, Auto Scaling AZ balance,
   EventBridge delivery to Lambda, Lambda handlers run in a subprocess);
-* a small control API under ``/_sandbox/`` (clock, status) for scripts and end-to-end tests.
+* a small control API under ``/_sandbox/`` (clock, status, faults) for scripts and tests;
+* ``Faults`` (``sandbox/faults.py``): seeded throttling of chosen APIs.
 
 Requests are served by a threaded Werkzeug server. Every request that can change emulated state
 runs under the world lock and is followed by a reconcile pass; Lambda ``Invoke`` is the one
@@ -25,6 +26,7 @@ from typing import Any, Callable, Iterable
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from .config import SandboxConfig
+from .faults import Faults, access_key, request_api, throttled_response
 from .runtime import Runtime
 
 LOG = logging.getLogger("sandbox")
@@ -60,6 +62,7 @@ class Sandbox:
         if reset_moto:
             reset_moto_backends()
         self.ecs = EcsControlPlane(self)
+        self.faults = Faults()
         self.moto_app = _moto_app(DomainDispatcherApplication, create_backend_app)
         aws.install(self)
         self.runtime.on_tick(self.ecs.reconcile)
@@ -119,6 +122,10 @@ class Sandbox:
         try:
             if path.startswith("/_sandbox/"):
                 return self._control(environ, start_response, path)
+            if self.faults.throttle_rate > 0:
+                hit, is_json = self._throttled(environ)
+                if hit:
+                    return throttled_response(start_response, is_json)
             target = environ.get("HTTP_X_AMZ_TARGET", "")
             if target.startswith(ECS_TARGET_PREFIX):
                 return self._ecs(environ, start_response, target[len(ECS_TARGET_PREFIX):])
@@ -135,8 +142,21 @@ class Sandbox:
                                   {"__type": "InternalFailure", "message": str(exc)})
 
     def _read_body(self, environ: dict) -> bytes:
+        if "sandbox.body" in environ:
+            return environ["sandbox.body"]
         length = int(environ.get("CONTENT_LENGTH") or 0)
         return environ["wsgi.input"].read(length) if length else b""
+
+    def _throttled(self, environ: dict) -> tuple[bool, bool]:
+        """Peek at the request (keeping its body readable downstream) and ask ``faults``:
+        (throttled, JSON protocol)."""
+        import io
+
+        body = self._read_body(environ)
+        environ["sandbox.body"] = body
+        environ["wsgi.input"] = io.BytesIO(body)
+        api, is_json = request_api(environ, body)
+        return self.faults.throttle(api, access_key(environ)), is_json
 
     def _ecs(self, environ: dict, start_response: Callable, action: str) -> Iterable[bytes]:
         from .ecs.api import dispatch
@@ -168,6 +188,13 @@ class Sandbox:
                                f"speed {self.runtime.speed}"})
             now = self.advance(float(params.get("seconds", 0)))
             return _json_response(start_response, 200, {"now": now})
+        if path == "/_sandbox/faults":
+            if params:
+                try:
+                    return _json_response(start_response, 200, self.faults.configure(**params))
+                except (TypeError, ValueError) as err:
+                    return _json_response(start_response, 400, {"message": str(err)})
+            return _json_response(start_response, 200, self.faults.describe())
         if path == "/_sandbox/tick":
             self.tick()
             return _json_response(start_response, 200, {"now": self.now()})

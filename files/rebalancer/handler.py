@@ -89,4 +89,5 @@ def step(cfg: Config, budget_seconds: float) -> dict:
             skipped=[f"{s['service']}: {s['message']}" for s in summary["skipped"]])
     return {"status": "planned" if cfg.dry_run else ("moved" if moves else "balanced"),
             "moves": len(moves), "api_calls": summary["api_calls"],
+            "api_retries": summary["api_retries"],
             "message": result.message()}

@@ -170,6 +170,11 @@ api_calls:
   description: ECS API calls the run made.
   returned: always
   type: int
+api_retries:
+  description:
+    - Retries botocore made for those calls (throttling or transient errors it absorbed).
+  returned: always
+  type: int
 timed_out:
   description: Whether wait_timeout ended the run before the cluster settled.
   returned: always

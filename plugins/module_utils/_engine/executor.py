@@ -67,11 +67,12 @@ class Action:
     moves: list[Move] = field(default_factory=list)
     stopped_tasks: list[str] = field(default_factory=list)
     detail: str = ""
+    error: str = ""         # set when the action was abandoned (what was undone is in detail)
 
     def to_dict(self) -> dict:
         return {"service": self.service, "mode": self.mode, "detail": self.detail,
                 "moves": [m.to_dict() for m in self.moves],
-                "stopped_tasks": list(self.stopped_tasks)}
+                "stopped_tasks": list(self.stopped_tasks), "error": self.error}
 
 
 @dataclass(slots=True)
@@ -87,6 +88,10 @@ class StepResult:
     @property
     def moves(self) -> list[Move]:
         return [m for a in self.actions for m in a.moves]
+
+    @property
+    def errors(self) -> list[str]:
+        return [f"{a.service}: {a.error}" for a in self.actions if a.error]
 
 
 def floor_running(service: Service) -> int:
@@ -189,6 +194,7 @@ class Executor:
         self._tag_surge(service)
         added: list[str] = []
         lowered = False
+        abandoned = ""
         try:
             self._set_desired(service, raised)
             self.wait_running(service.name, raised)
@@ -196,6 +202,8 @@ class Executor:
             self._set_desired(service, service.desired)
             lowered = True
             self.wait_gone(service.name, leaving, service.desired)
+        except SettleTimeout as err:
+            abandoned = str(err)
         finally:
             # Whatever happened above, the user's desiredCount comes back and only the
             # protection this step added is removed.
@@ -203,6 +211,11 @@ class Executor:
                 self._set_desired(service, service.desired)
             self.unprotect(added)
             self._untag_surge(service)
+        if abandoned:
+            return Action(service.name, "surge", [], [],
+                          f"desiredCount {service.desired} -> {raised}, abandoned, restored to "
+                          f"{service.desired}; the protection it added was removed",
+                          error=abandoned)
         return Action(service.name, "surge", list(chosen), sorted(leaving),
                       f"desiredCount {service.desired} -> {raised} -> {service.desired}; "
                       f"{len(added)} task(s) protected during scale-in")

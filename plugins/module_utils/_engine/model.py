@@ -170,7 +170,7 @@ class ClusterSnapshot:
     ``instances``: container instances (ACTIVE, DRAINING and whatever else ECS listed), sorted by
     ARN. ``services``: by service name. ``tasks``: by service name, each tuple sorted by ARN;
     every service in ``services`` has an entry (maybe empty). ``api_calls``: ECS API calls made
-    to read it (pages count one each).
+    to read it (pages count one each); ``api_retries``: retries botocore made for them.
     """
 
     cluster_name: str
@@ -179,6 +179,7 @@ class ClusterSnapshot:
     services: Mapping[str, Service]
     tasks: Mapping[str, tuple[Task, ...]]
     api_calls: int = 0
+    api_retries: int = 0
 
     def instance_map(self) -> dict[str, Instance]:
         return {inst.arn: inst for inst in self.instances}

@@ -58,6 +58,7 @@ class RebalanceResult:
     after: dict
     steps: list[StepResult] = field(default_factory=list)
     api_calls: int = 0
+    api_retries: int = 0
     timed_out: bool = False
     error: str = ""
     check_mode: bool = False
@@ -89,16 +90,16 @@ class RebalanceResult:
         return out
 
     def message(self) -> str:
-        if self.error:
-            return self.error
         if self.check_mode:
             return f"check mode: {self.plan.message}"
         moved = len(self.moves)
         text = (f"{moved} task(s) moved in {len(self.steps)} step(s)" if moved
-                else "nothing to move")
+                else "nothing moved" if self.error else "nothing to move")
         if any(s.healed for s in self.steps):
             text += "; restored services left mid-surge by an earlier run"
-        if self.timed_out:
+        if self.error:
+            text += f"; {self.error}"
+        elif self.timed_out:
             text += "; wait_timeout reached before the cluster settled"
         return text + ("; balanced" if self.balanced else "; not balanced yet")
 
@@ -109,6 +110,7 @@ class RebalanceResult:
                 "healed": [h for s in self.steps for h in s.healed],
                 "skipped": self.skipped(), "before": self.before, "after": self.after,
                 "balanced": self.balanced, "api_calls": self.api_calls,
+                "api_retries": self.api_retries,
                 "timed_out": self.timed_out, "message": self.message()}
 
 
@@ -132,13 +134,13 @@ def rebalance(ecs_client: Any, request: RebalanceRequest,
     """Read, plan and (unless check mode) move. ``elb_client`` (ELBv2) lets the executor count
     load-balanced tasks as healthy only once their targets are."""
     snap = take_snapshot(ecs_client, request.cluster, request.services)
-    calls = snap.api_calls
+    calls, retries = snap.api_calls, snap.api_retries
     current = plan(snap, request.plan_options())
     before = distributions(snap, request.max_skew, request.services)
     result = RebalanceResult(plan=current, before=before, after=before,
                              check_mode=request.check_mode)
     if request.check_mode:
-        result.api_calls = calls
+        result.api_calls, result.api_retries = calls, retries
         return result
     api = CountingClient(ecs_client)
     elb = CountingClient(elb_client) if elb_client is not None else None
@@ -152,6 +154,9 @@ def rebalance(ecs_client: Any, request: RebalanceRequest,
             result.timed_out, result.error = True, str(err)
             break
         result.steps.append(step)
+        if step.errors:                    # an abandoned surge: report it, stop here
+            result.timed_out, result.error = True, "; ".join(step.errors)
+            break
         if not step.changed:
             break
         if request.wait:
@@ -162,6 +167,7 @@ def rebalance(ecs_client: Any, request: RebalanceRequest,
                 result.timed_out, result.error = True, str(err)
         snap = take_snapshot(ecs_client, request.cluster, request.services)
         calls += snap.api_calls
+        retries += snap.api_retries
         current = plan(snap, request.plan_options())
         if (not request.wait or result.timed_out or not current.moves
                 or request.strategy == "redeploy" or clock() >= deadline):
@@ -169,4 +175,5 @@ def rebalance(ecs_client: Any, request: RebalanceRequest,
             break
     result.after = distributions(snap, request.max_skew, request.services)
     result.api_calls = calls + api.calls + (elb.calls if elb else 0)
+    result.api_retries = retries + api.retries + (elb.retries if elb else 0)
     return result

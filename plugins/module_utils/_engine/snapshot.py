@@ -36,20 +36,25 @@ def client_config(retry_mode: str = "adaptive", max_attempts: int = 10,
 
 
 class CountingClient:
-    """Wraps an ECS client; counts every request (each page of a paginator counts one)."""
+    """Wraps an ECS client; counts every request (each page of a paginator counts one) and the
+    retries botocore made for them (throttling, transient errors), from ResponseMetadata."""
 
     def __init__(self, client: Any):
         self.client = client
         self.calls = 0
+        self.retries = 0
+
+    def _count(self, response: dict) -> dict:
+        self.calls += 1
+        self.retries += int((response.get("ResponseMetadata") or {}).get("RetryAttempts") or 0)
+        return response
 
     def call(self, operation: str, **params: Any) -> dict:
-        self.calls += 1
-        return getattr(self.client, operation)(**params)
+        return self._count(getattr(self.client, operation)(**params))
 
     def pages(self, operation: str, **params: Any) -> Iterator[dict]:
         for page in self.client.get_paginator(operation).paginate(**params):
-            self.calls += 1
-            yield page
+            yield self._count(page)
 
 
 def chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
@@ -78,7 +83,7 @@ def take_snapshot(ecs_client: Any, cluster: str,
     return ClusterSnapshot(cluster_name=cluster_name, cluster_arn=cluster_arn,
                            instances=tuple(sorted(instances, key=lambda i: i.arn)),
                            services=dict(sorted(svc_map.items())), tasks=tasks,
-                           api_calls=api.calls)
+                           api_calls=api.calls, api_retries=api.retries)
 
 
 def _describe_cluster(api: CountingClient, cluster: str) -> tuple[str, str]:
