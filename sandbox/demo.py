@@ -12,11 +12,12 @@ through boto3, scaled down and up, showing the empty new instance ECS leaves beh
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
 from pathlib import Path
+
+from .process import ROOT, ansible_env
 
 from .scenario import (Clients, Driver, Seed, build_seed, counts, create_service, distribution,
                        format_table, running_count)
@@ -72,27 +73,13 @@ def walkthrough(port: int, speed: float) -> int:
     return 0
 
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def playbook_env(endpoint: str) -> dict[str, str]:
-    """The environment ansible-playbook gets: this checkout's ansible.cfg, the sandbox endpoint
-    and its dummy credentials (the playbooks' taskspread_target defaults to the sandbox)."""
-    env = dict(os.environ)
-    env.pop("AWS_PROFILE", None)
-    env.update({"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "AWS_ENDPOINT_URL": endpoint,
-                "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                "AWS_DEFAULT_REGION": "us-east-1",
-                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"})
-    return env
-
-
 def run_playbook(name: str, endpoint: str, *args: str) -> int:
     command = [str(Path(sys.executable).parent / "ansible-playbook"),
                str(ROOT / "playbooks" / f"{name}.yml"), *args]
     print(f"\n$ AWS_ENDPOINT_URL={endpoint} ansible-playbook playbooks/{name}.yml "
           f"{' '.join(args)}".rstrip(), flush=True)
-    return subprocess.run(command, cwd=ROOT, env=playbook_env(endpoint), check=False).returncode
+    return subprocess.run(command, cwd=ROOT, env=ansible_env(endpoint, color=True),
+                          check=False).returncode
 
 
 def main(port: int, speed: float, keep: bool = False) -> int:

@@ -6,13 +6,10 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _sandbox_proc import BIN, ROOT, ansible_env, sandbox_server  # noqa: E402
+from sandbox.process import BIN, ROOT, ansible_env, sandbox_server
 
 pytestmark = pytest.mark.e2e
 

@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _sandbox_proc import BIN, ROOT, ansible_env, sandbox_server
+from sandbox.process import BIN, ROOT, ansible_env, sandbox_server
 
 pytestmark = pytest.mark.e2e
 

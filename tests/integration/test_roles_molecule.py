@@ -12,11 +12,8 @@ import subprocess
 
 import pytest
 
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _sandbox_proc import BIN, ROOT, ansible_env, sandbox_server
+from sandbox.process import BIN, ROOT, ansible_env, sandbox_server
 
 pytestmark = pytest.mark.e2e
 

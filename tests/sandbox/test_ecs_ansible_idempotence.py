@@ -8,26 +8,21 @@ and is run twice; the second PLAY RECAP must report changed=0.
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import textwrap
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = ROOT / ".venv" / "bin"
-PYTHON = VENV_BIN / "python" if (VENV_BIN / "python").exists() else Path(sys.executable)
-PLAYBOOK_BIN = VENV_BIN / "ansible-playbook"
+from sandbox.process import BIN, ROOT, ansible_env, sandbox_server
 
-pytestmark = [pytest.mark.e2e,
-              pytest.mark.skipif(not PLAYBOOK_BIN.exists(), reason="ansible-playbook missing")]
+PYTHON = Path(sys.executable)
+PLAYBOOK_BIN = BIN / "ansible-playbook"
+
+pytestmark = pytest.mark.e2e
 
 PLAYBOOK = textwrap.dedent("""\
     - hosts: localhost
@@ -95,60 +90,16 @@ PLAYBOOK = textwrap.dedent("""\
     """)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_ready(endpoint: str, proc: subprocess.Popen, timeout: float = 90.0) -> dict:
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"sandbox exited early with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(endpoint + "/_sandbox/status", timeout=2) as resp:
-                return json.loads(resp.read())
-        except OSError as exc:
-            last = exc
-            time.sleep(0.2)
-    raise TimeoutError(f"sandbox not ready after {timeout}s: {last}")
-
-
 @pytest.fixture
-def sandbox_process(tmp_path):
-    port = free_port()
-    log = open(tmp_path / "sandbox.log", "w")
-    proc = subprocess.Popen([str(PYTHON), "-m", "sandbox", "serve", "--port", str(port),
-                             "--speed", "20"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(endpoint, proc)
+def sandbox_process():
+    with sandbox_server(speed=20) as endpoint:
         yield endpoint
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-        log.close()
 
 
 def run_playbook(endpoint: str, playbook: Path, tmp_path: Path) -> tuple[str, dict]:
-    env = dict(os.environ)
-    env.update({
-        "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"),
-        "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
-        "PATH": f"{VENV_BIN}:{env.get('PATH', '')}",
-    })
-    env.pop("AWS_PROFILE", None)
+    env = ansible_env(endpoint)
+    env.update({"ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"),
+                "ANSIBLE_HOME": str(tmp_path / "ansible-home")})
     out = subprocess.run([str(PLAYBOOK_BIN), "-i", "localhost,", str(playbook),
                           "-e", f"ansible_python_interpreter={PYTHON}"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)

@@ -1,4 +1,6 @@
-"""A sandbox server as a subprocess on a free loopback port (for ansible-playbook / molecule tests)."""
+"""The sandbox as a subprocess on a free loopback port, and the environment ansible-playbook
+needs to reach it: used by ``make demo``'s sibling scripts and by the tests that run
+ansible-playbook or molecule (they must not share a process with the sandbox they drive)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
@@ -56,8 +58,11 @@ def sandbox_server(speed: float = 50, startup_timeout: float = 60):
         log.close()
 
 
-def ansible_env(endpoint: str) -> dict[str, str]:
+def ansible_env(endpoint: str, color: bool = False) -> dict[str, str]:
+    """This checkout's ansible.cfg and venv, the sandbox endpoint, its dummy credentials (the
+    playbooks' taskspread_target defaults to the sandbox); no AWS_PROFILE can leak in."""
     env = dict(os.environ)
+    env.pop("AWS_PROFILE", None)
     env.update({
         "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
         "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
@@ -65,7 +70,7 @@ def ansible_env(endpoint: str) -> dict[str, str]:
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
-        "ANSIBLE_NOCOLOR": "1",
     })
-    env.pop("AWS_PROFILE", None)
+    if not color:
+        env["ANSIBLE_NOCOLOR"] = "1"
     return env

@@ -1,0 +1,10 @@
+"""tests/integration: security_checks.py sits beside the tests that import it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HERE = str(Path(__file__).resolve().parent)
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
