@@ -24,6 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--manual-clock", action="store_true",
                        help="stop time; advance it with POST /_sandbox/advance")
     serve.add_argument("--seed", type=int, default=0, help="seed of the random source")
+    serve.add_argument("--no-data-plane", action="store_true",
+                       help="do not serve HTTP for tasks and load balancers")
     serve.add_argument("--log-level", default=os.environ.get("SANDBOX_LOG_LEVEL", "INFO"))
     demo = sub.add_parser("demo", help="serve the sandbox and run the deploy and validate "
                                        "playbooks against it (what make demo runs)")
@@ -58,7 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.speed <= 0:
         print("--speed must be positive", file=sys.stderr)
         return 2
-    sandbox = Sandbox(speed=None if args.manual_clock else args.speed, seed=args.seed,
+    from .config import SandboxConfig
+
+    sandbox = Sandbox(config=SandboxConfig(data_plane=not args.no_data_plane),
+                      speed=None if args.manual_clock else args.speed, seed=args.seed,
                       host=args.host, port=args.port)
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

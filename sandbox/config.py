@@ -63,4 +63,7 @@ class SandboxConfig:
     max_service_events: int = 100
     service_event_repeat_seconds: float = 21600.0
 
+    # Real HTTP on loopback for tasks and load balancers (sandbox/traffic). Off for in-process
+    # tests and benchmarks that do not need it; `python -m sandbox serve` and `demo` turn it on.
+    data_plane: bool = False
     extra: dict = field(default_factory=dict)

@@ -83,9 +83,10 @@ def run_playbook(name: str, endpoint: str, *args: str) -> int:
 
 
 def main(port: int, speed: float, keep: bool = False) -> int:
+    from .config import SandboxConfig
     from .server import Sandbox
 
-    with Sandbox(speed=speed, port=port) as sandbox:
+    with Sandbox(config=SandboxConfig(data_plane=True), speed=speed, port=port) as sandbox:
         print(f"sandbox on {sandbox.endpoint} (speed x{speed:g})", flush=True)
         code = run_playbook("deploy", sandbox.endpoint)
         if code == 0:

@@ -115,12 +115,37 @@ def build_seed(aws: Clients, seed: Seed | None = None) -> Seed:
     return seed
 
 
-def create_service(aws: Clients, seed: Seed) -> None:
+def create_service(aws: Clients, seed: Seed, target_group_arn: str | None = None) -> None:
+    extra = {"loadBalancers": [{"targetGroupArn": target_group_arn, "containerName": "simple-app",
+                                "containerPort": 80}]} if target_group_arn else {}
     aws("ecs").create_service(
         cluster=seed.cluster, serviceName=seed.service, taskDefinition=seed.service,
         desiredCount=seed.tasks, launchType="EC2", placementStrategy=seed.placement_strategy,
         deploymentConfiguration={"minimumHealthyPercent": seed.min_healthy_percent,
-                                 "maximumPercent": seed.max_percent})
+                                 "maximumPercent": seed.max_percent}, **extra)
+
+
+def build_alb(aws: Clients, seed: Seed, deregistration_delay: int = 30,
+              health_check_interval: int = 10) -> tuple[str, dict]:
+    """An ALB with an HTTP listener forwarding to an instance target group in the seed's VPC:
+    (target group arn, load balancer)."""
+    elb = aws("elbv2")
+    vpc = aws("ec2").describe_subnets(SubnetIds=seed.subnets)["Subnets"][0]["VpcId"]
+    tg = elb.create_target_group(Name=f"{seed.cluster}-app", Protocol="HTTP", Port=80, VpcId=vpc,
+                                 TargetType="instance",
+                                 HealthCheckIntervalSeconds=health_check_interval)[
+        "TargetGroups"][0]["TargetGroupArn"]
+    elb.modify_target_group_attributes(TargetGroupArn=tg, Attributes=[
+        {"Key": "deregistration_delay.timeout_seconds", "Value": str(deregistration_delay)}])
+    lb = elb.create_load_balancer(Name=seed.cluster, Subnets=seed.subnets)["LoadBalancers"][0]
+    elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
+                        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+    return tg, lb
+
+
+def healthy_targets(aws: Clients, target_group_arn: str) -> int:
+    return sum(d["TargetHealth"]["State"] == "healthy" for d in aws("elbv2").describe_target_health(
+        TargetGroupArn=target_group_arn)["TargetHealthDescriptions"])
 
 
 # --------------------------------------------------------------------- observing the cluster

@@ -8,7 +8,9 @@
   (ELBv2 targets keyed by (id, port) with deregistration delay, Auto Scaling AZ balance,
   EventBridge delivery to Lambda, Lambda handlers run in a subprocess);
 * a small control API under ``/_sandbox/`` (clock, status, faults) for scripts and tests;
-* ``Faults`` (``sandbox/faults.py``): seeded throttling of chosen APIs.
+* ``Faults`` (``sandbox/faults.py``): seeded throttling of chosen APIs;
+* ``DataPlane`` (``sandbox/traffic/``, when ``config.data_plane``): tasks serving HTTP and load
+  balancers routing to them, on loopback.
 
 Requests are served by a threaded Werkzeug server. Every request that can change emulated state
 runs under the world lock and is followed by a reconcile pass; Lambda ``Invoke`` is the one
@@ -63,6 +65,11 @@ class Sandbox:
             reset_moto_backends()
         self.ecs = EcsControlPlane(self)
         self.faults = Faults()
+        self.traffic = None
+        if self.config.data_plane:
+            from .traffic import DataPlane
+
+            self.traffic = DataPlane(self)
         self.moto_app = _moto_app(DomainDispatcherApplication, create_backend_app)
         aws.install(self)
         self.runtime.on_tick(self.ecs.reconcile)
@@ -83,6 +90,8 @@ class Sandbox:
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={
             "poll_interval": 0.05}, name="sandbox-http", daemon=True)
         self._thread.start()
+        if self.traffic:
+            self.traffic.start()
         self.runtime.start_ticker()
         LOG.info("sandbox listening on %s (speed=%s)", self.endpoint,
                  self.runtime.speed or "manual")
@@ -92,6 +101,8 @@ class Sandbox:
         from . import aws
 
         self.runtime.stop_ticker()
+        if self.traffic:
+            self.traffic.stop()
         if self._server:
             self._server.shutdown()
             self._server.server_close()
@@ -126,6 +137,15 @@ class Sandbox:
                 hit, is_json = self._throttled(environ)
                 if hit:
                     return throttled_response(start_response, is_json)
+            if self.traffic and not environ.get("HTTP_AUTHORIZATION"):
+                routed = self.traffic.route_host(environ.get("HTTP_HOST", ""),
+                                                 environ.get("REQUEST_METHOD", "GET"),
+                                                 environ.get("PATH_INFO", "/") or "/")
+                if routed is not None:      # a request for a load balancer's DNS name
+                    status, headers, body = routed
+                    start_response(f"{status} {'OK' if status == 200 else 'Error'}",
+                                   list(headers.items()) + [("Content-Length", str(len(body)))])
+                    return [body]
             target = environ.get("HTTP_X_AMZ_TARGET", "")
             if target.startswith(ECS_TARGET_PREFIX):
                 return self._ecs(environ, start_response, target[len(ECS_TARGET_PREFIX):])
@@ -188,6 +208,11 @@ class Sandbox:
                                f"speed {self.runtime.speed}"})
             now = self.advance(float(params.get("seconds", 0)))
             return _json_response(start_response, 200, {"now": now})
+        if path == "/_sandbox/dataplane":
+            if not self.traffic:
+                return _json_response(start_response, 404, {
+                    "message": "the data plane is off (serve without --no-data-plane)"})
+            return _json_response(start_response, 200, self.traffic.describe())
         if path == "/_sandbox/faults":
             if params:
                 try:
@@ -201,8 +226,11 @@ class Sandbox:
         return _json_response(start_response, 404, {"message": f"unknown control path {path}"})
 
     def status(self) -> dict:
-        return {"now": self.now(), "speed": self.runtime.speed, "manual": self.runtime.manual,
-                "endpoint": self.endpoint, "ecs": self.ecs.summary()}
+        out = {"now": self.now(), "speed": self.runtime.speed, "manual": self.runtime.manual,
+               "endpoint": self.endpoint, "ecs": self.ecs.summary()}
+        if self.traffic:
+            out["load_balancers"] = self.traffic.describe()["load_balancers"]
+        return out
 
 
 _MOTO_APPS: list = []

@@ -274,6 +274,13 @@ def deregister_target(sandbox, target_group_arn: str, instance_id: str, port: in
     return _start_draining(group, record)
 
 
+def targets(sandbox, target_group_arn: str) -> list[tuple[str, int, str]]:
+    """Every registered (id, port, state) of a group, states as DescribeTargetHealth reports."""
+    group = _group(sandbox, target_group_arn)
+    return [(target_id, port, group.health_for({"Id": target_id, "Port": port}).status)
+            for (target_id, port) in list(_records(group))]
+
+
 def target_health(sandbox, target_group_arn: str, instance_id: str, port: int) -> str:
     """initial | healthy | unhealthy | draining | unused | unavailable"""
     group = _group(sandbox, target_group_arn)

@@ -1,0 +1,159 @@
+"""DataPlane: keeps task servers and ALB listeners in step with the emulated world."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+from .alb import AlbProxy, forward
+from .tasks import TaskServer
+
+if TYPE_CHECKING:
+    from ..server import Sandbox
+
+LOG = logging.getLogger("sandbox.traffic")
+SERVING = ("RUNNING", "DEACTIVATING")     # DEACTIVATING: its target drains, the task still runs
+
+
+def _has_port_mapping(task) -> bool:
+    return any(c.network_bindings for c in task.containers)
+
+
+class DataPlane:
+    def __init__(self, sandbox: "Sandbox"):
+        self.sandbox = sandbox
+        self.tasks: dict[str, TaskServer] = {}
+        self.albs: dict[str, AlbProxy] = {}            # load balancer arn -> proxy
+        self._ports: dict[tuple[str, int], int] = {}  # (instance id, host port) -> local port
+        self._lock = threading.Lock()                 # guards the maps for proxy threads
+        self._running = False
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        self._running = True
+        self.sandbox.runtime.on_tick(self.sync)
+
+    def stop(self) -> None:
+        self._running = False
+        with self._lock:
+            servers = list(self.tasks.values()) + list(self.albs.values())
+            self.tasks.clear()
+            self.albs.clear()
+            self._ports.clear()
+        for server in servers:
+            server.close()
+
+    # ------------------------------------------------------------------ reconcile
+    def sync(self) -> None:
+        """Under the world lock: start and stop servers to match tasks and load balancers."""
+        if not self._running:
+            return
+        live = {arn: t for arn, t in self.sandbox.ecs.tasks.items()
+                if t.last_status in SERVING and _has_port_mapping(t)}
+        gone = [arn for arn in self.tasks if arn not in live]
+        for arn in gone:
+            self._stop_task(arn)
+        for arn, task in live.items():
+            if arn not in self.tasks:
+                self._start_task(task)
+        self._sync_albs()
+
+    def _start_task(self, task) -> None:
+        try:
+            server = TaskServer(task.id, task.ec2_instance_id, task.availability_zone or "")
+        except OSError:
+            LOG.exception("cannot serve task %s", task.id)
+            return
+        with self._lock:
+            self.tasks[task.arn] = server
+            for container in task.containers:
+                for binding in container.network_bindings:
+                    if binding.get("hostPort"):
+                        self._ports[(task.ec2_instance_id, int(binding["hostPort"]))] = server.port
+
+    def _stop_task(self, arn: str) -> None:
+        with self._lock:
+            server = self.tasks.pop(arn)
+            self._ports = {k: v for k, v in self._ports.items() if v != server.port}
+        server.close()
+
+    def _sync_albs(self) -> None:
+        from moto.elbv2.models import elbv2_backends
+
+        config = self.sandbox.config
+        backend = elbv2_backends[config.account_id][config.region]
+        wanted = {}
+        for arn, lb in backend.load_balancers.items():
+            group = _forward_group(lb)
+            if getattr(lb, "type", "application") == "application" and group:
+                wanted[arn] = (lb.dns_name, group)
+        for arn in [a for a in self.albs if a not in wanted]:
+            with self._lock:
+                proxy = self.albs.pop(arn)
+            proxy.close()
+        for arn, (dns_name, group_arn) in wanted.items():
+            if arn not in self.albs:
+                proxy = AlbProxy(dns_name, self._candidates_for(arn))
+                with self._lock:
+                    self.albs[arn] = proxy
+
+    def _candidates_for(self, lb_arn: str):
+        def candidates() -> list[int]:
+            return self.candidates(lb_arn)
+        return candidates
+
+    # ------------------------------------------------------------------ routing
+    def candidates(self, lb_arn: str) -> list[int]:
+        """Local ports to route to: healthy targets; else (fail open) every registered target
+        that is not draining; never a draining, unused or unserved one."""
+        from moto.elbv2.models import elbv2_backends
+
+        from ..aws import elbv2
+
+        config = self.sandbox.config
+        with self.sandbox.runtime.lock:   # a snapshot of health; the forwarding runs unlocked
+            backend = elbv2_backends[config.account_id][config.region]
+            lb = backend.load_balancers.get(lb_arn)
+            group_arn = _forward_group(lb) if lb else None
+            if not group_arn:
+                return []
+            states = elbv2.targets(self.sandbox, group_arn)
+        with self._lock:
+            served = [(state, self._ports.get((target_id, port)))
+                      for target_id, port, state in states]
+        healthy = [p for state, p in served if state == "healthy" and p]
+        if healthy:
+            return healthy
+        return [p for state, p in served if state in ("initial", "unhealthy") and p]
+
+    def route_host(self, host: str, method: str, path: str) -> tuple[int, dict, bytes] | None:
+        """A request to the main port for a load balancer's DNS name, or None if not one."""
+        name = host.split(":", 1)[0].lower()
+        with self._lock:
+            proxy = next((p for p in self.albs.values() if p.dns_name.lower() == name), None)
+        if proxy is None:
+            return None
+        return forward(proxy.pick(), method, path)
+
+    def describe(self) -> dict:
+        with self._lock:
+            return {"load_balancers": {p.dns_name: p.url for p in self.albs.values()},
+                    "tasks": {arn: s.url for arn, s in self.tasks.items()}}
+
+
+def _forward_group(lb) -> str | None:
+    """The target group an HTTP listener's default action forwards to."""
+    for listener in getattr(lb, "listeners", {}).values():
+        if (listener.protocol or "").upper() != "HTTP":
+            continue
+        for action in listener.default_actions:
+            data = getattr(action, "data", {}) or {}
+            if data.get("Type") != "forward":
+                continue
+            if data.get("TargetGroupArn"):
+                return data["TargetGroupArn"]
+            groups = (data.get("ForwardConfig") or {}).get("TargetGroups") or []
+            if groups:
+                return groups[0]["TargetGroupArn"]
+    return None
