@@ -1,9 +1,9 @@
-"""``python -m benchmarks.run`` (``make bench``): all five benchmarks, engine and reference side
+"""``python -m benchmarks.run`` (``make bench``): all six benchmarks, engine and reference side
 by side. Writes benchmarks/results.json, benchmarks/results.md and benchmarks/scale.png, and
 prints the tables.
 
     python -m benchmarks.run                 # everything (under 15 min on 2 cores)
-    python -m benchmarks.run --only scale    # one part: scale | moves | api | sandbox | faults
+    python -m benchmarks.run --only scale    # one part: scale | moves | api | sandbox | faults | availability
     python -m benchmarks.run --quick         # smaller sizes, seed sandbox scenario only
 """
 
@@ -18,14 +18,16 @@ import time
 from pathlib import Path
 
 from . import common  # noqa: F401  (sets sys.path)
-from . import api_calls, faults, moves, scale, time_to_balance
+from . import api_calls, availability, faults, moves, scale, time_to_balance
 from .png import chart
 
 HERE = Path(__file__).resolve().parent
 PARTS = {"scale": ("1. Planner scale", scale), "moves": ("2. Tasks stopped per strategy", moves),
          "api": ("3. ECS API calls per rebalance decision", api_calls),
          "sandbox": ("4. Time to balance in the sandbox (emulated seconds)", time_to_balance),
-         "faults": ("5. Rebalancing under ECS API throttling", faults)}
+         "faults": ("5. Rebalancing under ECS API throttling", faults),
+         "availability": ("6. Availability through the walkthrough (requests on the ALB)",
+                          availability)}
 
 
 def main(argv: list[str] | None = None) -> int:
