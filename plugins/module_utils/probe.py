@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import time
 import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Callable
+
+from ansible.module_utils.urls import open_url
 
 MAX_ERRORS_KEPT = 5
 
@@ -52,11 +53,10 @@ class Probe:
 
     def once(self) -> tuple[bool, str, bytes]:
         """(ok, error, body) of one request."""
-        request = urllib.request.Request(self.url, method="GET")
-        if self.host_header:
-            request.add_header("Host", self.host_header)
+        headers = {"Host": self.host_header} if self.host_header else None
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with open_url(self.url, method="GET", headers=headers, timeout=self.timeout,
+                          validate_certs=True, follow_redirects="none") as response:
                 body = response.read()
                 if response.status != self.expect_status:
                     return False, f"HTTP {response.status}", body

@@ -14,9 +14,9 @@ description:
   - Sends one GET every O(interval) seconds until O(stop_file) exists or O(max_duration)
     passes, then reports requests sent and failed and the longest gap between two successful
     answers (how long the site looked down).
-  - Meant to run in the background with C(async) and C(poll: 0) while a playbook changes the
+  - "Meant to run in the background (C(async) with C(poll: 0)) while a playbook changes the
     cluster (the C(taskspread.ecs.validate) playbook probes the load balancer through scale-in,
-    scale-out and rebalancing), then collected with C(ansible.builtin.async_status).
+    scale-out and rebalancing), then collected with C(ansible.builtin.async_status)."
   - It only reads; it never changes anything.
 author:
   - taskspread.ecs maintainers (@taskspread)
