@@ -32,15 +32,17 @@ RECAP = re.compile(r"localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+
 class Stack:
     """The sandbox endpoint, the playbook environment and what the earlier stages left."""
 
-    def __init__(self, endpoint: str, env: dict[str, str]):
+    def __init__(self, endpoint: str, env: dict[str, str], build_dir: Path):
         self.endpoint = endpoint
         self.env = env
+        self.build_dir = build_dir
         self.deployed = False
         self.validated = False
 
     def playbook(self, step: str, name: str, *args: str) -> tuple[int, str]:
         """Run playbooks/<name>.yml; write the whole output to .sandbox/e2e-<step>.log."""
-        command = [str(BIN / "ansible-playbook"), f"playbooks/{name}.yml", *args]
+        command = [str(BIN / "ansible-playbook"), f"playbooks/{name}.yml",
+                   "-e", f"rebalancer_build_dir={self.build_dir}", *args]
         try:
             result = subprocess.run(command, cwd=ROOT, env=self.env, capture_output=True,
                                     text=True, timeout=PLAYBOOK_TIMEOUT)
@@ -79,13 +81,11 @@ def assert_succeeded(step: str, returncode: int | None, output: str) -> dict[str
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    # A HOME of its own: the rebalancer role builds its package under ~/.cache, which another
-    # run on this machine would share (and teardown must remove it).
-    home = tmp_path_factory.mktemp("home")
+    # A build directory of its own: the rebalancer role's package would otherwise sit in
+    # ~/.cache, shared with other runs on this machine (and teardown must remove it).
+    build_dir = tmp_path_factory.mktemp("build")
     with sandbox_server(speed=50) as endpoint:
-        env = ansible_env(endpoint)
-        env["HOME"] = str(home)
-        yield Stack(endpoint, env)
+        yield Stack(endpoint, ansible_env(endpoint), build_dir)
 
 
 def test_deploy(stack):
@@ -248,7 +248,7 @@ def test_nothing_left_behind(stack):
     if instances:
         left.append(f"EC2 instances running or pending {instances}")
 
-    package = Path(stack.env["HOME"]) / ".cache" / "taskspread.ecs" / "build" / f"{CLUSTER}-rebalancer.zip"
+    package = stack.build_dir / f"{CLUSTER}-rebalancer.zip"
     if package.exists():
         left.append(f"local package {package}")
 
