@@ -1,4 +1,5 @@
-"""``python -m sandbox serve [--host 127.0.0.1] [--port 4566] [--speed N] [--seed S]``."""
+"""``python -m sandbox serve [--host 127.0.0.1] [--port 4566] [--speed N] [--seed S]``;
+``python -m sandbox probe URL [--interval 0.05] [--duration N]`` (sandbox/traffic/probe.py)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub_parser.add_argument("--speed", type=float, default=50.0)
         sub_parser.add_argument("--log-level",
                                 default=os.environ.get("SANDBOX_LOG_LEVEL", "WARNING"))
+    from .traffic.probe import add_parser as add_probe_parser
+
+    add_probe_parser(sub)
     return parser
 
 
@@ -47,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # Werkzeug logs every request at INFO; keep the console for what the sandbox does.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    if args.command == "probe":
+        from .traffic.probe import main as probe_main
+
+        return probe_main(args)
     if args.command == "demo":
         from .demo import main as demo_main
 

@@ -13,6 +13,9 @@
   new requests; requests in flight finish. Requests to the main sandbox port whose Host header
   is a load balancer's DNS name are routed the same way.
 
+* ``probe.BackgroundProbe``: the availability probe (plugins/module_utils/probe.py) on a thread;
+  ``python -m sandbox probe URL --interval 0.05 [--duration N]`` prints its report as JSON.
+
 ``DataPlane.sync`` is a reconcile listener (level-triggered, cheap when nothing changed).
 ``GET /_sandbox/dataplane`` lists the load balancers' and tasks' local URLs.
 """

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import time
 import urllib.request
 
 import pytest
@@ -128,3 +129,51 @@ def test_probe_sees_no_failure_while_a_task_is_replaced_at_min_100(live):
     assert state["steps"] <= 400, "the redeploy did not finish"
     assert report.sent > 20 and report.failed == 0, report.errors
     assert report.bodies_seen >= 3                 # old and new tasks both answered
+
+
+def test_each_task_serves_its_own_id_instance_and_az(live):
+    aws, seed, tg, lb = stack(live)
+    ecs = aws("ecs")
+    tasks = ecs.describe_tasks(cluster=seed.cluster, tasks=ecs.list_tasks(
+        cluster=seed.cluster)["taskArns"])["tasks"]
+    instances = {ci["containerInstanceArn"]: ci["ec2InstanceId"]
+                 for ci in ecs.describe_container_instances(
+                     cluster=seed.cluster,
+                     containerInstances=[t["containerInstanceArn"] for t in tasks])[
+                     "containerInstances"]}
+    urls = json.load(urllib.request.urlopen(f"{live.endpoint}/_sandbox/dataplane"))["tasks"]
+    assert set(urls) == {t["taskArn"] for t in tasks}
+    for task in tasks:
+        status, body = get(urls[task["taskArn"]])
+        assert status == 200 and b"Amazon ECS Sample App" in body
+        assert TASK_ID.search(body).groups() == (
+            task["taskArn"].rsplit("/", 1)[1].encode(),
+            instances[task["containerInstanceArn"]].encode(), task["availabilityZone"].encode())
+    assert live.status()["load_balancers"] == {lb["DNSName"]: alb_url(live, lb["DNSName"])}
+
+
+def closed_port_url() -> str:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}/"
+
+
+def test_background_probe_and_cli_count_a_closed_port_as_down(capsys):
+    from sandbox.cli import main
+    from sandbox.traffic.probe import BackgroundProbe
+
+    url = closed_port_url()
+    probe = BackgroundProbe(url, interval=0.01, timeout=1).start()
+    deadline = time.monotonic() + 10
+    while probe.sent < 3 and time.monotonic() < deadline:      # bounded poll on a real thread
+        time.sleep(0.01)
+    report = probe.stop()
+    assert report.sent >= 3 and report.failed == report.sent
+    assert "ConnectionRefusedError" in report.errors[0]
+
+    assert main(["probe", url, "--interval", "0.01", "--duration", "0.1"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["sent"] >= 1 and summary["failed"] == summary["sent"]
+    assert summary["success_percent"] == 0.0
