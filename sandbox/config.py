@@ -27,6 +27,12 @@ class SandboxConfig:
     # nominal MiB (sandbox/ecs/resources.py); per-type overrides in instance_memory_mib.
     agent_memory_factor: float = 0.95
     instance_memory_mib: dict = field(default_factory=dict)
+    # awsvpc: maximum network interfaces per instance type, overriding the documented table
+    # in sandbox/ecs/resources.py (an instance holds that minus one awsvpc tasks).
+    instance_max_enis: dict = field(default_factory=dict)
+    # awsvpc task ENIs take the lowest free private IP of their subnet (AWS picks any free
+    # one: an [I] choice, so tests can predict it); "highest" counts down from the top.
+    awsvpc_ip_order: str = "lowest"
 
     # Task lifecycle (§4.1): PENDING for image pull and start, RUNNING, then on stop
     # DEACTIVATING for the target group's deregistration delay, STOPPING up to stop timeout.

@@ -1,4 +1,5 @@
-"""ELBv2 target groups for bridge-mode tasks: targets keyed by (instance id, port).
+"""ELBv2 target groups for ECS tasks: targets keyed by (instance id, port), or by (private IP,
+container port) for awsvpc tasks in ``ip`` target groups (sandbox/ecs/network.py).
 
 moto keys a target group's targets by Id alone, reports every target ``healthy`` and forgets a
 deregistered target at once (ecs-semantics Appendix A). These patches give ``FakeTargetGroup``
@@ -253,6 +254,15 @@ def _group(sandbox, target_group_arn: str) -> FakeTargetGroup:
     if group is None:
         raise TargetGroupNotFoundError()
     return group
+
+
+def target_type(sandbox, target_group_arn: str) -> str | None:
+    """The group's TargetType (instance | ip | lambda | alb), None if there is no such group
+    (ECS itself does not check that a group exists; the registration then fails)."""
+    try:
+        return _group(sandbox, target_group_arn).target_type
+    except TargetGroupNotFoundError:
+        return None
 
 
 def register_target(sandbox, target_group_arn: str, instance_id: str, port: int) -> None:

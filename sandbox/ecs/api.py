@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any, Callable, Optional
 
-from . import agent, errors, events, lifecycle, placement, scheduler
+from . import agent, errors, events, lifecycle, network, placement, scheduler
 from .errors import EcsError
 from .models import Cluster, Deployment, Service, TaskDefinition
 from .plane import EcsControlPlane
@@ -481,6 +481,8 @@ def create_service(plane: EcsControlPlane, p: Params) -> dict:
         desired = 0
     td = _td_for_use(plane, p.get("taskDefinition"))
     lbs = _validate_load_balancers(td, p.get("loadBalancers") or [])
+    net = network.validate(plane, td, p.get("networkConfiguration"))
+    network.check_target_groups(plane, td, lbs)
     _constraints(p.get("placementConstraints"), td)
     role = p.get("role") or ""
     role_arn = role if role.startswith("arn:") else (
@@ -501,7 +503,7 @@ def create_service(plane: EcsControlPlane, p: Params) -> dict:
         role_arn=role_arn,
         placement_constraints=copy.deepcopy(p.get("placementConstraints") or []),
         placement_strategy=_strategies(p.get("placementStrategy")),
-        network_configuration=copy.deepcopy(p.get("networkConfiguration")),
+        network_configuration=net,
         health_check_grace_period_seconds=_int(p, "healthCheckGracePeriodSeconds"),
         deployment_controller={"type": "ECS"}, tags=_tags(p),
         enable_ecs_managed_tags=bool(p.get("enableECSManagedTags")),
@@ -530,6 +532,11 @@ def update_service(plane: EcsControlPlane, p: Params) -> dict:
         wanted = _td_for_use(plane, p["taskDefinition"])
         if wanted.arn != td.arn:
             td, new_deployment = wanted, True
+    given_net = p.get("networkConfiguration")
+    net = network.validate(plane, td, given_net if given_net is not None else (
+        svc.network_configuration if network.is_awsvpc(td) else None))
+    network.check_target_groups(plane, td, p["loadBalancers"] if p.get("loadBalancers")
+                                is not None else svc.load_balancers)
     desired = _int(p, "desiredCount")
     if desired is not None:
         if desired < 0:
@@ -543,9 +550,8 @@ def update_service(plane: EcsControlPlane, p: Params) -> dict:
             new_deployment = True
     elif new_deployment and svc.load_balancers:
         _validate_load_balancers(td, svc.load_balancers)
-    if p.get("networkConfiguration") is not None and \
-            p["networkConfiguration"] != svc.network_configuration:
-        svc.network_configuration = copy.deepcopy(p["networkConfiguration"])
+    if net != svc.network_configuration:
+        svc.network_configuration = net
         new_deployment = True
     if p.get("placementConstraints") is not None:
         _constraints(p["placementConstraints"], td)
@@ -650,13 +656,14 @@ def run_task(plane: EcsControlPlane, p: Params) -> dict:
     group = p.get("group") or f"family:{td.family}"
     cons = _constraints(p.get("placementConstraints"), td)
     strategies = _strategies(p.get("placementStrategy")) or list(placement.DEFAULT_STRATEGY)
+    net = network.validate(plane, td, p.get("networkConfiguration"))
     if not any(ci.status == "ACTIVE" for ci in plane.instances_in(cluster.name)):
         raise errors.invalid("No Container Instances were found in your cluster.")
     placed, failure = scheduler.place_tasks(
         plane, cluster.name, td, count, group=group, constraints=cons,
         strategies=strategies, started_by=started_by, overrides=p.get("overrides"),
         tags=_task_tags(p, td, cluster),
-        enable_execute_command=bool(p.get("enableExecuteCommand")))
+        enable_execute_command=bool(p.get("enableExecuteCommand")), network_configuration=net)
     failures = []
     if failure is not None:
         failures = [{"arn": arn, "reason": reason}
@@ -672,6 +679,7 @@ def start_task(plane: EcsControlPlane, p: Params) -> dict:
         raise errors.invalid("containerInstances can have at most 10 items.")
     group = p.get("group") or f"family:{td.family}"
     cons = _constraints([], td)
+    net = network.validate(plane, td, p.get("networkConfiguration"))
     shape = lifecycle.task_shape(td, group)
     tasks, failures = [], []
     for ref in refs:
@@ -681,7 +689,7 @@ def start_task(plane: EcsControlPlane, p: Params) -> dict:
                 f"container-instance/{cluster.name}/{ref}")))
             continue
         host = next(h for h in scheduler.build_hosts(plane, cluster.name) if h.arn == ci.arn)
-        result = scheduler.place_on(plane, host, td, group, cons)
+        result = scheduler.place_on(plane, host, td, group, cons, net)
         if isinstance(result, str):
             failures.append({"arn": ci.arn, "reason": result})
             continue

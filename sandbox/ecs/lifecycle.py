@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Optional
 
+from . import network
 from .models import Container, ContainerInstance, Task, TaskDefinition
 from .placement import TaskShape
 
@@ -56,7 +57,7 @@ def task_shape(td: TaskDefinition, group: str) -> TaskShape:
                 dyn_tcp += 1
     return TaskShape(cpu=td.cpu_units(), memory=td.memory_mib(), group=group,
                      tcp_ports=tuple(tcp), udp_ports=tuple(udp),
-                     dynamic_tcp=dyn_tcp, dynamic_udp=dyn_udp)
+                     dynamic_tcp=dyn_tcp, dynamic_udp=dyn_udp, awsvpc=mode == "awsvpc")
 
 
 def _bindings(td: TaskDefinition, container: dict, dynamic: list[int]) -> list[dict]:
@@ -116,6 +117,7 @@ def start_task(plane: "EcsControlPlane", *, td: TaskDefinition, ci: ContainerIns
         load_balancers=list(deployment.load_balancers) if deployment else [],
         enable_execute_command=enable_execute_command,
         version=0,
+        eni=network.attach(plane, ci) if td.network_mode == "awsvpc" else None,
     )
     _occupy(ci, task)
     plane.add_task(task, service, ci)
@@ -180,15 +182,15 @@ def to_running(plane: "EcsControlPlane", arn: str, epoch: int) -> None:
         if task.service_name else None
     for lb in task.load_balancers:
         tg = lb.get("targetGroupArn")
-        port = host_port_for(task, lb.get("containerName"), lb.get("containerPort"))
+        target_id, port = target_for(task, lb)
         if not tg or port is None:
             continue
         try:
-            _elbv2().register_target(plane.sandbox, tg, task.ec2_instance_id, port)
+            _elbv2().register_target(plane.sandbox, tg, target_id, port)
         except Exception:
-            LOG.exception("registering %s:%s in %s failed", task.ec2_instance_id, port, tg)
+            LOG.exception("registering %s:%s in %s failed", target_id, port, tg)
             continue
-        task.targets.append((tg, task.ec2_instance_id, port))
+        task.targets.append((tg, target_id, port))
         if svc is not None:
             plane.note(svc, "registered", task, tg)
     if task.targets:
@@ -208,6 +210,16 @@ def _poll_health(plane: "EcsControlPlane", arn: str, epoch: int) -> None:
         return
     plane.runtime.call_later(plane.config.lb_health_poll_seconds,
                              lambda: _poll_health(plane, arn, epoch))
+
+
+def target_for(task: Task, lb: dict) -> tuple[str, Optional[int]]:
+    """What ECS registers for a task: (instance id, host port), or for an awsvpc task
+    (its ENI's private IP, the container port) in an ``ip`` target group."""
+    if task.eni is not None:
+        port = lb.get("containerPort")
+        return task.eni.private_ip, int(port) if port is not None else None
+    return task.ec2_instance_id, host_port_for(task, lb.get("containerName"),
+                                               lb.get("containerPort"))
 
 
 def host_port_for(task: Task, container_name: Optional[str],

@@ -326,6 +326,7 @@ class Task:
     targets_deregistered: bool = False
     protected_until: Optional[float] = None
     enable_execute_command: bool = False
+    eni: Any = None                  # network.TaskEni of an awsvpc task
     # scheduler bookkeeping
     resources_released: bool = False
     scheduler_stop: bool = False     # stopped by the service scheduler (service events)
@@ -360,6 +361,10 @@ class Task:
             "taskDefinitionArn": self.task_definition.arn,
             "version": self.version,
         }
+        if self.eni is not None:   # awsvpc (sandbox/ecs/network.py)
+            out["attachments"] = [self.eni.attachment(self.last_status)]
+            for container in out["containers"]:
+                container["networkInterfaces"] = [self.eni.interface()]
         if self.started_by:
             out["startedBy"] = self.started_by
         _put_ts(out, "createdAt", self.created_at, ts)

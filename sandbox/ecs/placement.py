@@ -25,13 +25,17 @@ DEFAULT_STRATEGY: tuple[dict, ...] = (
 AGENT, CPU, MEMORY, PORTS, PORTS_UDP, ATTRIBUTE = (
     "AGENT", "RESOURCE:CPU", "RESOURCE:MEMORY", "RESOURCE:PORTS", "RESOURCE:PORTS_UDP",
     "ATTRIBUTE")
-_STAGE = {AGENT: 0, CPU: 1, MEMORY: 2, PORTS: 3, PORTS_UDP: 3, ATTRIBUTE: 4}
+ENI = "RESOURCE:ENI"   # awsvpc: no ENI left on the instance (sandbox/ecs/network.py)
+_STAGE = {AGENT: 0, CPU: 1, MEMORY: 2, PORTS: 3, PORTS_UDP: 3, ENI: 3, ATTRIBUTE: 4}
 _PHRASE = {
     CPU: "has insufficient CPU units available",
     MEMORY: "has insufficient memory available",
     PORTS: "is already using a port required by your task",
     PORTS_UDP: "is already using a port required by your task",
     ATTRIBUTE: "is missing an attribute required by your task",
+    # observed service event: 'The closest matching container-instance <id> encountered
+    # error "RESOURCE:ENI".' (the documented "encountered error" family of the AGENT message)
+    ENI: 'encountered error "RESOURCE:ENI"',
 }
 
 
@@ -50,6 +54,7 @@ class Host:
     groups: Counter = field(default_factory=Counter)       # group -> tasks not yet STOPPED
     live_groups: Counter = field(default_factory=Counter)  # group -> tasks desired RUNNING
     facts: dict[str, Any] = field(default_factory=dict)    # other query subjects
+    eni_slots: int | None = None   # awsvpc tasks it can still take (None: not limited)
 
     @property
     def id(self) -> str:
@@ -76,6 +81,8 @@ class TaskShape:
     udp_ports: tuple[int, ...] = ()
     dynamic_tcp: int = 0  # bridge-mode mappings without a host port
     dynamic_udp: int = 0
+    awsvpc: bool = False              # needs an ENI of its own
+    subnets: tuple[str, ...] = ()     # awsvpc: the instance must be in one of these
 
 
 @dataclass
@@ -152,6 +159,10 @@ def check(host: Host, shape: TaskShape, constraints: Constraints,
         return PORTS_UDP
     if free_dynamic_ports(host, shape.dynamic_tcp + shape.dynamic_udp, port_range) is None:
         return PORTS
+    if shape.awsvpc and host.eni_slots is not None and host.eni_slots < 1:
+        return ENI
+    if shape.subnets and host.attributes.get("ecs.subnet-id") not in shape.subnets:
+        return ATTRIBUTE
     if not constraints.allows(host, shape.group):
         return ATTRIBUTE
     return None
@@ -230,6 +241,8 @@ def occupy(host: Host, shape: TaskShape, dynamic_ports: Sequence[int]) -> None:
     host.ports_tcp.update(str(p) for p in shape.tcp_ports)
     host.ports_udp.update(str(p) for p in shape.udp_ports)
     host.dynamic_in_use.update(dynamic_ports)
+    if shape.awsvpc and host.eni_slots is not None:
+        host.eni_slots -= 1
     host.groups[shape.group] += 1
     host.live_groups[shape.group] += 1
 

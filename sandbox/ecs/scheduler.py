@@ -17,11 +17,12 @@ After the steps: deployment counts, completion, old deployments dropped, steady 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter
 from typing import TYPE_CHECKING, Optional
 
-from . import events, lifecycle
+from . import events, lifecycle, network
 from .models import Service, Task, TaskDefinition
 from .placement import (DEFAULT_STRATEGY, Constraints, Failure, Host, Placement, Victim,
                         check, choose, choose_to_stop, free_dynamic_ports, occupy)
@@ -54,7 +55,8 @@ def build_hosts(plane: "EcsControlPlane", cluster_name: str) -> list[Host]:
             dynamic_in_use=set(ci.dynamic_ports), groups=groups, live_groups=live,
             facts={"runningTasksCount": sum(live.values()),
                    "agentVersion": ci.version_info.get("agentVersion"),
-                   "registeredAt": ci.registered_at}))
+                   "registeredAt": ci.registered_at},
+            eni_slots=network.eni_slots(plane, ci)))
     return hosts
 
 
@@ -69,10 +71,16 @@ def place_tasks(plane: "EcsControlPlane", cluster_name: str, td: TaskDefinition,
                 started_by: Optional[str], service: Optional[Service] = None,
                 deployment=None, overrides: Optional[dict] = None,
                 tags: Optional[list] = None,
-                enable_execute_command: bool = False) -> tuple[list[Task], Optional[Failure]]:
-    """Place ``count`` tasks one at a time (§1.3); stops at the first that cannot be placed."""
+                enable_execute_command: bool = False,
+                network_configuration: Optional[dict] = None,
+                ) -> tuple[list[Task], Optional[Failure]]:
+    """Place ``count`` tasks one at a time (§1.3); stops at the first that cannot be placed.
+
+    ``network_configuration``: RunTask's; a service's tasks use their deployment's."""
     hosts = build_hosts(plane, cluster_name)
-    shape = lifecycle.task_shape(td, group)
+    if network_configuration is None and deployment is not None:
+        network_configuration = deployment.network_configuration
+    shape = shape_for(td, group, network_configuration)
     placed: list[Task] = []
     for _ in range(count):
         result = choose(hosts, shape, constraints, strategies, rng=plane.runtime.rng,
@@ -90,10 +98,19 @@ def place_tasks(plane: "EcsControlPlane", cluster_name: str, td: TaskDefinition,
     return placed, None
 
 
-def place_on(plane: "EcsControlPlane", host: Host, td: TaskDefinition, group: str,
-             constraints: Constraints) -> Placement | str:
-    """StartTask and daemon placement: this host or the reason it cannot take the task."""
+def shape_for(td: TaskDefinition, group: str, network_configuration: Optional[dict]):
+    """The task's shape, with the awsvpc subnets its instance must be in."""
     shape = lifecycle.task_shape(td, group)
+    if shape.awsvpc:
+        shape = dataclasses.replace(shape, subnets=network.subnets_of(network_configuration))
+    return shape
+
+
+def place_on(plane: "EcsControlPlane", host: Host, td: TaskDefinition, group: str,
+             constraints: Constraints, network_configuration: Optional[dict] = None
+             ) -> Placement | str:
+    """StartTask and daemon placement: this host or the reason it cannot take the task."""
+    shape = shape_for(td, group, network_configuration)
     reason = check(host, shape, constraints, plane.config.dynamic_port_range)
     if reason:
         return reason
@@ -156,8 +173,10 @@ def _healthy_set(plane: "EcsControlPlane", svc: Service, live: list[Task]) -> se
                     t.started_at is not None and now - t.started_at >= grace:
                 tg, instance_id, port = t.targets[states.index("unhealthy")]
                 t.unhealthy_reason = f"Task failed ELB health checks in (target-group {tg})"
+                where = f"(port {port})" if t.eni is not None else \
+                    f"(instance {instance_id}) (port {port})"   # awsvpc: no instance part
                 plane.service_event(svc, (
-                    f"(service {svc.name}) (task {t.id}) (instance {instance_id}) (port {port}) "
+                    f"(service {svc.name}) (task {t.id}) {where} "
                     f"is unhealthy in (target-group {tg}) due to (reason Health checks failed)."))
         elif t.started_at is not None and \
                 now - t.started_at >= plane.config.task_healthy_after_seconds:
@@ -291,8 +310,10 @@ def _daemon_step(plane: "EcsControlPlane", svc: Service) -> bool:
     except ValueError:
         return False
     hosts = build_hosts(plane, svc.cluster_name)
+    subnets = network.subnets_of(svc.primary.network_configuration)   # awsvpc only
     eligible = [h for h in hosts if h.status == "ACTIVE" and h.agent_connected
-                and all(pred(h.resolve) for pred in cons.member_of)]
+                and all(pred(h.resolve) for pred in cons.member_of)
+                and (not subnets or h.attributes.get("ecs.subnet-id") in subnets)]
     eligible_arns = {h.arn for h in eligible}
     D = len(eligible)
     if svc.desired_count != D:
@@ -323,7 +344,7 @@ def _daemon_step(plane: "EcsControlPlane", svc: Service) -> bool:
     for h in sorted(eligible, key=lambda h: (h.ec2_instance_id, h.arn)):
         if h.arn in occupied or live_n >= upper:
             continue
-        result = place_on(plane, h, td, svc.group, cons)
+        result = place_on(plane, h, td, svc.group, cons, svc.primary.network_configuration)
         if isinstance(result, str):
             _placement_failed(plane, svc, Failure(result, [h], {h.arn: result}))
             continue

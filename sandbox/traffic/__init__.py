@@ -4,7 +4,8 @@
   task definition with a port mapping serves the sample app's page on a real loopback port,
   showing its task id, EC2 instance and AZ. The ECS host port (32768+ for dynamic mappings)
   is an emulated number; ``DataPlane.local_port(instance_id, host_port)`` maps it to the real
-  port. A task that stops stops serving.
+  port. An awsvpc task is reached as (its ENI's private IP, container port), as in an ``ip``
+  target group; that pair maps to its real port the same way. A task that stops stops serving.
 * ``alb.AlbProxy``: every application load balancer with an HTTP listener whose default action
   forwards to a target group listens on a loopback port and forwards, round robin, to the
   group's ``healthy`` targets (the health DescribeTargetHealth reports: sandbox/aws/elbv2.py,

@@ -16,8 +16,18 @@ LOG = logging.getLogger("sandbox.traffic")
 SERVING = ("RUNNING", "DEACTIVATING")     # DEACTIVATING: its target drains, the task still runs
 
 
+def _endpoints(task) -> list[tuple[str, int]]:
+    """The (target id, port) pairs a load balancer reaches the task on: (instance id, host
+    port) for bridge and host tasks, (ENI private IP, container port) for awsvpc tasks."""
+    if task.eni is not None:
+        return [(task.eni.private_ip, int(m["containerPort"]))
+                for _, m in task.task_definition.port_mappings() if m.get("containerPort")]
+    return [(task.ec2_instance_id, int(b["hostPort"]))
+            for c in task.containers for b in c.network_bindings if b.get("hostPort")]
+
+
 def _has_port_mapping(task) -> bool:
-    return any(c.network_bindings for c in task.containers)
+    return bool(_endpoints(task))
 
 
 class DataPlane:
@@ -25,7 +35,7 @@ class DataPlane:
         self.sandbox = sandbox
         self.tasks: dict[str, TaskServer] = {}
         self.albs: dict[str, AlbProxy] = {}            # load balancer arn -> proxy
-        self._ports: dict[tuple[str, int], int] = {}  # (instance id, host port) -> local port
+        self._ports: dict[tuple[str, int], int] = {}  # (instance id or IP, port) -> local port
         self._lock = threading.Lock()                 # guards the maps for proxy threads
         self._running = False
 
@@ -67,10 +77,8 @@ class DataPlane:
             return
         with self._lock:
             self.tasks[task.arn] = server
-            for container in task.containers:
-                for binding in container.network_bindings:
-                    if binding.get("hostPort"):
-                        self._ports[(task.ec2_instance_id, int(binding["hostPort"]))] = server.port
+            for endpoint in _endpoints(task):
+                self._ports[endpoint] = server.port
 
     def _stop_task(self, arn: str) -> None:
         with self._lock:
