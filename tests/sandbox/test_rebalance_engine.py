@@ -88,11 +88,14 @@ def test_check_mode_plans_and_changes_nothing(sandbox, walk):
     run(Seed(azs=2, instances=2, tasks=4, min_healthy_percent=50))
     before = distribution(aws, "demo", "sample-app")
     result = rebalance(sandbox, aws, check_mode=True)
-    # The default budget (10% of 4 tasks, at least 1) lets the first step move one task.
+    # The planner proposes both moves; the evictor's default budget (10% of 4 tasks, at
+    # least 1) grants the first step one of them.
     assert result.changed is True and result.steps == []
-    assert result.plan.moves_needed == 2 and len(result.plan.moves) == 1 and result.plan.truncated
+    assert result.plan.moves_needed == 2 and len(result.plan.moves) == 2
+    assert result.decision.max_moves == 1 and len(result.decision.moves) == 1
+    assert result.message() == "check mode: 2 move(s) planned, 1 would be made in the first step"
     wide = rebalance(sandbox, aws, check_mode=True, max_moves=2)
-    assert len(wide.plan.moves) == 2 and not wide.plan.truncated
+    assert len(wide.decision.moves) == 2 and wide.decision.refusals == []
     sandbox.advance(120)
     assert distribution(aws, "demo", "sample-app") == before
 

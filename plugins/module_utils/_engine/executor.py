@@ -1,26 +1,27 @@
-"""Turn one step of a plan into ECS calls, safely.
+"""The executor: turns the evictor's grants into ECS calls and reports only what happened.
 
-One place decides how many tasks may be disturbed (the evictor idea): ``Budget`` holds the
-cluster-wide ``max_moves`` and every mode draws from it, and each service's own floor
-(``ceil(desired * minimumHealthyPercent / 100)`` running tasks) is checked before a stop.
+It decides nothing about *whether* a task may move (``evictor.py`` does); it decides *how*:
 
-Modes, per service with planned moves:
+* ``stop``: StopTask on each granted task; the ECS scheduler starts the replacements on the
+  emptiest eligible instances (spread). Each stop is recorded as it happens, so an error in the
+  middle of a step still reports the tasks already stopped.
+* ``surge`` (no spare above the floor, room under maximumPercent): a locked state machine, see
+  ``lock.py``. Write the lock (phase raising, delta k), raise desiredCount by k over the count
+  read just before, wait (bounded by the run's deadline) until the new tasks run and are healthy,
+  protect every task that stays (only those not protected already: the ones this run protects
+  are recorded, with an expiry no later than the lock's deadline), rewrite the lock (phase
+  lowering), lower desiredCount by k against the count read just before lowering (so an
+  autoscaler's or a person's change during the surge stands), wait until ECS has scaled in the
+  unprotected surplus, then remove only the protection this run added, and the lock.
+  Whatever fails or times out, the ``finally`` path restores by delta and cleans up; a run killed
+  outright leaves the lock, which a later run heals once its deadline has passed.
+* ``redeploy``: forceNewDeployment (the reference architecture's approach, for comparison).
 
-* ``stop``: stop surplus tasks on over-target instances, at most ``running - floor`` at once;
-  the ECS scheduler starts the replacements on the emptiest eligible instances (spread).
-* ``surge``: for services whose floor leaves no spare (minimumHealthyPercent 100): record the
-  user's desiredCount in a service tag, raise desiredCount by what maximumPercent allows, wait
-  until the new tasks run, protect the tasks that stay with ECS task scale-in protection (short
-  expiry: a crash heals itself), lower desiredCount back so ECS scales in the unprotected
-  surplus, then remove only the protection this step added and the tag.
-* ``redeploy``: forceNewDeployment of each out-of-balance service (the reference
-  architecture's approach, kept for comparison).
-* ``auto``: ``stop`` when the service has a spare, else ``surge`` when maximumPercent allows,
-  else a skip with the reason.
+Healing (level-triggered, first thing in a step): a surge lock whose deadline has passed is
+undone by delta against the current desiredCount (``lock.restore_count``) and removed.
 
-Level-triggered healing: before anything else a step restores the desiredCount of any service
-whose surge tag is older than a surge can take (a run that crashed mid-surge). Protection the
-crashed run added expires by itself after ``protection_minutes``.
+After acting on a service the executor writes the step record (``lock.STEP_TAG``: the shape the
+service had before the step) that the evictor's no-progress breaker reads.
 """
 
 from __future__ import annotations
@@ -30,37 +31,48 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
-from .model import ClusterSnapshot, EngineError, Service, Task
-from .planner import Move, Plan
+from .evictor import (
+    Deadline, Decision, Grant, ProtectionFailed, read_protection, require_no_failures,
+)
+from .lock import LOWERING, RAISING, STEP_TAG, SURGE_TAG, SurgeLock, restore_count, step_tag
+from .model import ClusterSnapshot, EngineError, Service
+from .planner import Move
 from .snapshot import CountingClient, chunks
 
-SURGE_TAG = "taskspread:surge"
-STRATEGIES = ("auto", "stop", "surge", "redeploy")
-MAX_TASKS_PER_PROTECTION_CALL = 10
+try:
+    from botocore.exceptions import BotoCoreError, ClientError
+    AWS_ERRORS: tuple[type[Exception], ...] = (ClientError, BotoCoreError)
+except ImportError:  # the modules report a missing botocore through AnsibleAWSModule
+    AWS_ERRORS = ()
+
+MAX_TASKS_PER_UPDATE_PROTECTION = 10
 STOP_REASON = "taskspread.ecs rebalancing: moving a task from an over-target instance"
 
 
 class SettleTimeout(EngineError):
-    """A service did not settle within the time allowed."""
+    """A service did not settle before the run's deadline."""
+
+
+class LockLost(EngineError):
+    """Another run wrote the surge lock between our write and our check."""
 
 
 @dataclass(frozen=True, slots=True)
 class ExecOptions:
-    strategy: str = "auto"
     protection_minutes: int = 10
-    settle_timeout: float = 600.0
     poll_interval: float = 5.0
 
     def __post_init__(self) -> None:
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}")
         if not 1 <= self.protection_minutes <= 2880:
-            raise ValueError("protection_minutes must be between 1 and 2880")
+            raise ValueError("protection_minutes must be between 1 and 2880, "
+                             f"got {self.protection_minutes}")
+        if self.poll_interval <= 0:
+            raise ValueError(f"poll_interval must be positive, got {self.poll_interval}")
 
 
 @dataclass(slots=True)
 class Action:
-    """What a step did to one service."""
+    """What a step did to one service: only what happened."""
 
     service: str
     mode: str
@@ -78,12 +90,13 @@ class Action:
 @dataclass(slots=True)
 class StepResult:
     actions: list[Action] = field(default_factory=list)
-    skipped: list[dict] = field(default_factory=list)
     healed: list[str] = field(default_factory=list)
+    decision: Decision | None = None
 
     @property
     def changed(self) -> bool:
-        return bool(self.actions or self.healed)
+        return bool(self.healed) or any(a.moves or a.stopped_tasks or a.mode == "redeploy"
+                                        or a.error for a in self.actions)
 
     @property
     def moves(self) -> list[Move]:
@@ -93,179 +106,184 @@ class StepResult:
     def errors(self) -> list[str]:
         return [f"{a.service}: {a.error}" for a in self.actions if a.error]
 
-
-def floor_running(service: Service) -> int:
-    """The fewest RUNNING tasks ECS's minimumHealthyPercent allows."""
-    return math.ceil(service.desired * service.min_healthy_percent / 100)
-
-
-def surge_room(service: Service) -> int:
-    """Extra tasks maximumPercent allows above desiredCount."""
-    return max(0, math.floor(service.desired * service.max_percent / 100) - service.desired)
-
-
-def spare(service: Service, tasks: Sequence[Task]) -> int:
-    running = sum(1 for t in tasks if t.last_status == "RUNNING")
-    return max(0, running - floor_running(service))
+    @property
+    def skipped(self) -> list[dict]:
+        return [r.to_dict() for r in self.decision.refusals] if self.decision else []
 
 
 class Executor:
-    """Executes plans against one cluster through a counting ECS client."""
+    """Executes grants against one cluster through a counting ECS client."""
 
-    def __init__(self, api: CountingClient, cluster_arn: str, options: ExecOptions | None = None,
+    def __init__(self, api: CountingClient, cluster_arn: str, deadline: Deadline, run_id: str,
+                 options: ExecOptions | None = None,
                  sleep: Callable[[float], Any] = time.sleep,
-                 clock: Callable[[], float] = time.time, elb: CountingClient | None = None):
-        """``elb``: an ELBv2 client; with it, tasks of load-balanced services count as healthy
-        only once their targets are healthy (ECS's own rule for minimumHealthyPercent)."""
+                 elb: CountingClient | None = None,
+                 healthy_targets: Callable[[Sequence[str]], int] | None = None):
+        """``healthy_targets``: counts healthy targets of target groups (the evictor's); with
+        it, load-balanced tasks count as settled only once their targets are healthy."""
         self.api, self.cluster, self.elb = api, cluster_arn, elb
+        self.deadline, self.run_id = deadline, run_id
         self.options = options or ExecOptions()
-        self.sleep, self.clock = sleep, clock
+        self.sleep = sleep
+        self.healthy_targets = healthy_targets
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self.deadline.clock
 
     # ------------------------------------------------------------------------ one step
-    def step(self, snapshot: ClusterSnapshot, plan: Plan) -> StepResult:
-        result = StepResult()
-        result.healed = self.heal(snapshot)
-        if result.healed:
-            return result           # the world changed; the next step re-reads it
-        by_service: dict[str, list[Move]] = {}
-        for move in plan.moves:
-            by_service.setdefault(move.service, []).append(move)
-        for name, moves in by_service.items():
-            service = snapshot.services[name]
-            tasks = snapshot.tasks.get(name, ())
-            action = self._service_step(service, tasks, moves, result)
-            if action is not None:
-                result.actions.append(action)
+    def execute(self, decision: Decision) -> StepResult:
+        """Carry out every grant. An AWS error ends the step; the actions so far (with the
+        failing one marked) are kept."""
+        result = StepResult(decision=decision)
+        for grant in decision.grants:
+            action = Action(grant.service.name, grant.mode)
+            result.actions.append(action)
+            try:
+                if grant.mode == "stop":
+                    self.stop(grant, action)
+                elif grant.mode == "surge":
+                    self.surge(grant, action)
+                else:
+                    self.redeploy(grant, action)
+                self._record_step(grant)
+            except (SettleTimeout, LockLost, ProtectionFailed) as err:
+                action.error = str(err)
+                break
+            except AWS_ERRORS as err:
+                action.error = f"{type(err).__name__}: {err}"
+                break
         return result
 
-    def _service_step(self, service: Service, tasks: Sequence[Task], moves: list[Move],
-                      result: StepResult) -> Action | None:
-        mode = self._mode(service, tasks)
-        if mode == "stop":
-            return self.stop(service, tasks, moves)
-        if mode == "surge":
-            return self.surge(service, tasks, moves)
-        if mode == "redeploy":
-            return self.redeploy(service, moves)
-        result.skipped.append({"service": service.name, "code": "no_disruption_budget",
-                               "message": mode})
-        return None
-
-    def _mode(self, service: Service, tasks: Sequence[Task]) -> str:
-        """The mode to use, or the reason no mode can move a task of this service."""
-        wanted = self.options.strategy
-        if wanted == "redeploy":
-            return "redeploy"
-        has_spare, has_room = spare(service, tasks) > 0, surge_room(service) > 0
-        if wanted in ("auto", "stop") and has_spare:
-            return "stop"
-        if wanted in ("auto", "surge") and has_room:
-            return "surge"
-        floor = floor_running(service)
-        if wanted == "stop":
-            return (f"strategy stop needs a spare task: {service.running} running and "
-                    f"minimumHealthyPercent {service.min_healthy_percent} keeps {floor}")
-        return (f"minimumHealthyPercent {service.min_healthy_percent} keeps all {floor} tasks "
-                f"and maximumPercent {service.max_percent} leaves no room to start one more")
-
     # -------------------------------------------------------------------------- modes
-    def stop(self, service: Service, tasks: Sequence[Task], moves: list[Move]) -> Action:
-        allowed = spare(service, tasks)
-        if service.target_groups and self.elb is not None:
-            allowed = min(allowed, max(0, self.healthy_targets(service.target_groups)
-                                       - floor_running(service)))
-        chosen = moves[:allowed]
-        for move in chosen:
+    def stop(self, grant: Grant, action: Action) -> None:
+        for move in grant.moves:
             self.api.call("stop_task", cluster=self.cluster, task=move.task_arn,
                           reason=STOP_REASON)
-        return Action(service.name, "stop", list(chosen), [m.task_arn for m in chosen],
-                      f"stopped {len(chosen)} task(s); ECS places the replacements")
+            action.moves.append(move)
+            action.stopped_tasks.append(move.task_arn)
+        action.detail = f"stopped {len(action.moves)} task(s); ECS places the replacements"
 
-    def redeploy(self, service: Service, moves: list[Move]) -> Action:
-        self.api.call("update_service", cluster=self.cluster, service=service.name,
+    def redeploy(self, grant: Grant, action: Action) -> None:
+        self.api.call("update_service", cluster=self.cluster, service=grant.service.name,
                       forceNewDeployment=True)
-        return Action(service.name, "redeploy", list(moves), [],
-                      "forced a new deployment (every task of the service restarts)")
+        action.moves.extend(grant.moves)
+        action.detail = "forced a new deployment (every task of the service restarts)"
 
-    def surge(self, service: Service, tasks: Sequence[Task], moves: list[Move]) -> Action:
-        chosen = moves[:surge_room(service)]
-        leaving = {m.task_arn for m in chosen}
-        raised = service.desired + len(chosen)
-        self._tag_surge(service)
+    def surge(self, grant: Grant, action: Action) -> None:
+        service = grant.service
+        leaving = {m.task_arn for m in grant.moves}
+        before = self.desired_count(service.name)
+        k = min(len(grant.moves), max(0, math.floor(before * service.max_percent / 100) - before))
+        if k <= 0:
+            action.detail = (f"desiredCount is {before} now; maximumPercent "
+                             f"{service.max_percent} leaves no room; nothing done")
+            return
+        moves = grant.moves[:k]
+        leaving = {m.task_arn for m in moves}
+        lock = SurgeLock(owner=self.run_id, phase=RAISING, delta=k, before=before,
+                         set=before + k, start=self.clock(), deadline=self.deadline.at)
+        self._write_lock(service, lock)
+        raised = lowered = False
         added: list[str] = []
-        lowered = False
-        abandoned = ""
         try:
-            self._set_desired(service, raised)
-            self.wait_running(service.name, raised)
+            self._set_desired(service, before + k)
+            raised = True
+            self.wait_running(service.name)
             added = self.protect(a for a in self.live_tasks(service.name) if a not in leaving)
-            self._set_desired(service, service.desired)
+            current = self.desired_count(service.name)
+            lowering = SurgeLock(owner=self.run_id, phase=LOWERING, delta=k, before=current,
+                                 set=max(0, current - k), start=lock.start,
+                                 deadline=lock.deadline)
+            self._write_lock(service, lowering, verify=False)
+            self._set_desired(service, lowering.set)
             lowered = True
-            self.wait_gone(service.name, leaving, service.desired)
-        except SettleTimeout as err:
-            abandoned = str(err)
+            self.wait_gone(service.name, leaving)
         finally:
-            # Whatever happened above, the user's desiredCount comes back and only the
-            # protection this step added is removed.
-            if not lowered:
-                self._set_desired(service, service.desired)
+            # Whatever happened above: the delta comes off (if it was not taken off yet),
+            # only the protection this run added goes, and the lock goes last.
+            if raised and not lowered:
+                self._set_desired(service, max(0, self.desired_count(service.name) - k))
             self.unprotect(added)
-            self._untag_surge(service)
-        if abandoned:
-            return Action(service.name, "surge", [], [],
-                          f"desiredCount {service.desired} -> {raised}, abandoned, restored to "
-                          f"{service.desired}; the protection it added was removed",
-                          error=abandoned)
-        return Action(service.name, "surge", list(chosen), sorted(leaving),
-                      f"desiredCount {service.desired} -> {raised} -> {service.desired}; "
-                      f"{len(added)} task(s) protected during scale-in")
+            self._untag(service, SURGE_TAG)
+        action.moves.extend(moves)
+        action.stopped_tasks.extend(sorted(leaving))
+        action.detail = (f"desiredCount {before} -> {before + k} -> back by {k}; "
+                         f"{len(added)} task(s) protected during the scale-in")
 
     # ---------------------------------------------------------------------- healing
     def heal(self, snapshot: ClusterSnapshot) -> list[str]:
-        """Restore services a crashed surge left with a raised desiredCount."""
+        """Undo surges whose lock deadline has passed (their run was killed)."""
         healed = []
+        now = self.clock()
         for service in snapshot.services.values():
             marker = service.tags.get(SURGE_TAG)
             if marker is None:
                 continue
-            original, started = parse_surge_tag(marker)
-            if self.clock() - started < self.options.settle_timeout * 2:
-                continue            # another run's surge may still be in flight
-            if original is not None and service.desired != original:
-                self._set_desired(service, original)
-            self._untag_surge(service)
+            lock = SurgeLock.from_tag(marker)
+            if now < lock.deadline:
+                continue            # its run may still be in flight; the evictor skips it
+            target = restore_count(lock, self.desired_count(service.name))
+            if target is not None:
+                self._set_desired(service, target)
+            self._untag(service, SURGE_TAG)
             healed.append(service.name)
         return healed
 
     # ------------------------------------------------------------------ ECS helpers
+    def desired_count(self, name: str) -> int:
+        return int(self.describe_service(name).get("desiredCount", 0))
+
     def _set_desired(self, service: Service, count: int) -> None:
         self.api.call("update_service", cluster=self.cluster, service=service.name,
                       desiredCount=count)
 
-    def _tag_surge(self, service: Service) -> None:
+    def _write_lock(self, service: Service, lock: SurgeLock, verify: bool = True) -> None:
         self.api.call("tag_resource", resourceArn=service.arn,
-                      tags=[{"key": SURGE_TAG, "value": f"{service.desired}@{self.clock():.0f}"}])
+                      tags=[{"key": SURGE_TAG, "value": lock.to_tag()}])
+        if not verify:
+            return
+        tags = self.api.call("list_tags_for_resource", resourceArn=service.arn).get("tags", [])
+        value = next((t.get("value", "") for t in tags if t.get("key") == SURGE_TAG), "")
+        owner = SurgeLock.from_tag(value).owner
+        if owner != self.run_id:
+            raise LockLost(f"surge lock of {service.name} taken by run {owner or 'unknown'}; "
+                           "desiredCount not changed")
 
-    def _untag_surge(self, service: Service) -> None:
-        self.api.call("untag_resource", resourceArn=service.arn, tagKeys=[SURGE_TAG])
+    def _untag(self, service: Service, key: str) -> None:
+        self.api.call("untag_resource", resourceArn=service.arn, tagKeys=[key])
+
+    def _record_step(self, grant: Grant) -> None:
+        self.api.call("tag_resource", resourceArn=grant.service.arn,
+                      tags=[{"key": STEP_TAG, "value": step_tag(grant.shape, self.clock())}])
+
+    def protection_expiry_minutes(self) -> int:
+        """Protection this run adds expires no later than the run's deadline (whole minutes,
+        at least 1, at most ``protection_minutes``): a killed run leaves none behind it."""
+        left = math.floor(self.deadline.remaining() / 60)
+        return max(1, min(self.options.protection_minutes, left))
 
     def protect(self, task_arns: Iterable[str]) -> list[str]:
-        """Protect tasks not already protected; return the ones this call protected."""
+        """Protect tasks not protected already; return the ones this call protected."""
         arns = list(task_arns)
-        already: set[str] = set()
-        for batch in chunks(arns, MAX_TASKS_PER_PROTECTION_CALL):
-            resp = self.api.call("get_task_protection", cluster=self.cluster, tasks=list(batch))
-            already.update(p["taskArn"] for p in resp.get("protectedTasks", [])
-                           if p.get("protectionEnabled"))
+        already = read_protection(self.api, self.cluster, arns)
         todo = [a for a in arns if a not in already]
-        for batch in chunks(todo, MAX_TASKS_PER_PROTECTION_CALL):
-            self.api.call("update_task_protection", cluster=self.cluster, tasks=list(batch),
-                          protectionEnabled=True,
-                          expiresInMinutes=self.options.protection_minutes)
-        return todo
+        minutes = self.protection_expiry_minutes()
+        added: list[str] = []
+        try:
+            for batch in chunks(todo, MAX_TASKS_PER_UPDATE_PROTECTION):
+                resp = self.api.call("update_task_protection", cluster=self.cluster,
+                                     tasks=list(batch), protectionEnabled=True,
+                                     expiresInMinutes=minutes)
+                added.extend(p["taskArn"] for p in resp.get("protectedTasks", []))
+                require_no_failures(resp, "protecting the tasks that stay")
+        except BaseException:
+            self.unprotect(added)
+            raise
+        return added
 
     def unprotect(self, task_arns: Sequence[str]) -> None:
-        for batch in chunks(list(task_arns), MAX_TASKS_PER_PROTECTION_CALL):
+        for batch in chunks(list(task_arns), MAX_TASKS_PER_UPDATE_PROTECTION):
             self.api.call("update_task_protection", cluster=self.cluster, tasks=list(batch),
                           protectionEnabled=False)
 
@@ -282,45 +300,39 @@ class Executor:
             raise EngineError(f"service {name} disappeared during the step")
         return resp["services"][0]
 
+    # ------------------------------------------------------------------------ waits
     def _poll(self, done: Callable[[], bool], what: str) -> None:
-        deadline = self.clock() + self.options.settle_timeout
+        """Poll until ``done`` or the run's deadline."""
         while not done():
-            if self.clock() >= deadline:
-                raise SettleTimeout(f"{what} within {self.options.settle_timeout:.0f} s")
-            self.sleep(self.options.poll_interval)
-
-    def healthy_targets(self, target_groups: Sequence[str]) -> int:
-        """Healthy targets of the service: the smallest count over its target groups."""
-        counts = []
-        for arn in target_groups:
-            resp = self.elb.call("describe_target_health", TargetGroupArn=arn)
-            counts.append(sum(1 for d in resp.get("TargetHealthDescriptions", [])
-                              if d.get("TargetHealth", {}).get("State") == "healthy"))
-        return min(counts) if counts else 0
+            if self.deadline.passed():
+                raise SettleTimeout(f"{what} before the run's deadline")
+            self.sleep(min(self.options.poll_interval, max(self.deadline.remaining(), 0.001)))
 
     def _healthy_enough(self, doc: dict, count: int) -> bool:
         groups = [lb["targetGroupArn"] for lb in doc.get("loadBalancers", [])
                   if lb.get("targetGroupArn")]
-        return not groups or self.elb is None or self.healthy_targets(groups) >= count
+        return not groups or self.healthy_targets is None or self.healthy_targets(groups) >= count
 
-    def wait_running(self, service: str, count: int) -> None:
+    def wait_running(self, service: str) -> None:
+        """Running reaches the service's current desiredCount (read each time: others may
+        change it), nothing pending, and load-balanced targets are healthy."""
         def done() -> bool:
             doc = self.describe_service(service)
-            return (doc.get("runningCount", 0) >= count and doc.get("pendingCount", 0) == 0
-                    and self._healthy_enough(doc, count))
+            want = doc.get("desiredCount", 0)
+            return (doc.get("runningCount", 0) >= want and doc.get("pendingCount", 0) == 0
+                    and self._healthy_enough(doc, want))
 
-        self._poll(done, f"service {service} did not reach {count} running tasks")
+        self._poll(done, f"service {service} did not run its surge tasks")
 
-    def wait_gone(self, service: str, leaving: set[str], desired: int) -> None:
+    def wait_gone(self, service: str, leaving: set[str]) -> None:
         def done() -> bool:
-            live = set(self.live_tasks(service))
-            return not (live & leaving) and len(live) <= desired
+            return not (set(self.live_tasks(service)) & leaving)
 
         self._poll(done, f"service {service} did not scale in its surplus tasks")
 
     def wait_settled(self, services: Iterable[str], stopped: Iterable[str] = ()) -> None:
         """Every service steady (one COMPLETED deployment, running == desired, nothing
-        pending) and every task this run stopped is STOPPED."""
+        pending, targets healthy) and every task this run stopped is STOPPED."""
         names, stopped = sorted(set(services)), sorted(set(stopped))
 
         def done() -> bool:
@@ -345,16 +357,3 @@ def service_settled(doc: dict) -> bool:
     return (len(deployments) <= 1 and rollout == "COMPLETED"
             and doc.get("runningCount") == doc.get("desiredCount")
             and doc.get("pendingCount", 0) == 0)
-
-
-def parse_surge_tag(value: str) -> tuple[int | None, float]:
-    """``"<desired>@<epoch>"`` -> (desired, epoch); unreadable parts give (None, 0)."""
-    count, _sep, started = value.partition("@")
-    try:
-        original = int(count)
-    except ValueError:
-        original = None
-    try:
-        return original, float(started)
-    except ValueError:
-        return original, 0.0

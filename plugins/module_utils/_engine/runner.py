@@ -1,54 +1,76 @@
-"""The level-triggered loop the modules and the Lambda share: read, plan, one safe step, settle.
+"""The level-triggered loop the modules and the Lambda share: read, plan, grant, act, settle.
 
-``rebalance()`` reads the cluster, plans, and (unless ``check_mode``) executes one step; with
-``wait`` it waits for the touched services to settle (not the ``services_stable`` waiter alone:
-one COMPLETED deployment, running == desired, nothing pending, stopped tasks STOPPED), reads
-the world again and repeats until balanced, nothing is left to do, or ``wait_timeout``. It can be
-killed at any point: the next run re-reads everything and heals what a crashed surge left.
+``rebalance()`` reads the cluster, plans (pure), lets the evictor grant what may move now, and
+(unless ``check_mode``) executes that one step; with ``wait`` it waits for the touched services
+to settle (one COMPLETED deployment, running == desired, nothing pending, stopped tasks
+STOPPED), reads the world again and repeats until balanced, nothing is left to do, or the run's
+one absolute deadline (``wait_timeout`` from the start; the Lambda passes its remaining time
+minus a margin). Every wait of the run, a surge's included, ends by that deadline.
+
+It can be killed at any point: the next run re-reads everything, skips a surge another run
+still holds, heals a surge lock whose deadline has passed (by delta), and the protection a
+killed run added has expired by then.
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .executor import ExecOptions, Executor, SettleTimeout, StepResult
+from .evictor import Deadline, Decision, Evictor, Limits
+from .executor import AWS_ERRORS, ExecOptions, Executor, SettleTimeout, StepResult
+from .lock import SURGE_TAG, SurgeLock
 from .model import ClusterSnapshot
-from .planner import Plan, PlanOptions, Status, distribution, plan
+from .planner import UNLIMITED, Plan, PlanOptions, Status, distribution, plan
 from .snapshot import CountingClient, take_snapshot
 
 
 @dataclass(frozen=True, slots=True)
 class RebalanceRequest:
+    """Everything a run needs, validated before any API call."""
+
     cluster: str
     services: tuple[str, ...] | None = None
     strategy: str = "auto"
     max_skew: int = 1
     max_moves: int | None = None
+    max_moves_per_az: int | None = None
     wait: bool = True
     wait_timeout: float = 900.0
     check_mode: bool = False
     protection_minutes: int = 10
     poll_interval: float = 5.0
+    surge_min_seconds: float = 120.0
+    run_id: str = ""
 
     def __post_init__(self) -> None:
         if not self.cluster:
             raise ValueError("cluster is required")
         if self.max_skew < 1:
             raise ValueError(f"max_skew must be at least 1, got {self.max_skew}")
-        if self.max_moves is not None and self.max_moves < 1:
-            raise ValueError(f"max_moves must be at least 1, got {self.max_moves}")
         if self.wait_timeout <= 0:
             raise ValueError(f"wait_timeout must be positive, got {self.wait_timeout}")
+        if self.poll_interval > self.wait_timeout:
+            raise ValueError(f"poll_interval ({self.poll_interval}) must not exceed "
+                             f"wait_timeout ({self.wait_timeout})")
+        self.limits()           # strategy, max_moves, max_moves_per_az, surge_min_seconds
+        self.exec_options()     # protection_minutes, poll_interval
 
     def plan_options(self) -> PlanOptions:
+        """The planner proposes every move; the evictor spends the budget."""
         return PlanOptions(services=self.services, max_skew=self.max_skew,
-                           max_moves=self.max_moves)
+                           max_moves=UNLIMITED)
+
+    def limits(self) -> Limits:
+        return Limits(strategy=self.strategy, max_moves=self.max_moves,
+                      max_moves_per_az=self.max_moves_per_az,
+                      surge_min_seconds=self.surge_min_seconds)
 
     def exec_options(self) -> ExecOptions:
-        return ExecOptions(strategy=self.strategy, protection_minutes=self.protection_minutes,
-                           settle_timeout=self.wait_timeout, poll_interval=self.poll_interval)
+        return ExecOptions(protection_minutes=self.protection_minutes,
+                           poll_interval=self.poll_interval)
 
 
 @dataclass(slots=True)
@@ -56,18 +78,21 @@ class RebalanceResult:
     plan: Plan
     before: dict
     after: dict
+    decision: Decision | None = None
+    last_decision: Decision | None = None
     steps: list[StepResult] = field(default_factory=list)
     api_calls: int = 0
     api_retries: int = 0
     timed_out: bool = False
     error: str = ""
     check_mode: bool = False
+    run_id: str = ""
 
     @property
     def changed(self) -> bool:
         """In check mode: whether a run would change anything (Ansible's convention)."""
         if self.check_mode:
-            return bool(self.plan.moves)
+            return bool(self.decision and self.decision.grants)
         return any(s.changed for s in self.steps)
 
     @property
@@ -79,19 +104,27 @@ class RebalanceResult:
         return all(d["balanced"] or d["skip"] is not None for d in self.after.values())
 
     def skipped(self) -> list[dict]:
-        out = [{"service": sp.service, "code": sp.skip.code, "message": sp.skip.message}
-               for sp in self.plan.services if sp.status == Status.SKIPPED and sp.skip]
-        out += [{"service": sp.service, "code": sp.status,
-                 "message": _status_message(sp.status)}
-                for sp in self.plan.services if sp.status in (Status.AT_CAPACITY,
-                                                              Status.DEFERRED)]
-        for step in self.steps:
-            out += step.skipped
-        return out
+        """Why each service that is not balanced was left alone: the planner's skips and
+        statuses, then the evictor's refusals of the last step (one entry per service)."""
+        out: dict[str, dict] = {}
+        for sp in self.plan.services:
+            if sp.status == Status.SKIPPED and sp.skip:
+                out[sp.service] = {"service": sp.service, "code": sp.skip.code,
+                                   "message": sp.skip.message}
+            elif sp.status in (Status.AT_CAPACITY, Status.DEFERRED):
+                out[sp.service] = {"service": sp.service, "code": sp.status,
+                                   "message": _status_message(sp.status)}
+        latest = self.last_decision or self.decision
+        if latest is not None:
+            for refusal in latest.refusals:
+                out[refusal.service] = refusal.to_dict()
+        return list(out.values())
 
     def message(self) -> str:
         if self.check_mode:
-            return f"check mode: {self.plan.message}"
+            granted = len(self.decision.moves) if self.decision else 0
+            return (f"check mode: {len(self.plan.moves)} move(s) planned, {granted} "
+                    f"would be made in the first step")
         moved = len(self.moves)
         text = (f"{moved} task(s) moved in {len(self.steps)} step(s)" if moved
                 else "nothing moved" if self.error else "nothing to move")
@@ -100,18 +133,19 @@ class RebalanceResult:
         if self.error:
             text += f"; {self.error}"
         elif self.timed_out:
-            text += "; wait_timeout reached before the cluster settled"
+            text += "; the run's deadline (wait_timeout) came before the cluster settled"
         return text + ("; balanced" if self.balanced else "; not balanced yet")
 
     def to_dict(self) -> dict:
         return {"changed": self.changed, "plan": self.plan.to_dict(),
+                "decision": self.decision.to_dict() if self.decision else None,
                 "moves": [m.to_dict() for m in self.moves],
                 "actions": [a.to_dict() for s in self.steps for a in s.actions],
                 "healed": [h for s in self.steps for h in s.healed],
                 "skipped": self.skipped(), "before": self.before, "after": self.after,
                 "balanced": self.balanced, "api_calls": self.api_calls,
-                "api_retries": self.api_retries,
-                "timed_out": self.timed_out, "message": self.message()}
+                "api_retries": self.api_retries, "run_id": self.run_id,
+                "timed_out": self.timed_out, "error": self.error, "message": self.message()}
 
 
 def _status_message(status: str) -> str:
@@ -131,49 +165,68 @@ def rebalance(ecs_client: Any, request: RebalanceRequest,
               sleep: Callable[[float], Any] = time.sleep,
               clock: Callable[[], float] = time.time,
               elb_client: Any = None) -> RebalanceResult:
-    """Read, plan and (unless check mode) move. ``elb_client`` (ELBv2) lets the executor count
-    load-balanced tasks as healthy only once their targets are."""
+    """Read, plan, grant and (unless check mode) move, until balanced or the deadline.
+    ``elb_client`` (ELBv2) lets load-balanced tasks count as healthy only once their targets
+    are. AWS errors after the first read end the run with the result so far (``error``)."""
+    deadline = Deadline(clock, request.wait_timeout)
+    run_id = request.run_id or uuid.uuid4().hex[:12]
+    api = CountingClient(ecs_client)
+    elb = CountingClient(elb_client) if elb_client is not None else None
     snap = take_snapshot(ecs_client, request.cluster, request.services)
     calls, retries = snap.api_calls, snap.api_retries
+    evictor = Evictor(api, snap.cluster_arn, request.limits(), deadline, elb)
     current = plan(snap, request.plan_options())
     before = distributions(snap, request.max_skew, request.services)
     result = RebalanceResult(plan=current, before=before, after=before,
-                             check_mode=request.check_mode)
-    if request.check_mode:
-        result.api_calls, result.api_retries = calls, retries
-        return result
-    api = CountingClient(ecs_client)
-    elb = CountingClient(elb_client) if elb_client is not None else None
-    executor = Executor(api, snap.cluster_arn, request.exec_options(), sleep=sleep, clock=clock,
-                        elb=elb)
-    deadline = clock() + request.wait_timeout
-    while True:
-        try:
-            step = executor.step(snap, current)
-        except SettleTimeout as err:        # a surge's own wait; it restored desiredCount
-            result.timed_out, result.error = True, str(err)
-            break
-        result.steps.append(step)
-        if step.errors:                    # an abandoned surge: report it, stop here
-            result.timed_out, result.error = True, "; ".join(step.errors)
-            break
-        if not step.changed:
-            break
-        if request.wait:
-            touched = [a.service for a in step.actions] + step.healed
-            try:
-                executor.wait_settled(touched, [t for a in step.actions for t in a.stopped_tasks])
-            except SettleTimeout as err:
-                result.timed_out, result.error = True, str(err)
-        snap = take_snapshot(ecs_client, request.cluster, request.services)
-        calls += snap.api_calls
-        retries += snap.api_retries
-        current = plan(snap, request.plan_options())
-        if (not request.wait or result.timed_out or not current.moves
-                or request.strategy == "redeploy" or clock() >= deadline):
-            result.timed_out = result.timed_out or (bool(current.moves) and clock() >= deadline)
-            break
-    result.after = distributions(snap, request.max_skew, request.services)
-    result.api_calls = calls + api.calls + (elb.calls if elb else 0)
-    result.api_retries = retries + api.retries + (elb.retries if elb else 0)
+                             check_mode=request.check_mode, run_id=run_id)
+    executor = Executor(api, snap.cluster_arn, deadline, run_id, request.exec_options(),
+                        sleep=sleep, elb=elb, healthy_targets=evictor.healthy_targets)
+    try:
+        result.decision = evictor.decide(snap, current)
+        if not request.check_mode:
+            _loop(request, result, snap, evictor, executor, deadline, ecs_client)
+    except AWS_ERRORS as err:
+        result.error = f"{type(err).__name__}: {err}"
+    result.api_calls = calls + api.calls + (elb.calls if elb else 0) + result.api_calls
+    result.api_retries = retries + api.retries + (elb.retries if elb else 0) + result.api_retries
     return result
+
+
+def _loop(request: RebalanceRequest, result: RebalanceResult, snap: ClusterSnapshot,
+          evictor: Evictor, executor: Executor, deadline: Deadline, ecs_client: Any) -> None:
+    """Steps until balanced, nothing is granted, an error, or the deadline."""
+    decision = result.decision
+    while True:
+        healed = executor.heal(snap)
+        step = StepResult(healed=healed) if healed else executor.execute(decision)
+        result.steps.append(step)
+        if step.errors:
+            result.error = "; ".join(step.errors)
+            result.timed_out = deadline.passed()
+            return
+        if not step.changed or not request.wait:
+            return
+        touched = [a.service for a in step.actions] + step.healed
+        try:
+            executor.wait_settled(touched, [t for a in step.actions for t in a.stopped_tasks])
+        except SettleTimeout as err:
+            result.timed_out, result.error = True, str(err)
+        snap = take_snapshot(ecs_client, request.cluster, request.services)
+        result.api_calls += snap.api_calls
+        result.api_retries += snap.api_retries
+        result.after = distributions(snap, request.max_skew, request.services)
+        if result.timed_out:
+            return
+        decision = evictor.decide(snap, plan(snap, request.plan_options()))
+        result.last_decision = decision
+        if not decision.grants and not _heal_due(snap, deadline.clock()):
+            return
+        if deadline.passed():
+            result.timed_out = True
+            return
+
+
+def _heal_due(snap: ClusterSnapshot, now: float) -> bool:
+    """A surge lock whose deadline has passed (a killed run's) waits to be healed."""
+    return any(SurgeLock.from_tag(svc.tags[SURGE_TAG]).deadline <= now
+               for svc in snap.services.values() if SURGE_TAG in svc.tags)

@@ -1,0 +1,377 @@
+"""The evictor: the one place that decides what may be disturbed now, and the only place that
+spends the disruption budget.
+
+The planner proposes moves (pure, from the snapshot). The evictor takes them service by service
+and grants a move only when it can happen now without harm:
+
+* **locks**: a service whose surge lock another run holds is skipped ("surge in progress");
+* **no progress**: a service whose last step left it in exactly the shape it had before (the
+  step record tag, ``lock.STEP_TAG``) is skipped until its shape changes, so no move that did
+  not help is repeated (a Lambda triggered by the service's own steady state cannot loop);
+* **mode and floor**: ``stop`` needs a spare healthy task above the floor
+  (``ceil(desired * minimumHealthyPercent / 100)``; healthy = RUNNING, and HEALTHY when a
+  container health check exists, and no more than the healthy targets of its load balancer);
+  ``surge`` needs room under maximumPercent and enough time before the run's deadline;
+* **protection**: task scale-in protection is read (GetTaskProtection, 100 tasks a call) for
+  every task a granted move would stop; a protected task is never stopped: another unprotected
+  task on the same instance takes its place, or the move is dropped;
+* **budget**: the cluster-wide ``max_moves`` per step and, optionally, ``max_moves_per_az``
+  (moves out of one AZ per step).
+
+A service that cannot move spends nothing and is refused with its reason; only granted moves
+count, and the executor reports only what happened.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from .lock import STEP_TAG, SURGE_TAG, SurgeLock, shape_signature, step_shape
+from .model import ClusterSnapshot, EngineError, Service, Task
+from .planner import Move, Plan, Status, default_max_moves
+from .snapshot import CountingClient, chunks
+
+STRATEGIES = ("auto", "stop", "surge", "redeploy")
+MAX_TASKS_PER_GET_PROTECTION = 100
+
+
+class Refused:
+    """Reason codes of a refused service (``Refusal.code``)."""
+
+    SURGE_IN_PROGRESS = "surge_in_progress"
+    NO_PROGRESS = "no_progress"
+    NO_DISRUPTION_BUDGET = "no_disruption_budget"
+    PROTECTED = "protected"
+    DEFERRED = "deferred"
+    AZ_BUDGET = "az_budget"
+    DEADLINE = "deadline"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What the evictor may spend. ``max_moves``: per step, None = 10% of the cluster's live
+    tasks (at least 1); ``max_moves_per_az``: per step and source AZ, None = no limit;
+    ``surge_min_seconds``: a surge starts only with at least this long before the deadline."""
+
+    strategy: str = "auto"
+    max_moves: int | None = None
+    max_moves_per_az: int | None = None
+    surge_min_seconds: float = 120.0
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, "
+                             f"got {self.strategy!r}")
+        if self.max_moves is not None and self.max_moves < 1:
+            raise ValueError(f"max_moves must be at least 1, got {self.max_moves}")
+        if self.max_moves_per_az is not None and self.max_moves_per_az < 1:
+            raise ValueError(f"max_moves_per_az must be at least 1, got {self.max_moves_per_az}")
+        if self.surge_min_seconds < 0:
+            raise ValueError("surge_min_seconds must not be negative")
+
+
+class Deadline:
+    """The run's one absolute deadline; every wait of the run is bounded by it."""
+
+    def __init__(self, clock: Callable[[], float], seconds: float):
+        self.clock = clock
+        self.at = clock() + seconds
+
+    def remaining(self) -> float:
+        return max(0.0, self.at - self.clock())
+
+    def passed(self) -> bool:
+        return self.clock() >= self.at
+
+
+@dataclass(slots=True)
+class Grant:
+    """Moves of one service the executor may make now, and how."""
+
+    service: Service
+    mode: str
+    moves: list[Move]
+    tasks: Sequence[Task]
+    shape: str
+
+    def to_dict(self) -> dict:
+        return {"service": self.service.name, "mode": self.mode,
+                "moves": [m.to_dict() for m in self.moves]}
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    service: str
+    code: str
+    message: str
+
+    def to_dict(self) -> dict:
+        return {"service": self.service, "code": self.code, "message": self.message}
+
+
+@dataclass(slots=True)
+class Decision:
+    grants: list[Grant] = field(default_factory=list)
+    refusals: list[Refusal] = field(default_factory=list)
+    max_moves: int = 0
+    spent: int = 0
+
+    @property
+    def moves(self) -> list[Move]:
+        return [m for g in self.grants for m in g.moves]
+
+    def to_dict(self) -> dict:
+        return {"max_moves": self.max_moves, "spent": self.spent,
+                "grants": [g.to_dict() for g in self.grants],
+                "refused": [r.to_dict() for r in self.refusals]}
+
+
+# ------------------------------------------------------------------------- pure limits
+
+def floor_running(service: Service) -> int:
+    """The fewest healthy tasks ECS's minimumHealthyPercent allows."""
+    return math.ceil(service.desired * service.min_healthy_percent / 100)
+
+
+def surge_room(service: Service) -> int:
+    """Extra tasks maximumPercent allows above desiredCount."""
+    return max(0, math.floor(service.desired * service.max_percent / 100) - service.desired)
+
+
+def healthy_tasks(service: Service, tasks: Sequence[Task]) -> int:
+    """Tasks ECS counts as healthy for minimumHealthyPercent: RUNNING, and HEALTHY when a
+    container of the task definition has a health check (load balancers are checked by the
+    caller, which can read target health)."""
+    needs_check = bool(getattr(service, "container_health_check", False))
+    return sum(1 for t in tasks if t.last_status == "RUNNING"
+               and (not needs_check or t.health == "HEALTHY"))
+
+
+def service_shape(snapshot: ClusterSnapshot, name: str) -> str:
+    """What a step on ``name`` could have changed, as a digest: the cluster's instances (ARN,
+    status, agent), the service's desired count and task definition, and its task count per
+    instance. Equal digests before and after a step mean the step made no progress."""
+    service = snapshot.services[name]
+    counts: dict[str, int] = defaultdict(int)
+    for task in snapshot.tasks.get(name, ()):
+        counts[task.instance_arn] += 1
+    parts = [f"{i.arn} {i.status} {i.agent_connected}" for i in snapshot.instances]
+    parts += [f"desired={service.desired}", f"td={service.task_definition}"]
+    parts += [f"{arn}={n}" for arn, n in sorted(counts.items())]
+    return shape_signature(parts)
+
+
+# ---------------------------------------------------------------------------- evictor
+
+class Evictor:
+    """Grants the planner's moves that can happen now (see the module docstring)."""
+
+    def __init__(self, api: CountingClient, cluster_arn: str, limits: Limits,
+                 deadline: Deadline, elb: CountingClient | None = None):
+        self.api, self.cluster, self.elb, self.limits = api, cluster_arn, elb, limits
+        self.deadline = deadline
+
+    def decide(self, snapshot: ClusterSnapshot, plan: Plan) -> Decision:
+        budget = self.limits.max_moves or default_max_moves(snapshot)
+        decision = Decision(max_moves=budget)
+        per_az: dict[str, int] = defaultdict(int)
+        for sp in plan.services:
+            if sp.status != Status.REBALANCE or not sp.moves:
+                continue
+            service = snapshot.services[sp.service]
+            tasks = snapshot.tasks.get(sp.service, ())
+            refusal = self._gate(snapshot, service)
+            if refusal is not None:
+                decision.refusals.append(refusal)
+                continue
+            mode = self._mode(service, tasks)
+            if isinstance(mode, Refusal):
+                decision.refusals.append(mode)
+                continue
+            left = budget - decision.spent
+            if left <= 0:
+                decision.refusals.append(Refusal(
+                    service.name, Refused.DEFERRED,
+                    f"{len(sp.moves)} move(s) deferred: the step's budget of max_moves={budget} "
+                    f"was spent on services before it; a later step takes them"))
+                continue
+            capacity = self._capacity(service, tasks, mode)
+            moves, dropped = self._unprotected(sp.moves, tasks)
+            moves = self._within_az_budget(moves, per_az)
+            take = moves[:min(capacity, left)]
+            if not take:
+                decision.refusals.append(self._why_none(service, sp.moves, dropped, capacity))
+                continue
+            for move in take:
+                per_az[move.source_az] += 1
+            decision.spent += len(take)
+            decision.grants.append(Grant(service, mode, take, tasks,
+                                         service_shape(snapshot, service.name)))
+        return decision
+
+    # ------------------------------------------------------------------ gates
+    def _gate(self, snapshot: ClusterSnapshot, service: Service) -> Refusal | None:
+        marker = service.tags.get(SURGE_TAG)
+        if marker is not None:
+            lock = SurgeLock.from_tag(marker)
+            return Refusal(service.name, Refused.SURGE_IN_PROGRESS,
+                           f"surge in progress (lock of run {lock.owner or 'unknown'}, "
+                           f"phase {lock.phase}, deadline {lock.deadline:.0f}); not touched")
+        record = service.tags.get(STEP_TAG)
+        if record is not None and step_shape(record) == service_shape(snapshot, service.name):
+            return Refusal(service.name, Refused.NO_PROGRESS,
+                           "the last step left the service exactly as it found it (same "
+                           "instances, desired count and task counts); not repeated until "
+                           f"the cluster's shape changes (tag {STEP_TAG})")
+        return None
+
+    def _mode(self, service: Service, tasks: Sequence[Task]) -> str | Refusal:
+        wanted = self.limits.strategy
+        if wanted == "redeploy":
+            return "redeploy"
+        spare = self.spare(service, tasks)
+        room = surge_room(service)
+        if wanted in ("auto", "stop") and spare > 0:
+            return "stop"
+        if wanted in ("auto", "surge") and room > 0:
+            if self.deadline.remaining() < self.limits.surge_min_seconds:
+                return Refusal(service.name, Refused.DEADLINE,
+                               f"a surge needs about {self.limits.surge_min_seconds:.0f} s and "
+                               f"{self.deadline.remaining():.0f} s are left before the run's "
+                               "deadline; not started")
+            return "surge"
+        floor = floor_running(service)
+        if wanted == "stop":
+            text = (f"strategy stop needs a spare healthy task: {self._healthy(service, tasks)} "
+                    f"healthy and minimumHealthyPercent {service.min_healthy_percent} keeps "
+                    f"{floor}")
+        else:
+            text = (f"minimumHealthyPercent {service.min_healthy_percent} keeps {floor} of "
+                    f"{self._healthy(service, tasks)} healthy task(s) and maximumPercent "
+                    f"{service.max_percent} leaves no room to start one more")
+        return Refusal(service.name, Refused.NO_DISRUPTION_BUDGET, text)
+
+    def _capacity(self, service: Service, tasks: Sequence[Task], mode: str) -> int:
+        if mode == "stop":
+            return self.spare(service, tasks)
+        if mode == "surge":
+            return surge_room(service)
+        return len(tasks)
+
+    def _within_az_budget(self, moves: list[Move], per_az: dict[str, int]) -> list[Move]:
+        cap = self.limits.max_moves_per_az
+        if cap is None:
+            return moves
+        used = dict(per_az)
+        out = []
+        for move in moves:
+            if used.get(move.source_az, 0) < cap:
+                used[move.source_az] = used.get(move.source_az, 0) + 1
+                out.append(move)
+        return out
+
+    def _why_none(self, service: Service, planned: Sequence[Move], dropped: int,
+                  capacity: int) -> Refusal:
+        if dropped and dropped >= len(planned):
+            return Refusal(service.name, Refused.PROTECTED,
+                           f"every task the plan would move ({dropped}) is protected from "
+                           "scale-in by someone else and has no unprotected neighbour on its "
+                           "instance; protected tasks are never stopped")
+        if capacity <= 0:
+            return Refusal(service.name, Refused.NO_DISRUPTION_BUDGET,
+                           "no spare healthy task above the minimum healthy floor right now")
+        return Refusal(service.name, Refused.AZ_BUDGET,
+                       f"max_moves_per_az={self.limits.max_moves_per_az} is spent for the "
+                       "source AZ(s) of its moves in this step")
+
+    # -------------------------------------------------------------- health
+    def _healthy(self, service: Service, tasks: Sequence[Task]) -> int:
+        healthy = healthy_tasks(service, tasks)
+        if service.target_groups and self.elb is not None:
+            healthy = min(healthy, self.healthy_targets(service.target_groups))
+        return healthy
+
+    def spare(self, service: Service, tasks: Sequence[Task]) -> int:
+        return max(0, self._healthy(service, tasks) - floor_running(service))
+
+    def healthy_targets(self, target_groups: Sequence[str]) -> int:
+        """Healthy targets of the service: the smallest count over its target groups."""
+        counts = []
+        for arn in target_groups:
+            resp = self.elb.call("describe_target_health", TargetGroupArn=arn)
+            counts.append(sum(1 for d in resp.get("TargetHealthDescriptions", [])
+                              if d.get("TargetHealth", {}).get("State") == "healthy"))
+        return min(counts) if counts else 0
+
+    # ---------------------------------------------------------- protection
+    def protected(self, task_arns: Sequence[str]) -> set[str]:
+        """Tasks protected from scale-in now, by anyone. A task ECS could not answer for
+        (``failures``) counts as protected: what is not known to be free is not stopped."""
+        return read_protection(self.api, self.cluster, task_arns)
+
+    def _unprotected(self, moves: Sequence[Move], tasks: Sequence[Task]) -> tuple[list[Move], int]:
+        """The moves with every protected task swapped for an unprotected one on the same
+        instance (or dropped), and how many were dropped."""
+        sources = {m.source_instance for m in moves}
+        on_source = [t for t in tasks if t.instance_arn in sources]
+        if not on_source:
+            return list(moves), 0
+        protected = self.protected([t.arn for t in on_source])
+        if not protected:
+            return list(moves), 0
+        chosen = {m.task_arn for m in moves if m.task_arn not in protected}
+        spare_by_instance: dict[str, list[str]] = defaultdict(list)
+        for t in on_source:
+            if t.arn not in protected and t.arn not in chosen:
+                spare_by_instance[t.instance_arn].append(t.arn)
+        out, dropped = [], 0
+        for move in moves:
+            if move.task_arn not in protected:
+                out.append(move)
+                continue
+            free = spare_by_instance.get(move.source_instance)
+            if free:
+                out.append(_with_task(move, free.pop()))
+            else:
+                dropped += 1
+        return out, dropped
+
+
+def _with_task(move: Move, task_arn: str) -> Move:
+    return Move(move.service, task_arn, move.source_instance, move.source_az,
+                move.destination_instance, move.destination_az)
+
+
+def read_protection(api: CountingClient, cluster: str, task_arns: Sequence[str]) -> set[str]:
+    """GetTaskProtection in batches of 100: the tasks that are protected, plus those ECS
+    reported a failure for (unknown protection is treated as protected)."""
+    protected: set[str] = set()
+    for batch in chunks(list(task_arns), MAX_TASKS_PER_GET_PROTECTION):
+        resp = api.call("get_task_protection", cluster=cluster, tasks=list(batch))
+        protected.update(p["taskArn"] for p in resp.get("protectedTasks", [])
+                         if p.get("protectionEnabled"))
+        protected.update(_failed_arns(resp, batch))
+    return protected
+
+
+def _failed_arns(resp: dict, batch: Sequence[str]) -> set[str]:
+    out = set()
+    for failure in resp.get("failures", []) or []:
+        arn = failure.get("arn", "")
+        out.update(a for a in batch if a == arn or (arn and a.endswith(arn.rsplit("/", 1)[-1])))
+    return out
+
+
+def require_no_failures(resp: dict, what: str) -> None:
+    """Raise when ECS reported per-task failures for a protection change."""
+    failures = resp.get("failures") or []
+    if failures:
+        listed = ", ".join(f"{f.get('arn', '?')}: {f.get('reason', '?')}" for f in failures)
+        raise ProtectionFailed(f"{what} failed for {len(failures)} task(s): {listed}")
+
+
+class ProtectionFailed(EngineError):
+    """UpdateTaskProtection reported failures for some tasks."""

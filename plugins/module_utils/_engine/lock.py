@@ -1,0 +1,105 @@
+"""The surge lock and the step record: what a run leaves on a service, as ECS tags. Pure.
+
+A surge raises a service's desiredCount for a while. Whatever else happens (a Lambda killed at
+its timeout, two runs at once, an autoscaler or a person changing desiredCount meanwhile), the
+service must end at what *others* set, and nothing this run added may outlive it. So the surge
+is a lock written on the service BEFORE desiredCount changes:
+
+``taskspread:surge = "v2 owner=<run> phase=<raising|lowering> delta=<k> before=<n> set=<n>
+start=<epoch> deadline=<epoch>"``
+
+* ``owner``: the run that holds it; another run never overwrites it and skips the service
+  ("surge in progress") until ``deadline``.
+* ``delta``: how much this run added. Every restore is by delta against the desiredCount read
+  just before lowering, never an absolute value read earlier, so others' changes survive.
+* ``phase``: ``raising`` is written before desiredCount goes up (``before`` = the count read
+  just before, ``set`` = before + delta), ``lowering`` before it comes down (``before`` = the
+  count read just before lowering, ``set`` = that minus delta). A run killed between the tag
+  and the UpdateService leaves a phase whose ``before``/``set`` tell a later run whether the
+  update happened (see ``restore_count``).
+* ``deadline``: the run's own deadline for the surge. The protection the surge adds expires by
+  then (its expiry is computed from it), so a killed run leaves nothing that outlives the lock;
+  a later run heals a lock only once its deadline has passed.
+
+ECS tag values allow letters, digits, spaces and ``+ - = . _ : / @``; this format uses only
+those. Tags are the one durable store a run has on ECS: no table, no extra permissions.
+
+The step record (``taskspread:last-step``) is the no-progress breaker's memory: the shape of the
+service's world when a run last acted on it. If a later read shows exactly that shape again,
+the step did not help and is not repeated until the shape changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+SURGE_TAG = "taskspread:surge"
+STEP_TAG = "taskspread:last-step"
+RAISING = "raising"
+LOWERING = "lowering"
+
+
+@dataclass(frozen=True, slots=True)
+class SurgeLock:
+    owner: str
+    phase: str
+    delta: int
+    before: int
+    set: int
+    start: float
+    deadline: float
+
+    def to_tag(self) -> str:
+        return (f"v2 owner={self.owner} phase={self.phase} delta={self.delta} "
+                f"before={self.before} set={self.set} start={self.start:.0f} "
+                f"deadline={self.deadline:.0f}")
+
+    @classmethod
+    def from_tag(cls, value: str) -> "SurgeLock":
+        """Parse a lock; a legacy ``"<desired>@<epoch>"`` tag (0.1 pre-releases) or an
+        unreadable one becomes a lock without owner whose deadline has long passed, which a
+        run heals without changing desiredCount (its delta is unknown, so 0)."""
+        fields = dict(part.split("=", 1) for part in value.split()[1:] if "=" in part)
+        try:
+            return cls(owner=fields["owner"], phase=fields["phase"], delta=int(fields["delta"]),
+                       before=int(fields["before"]), set=int(fields["set"]),
+                       start=float(fields["start"]), deadline=float(fields["deadline"]))
+        except (KeyError, ValueError):
+            return cls(owner="", phase="unknown", delta=0, before=-1, set=-1, start=0.0,
+                       deadline=0.0)
+
+    def held_by_other(self, run_id: str, now: float) -> bool:
+        return self.owner != run_id and now < self.deadline
+
+
+def restore_count(lock: SurgeLock, current: int) -> int | None:
+    """The desiredCount that undoes an abandoned surge, given the current one; None when
+    nothing is to be changed (only the tag is removed).
+
+    ``raising``: if the count is still ``before``, the raise never happened; otherwise it did
+    (the tag and the UpdateService are adjacent calls, so a changed count means ours landed,
+    maybe with others' changes on top) and the delta comes off. ``lowering``: if the count is
+    the ``set`` we meant to write, the lowering happened; otherwise the delta still comes off.
+    """
+    if lock.delta <= 0:
+        return None
+    if lock.phase == RAISING:
+        return None if current == lock.before else max(0, current - lock.delta)
+    if lock.phase == LOWERING:
+        return None if current == lock.set else max(0, current - lock.delta)
+    return None
+
+
+def shape_signature(parts: list[str]) -> str:
+    """A short stable digest of a service's world (see ``executor.service_shape``)."""
+    return hashlib.sha1("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def step_tag(shape: str, now: float) -> str:
+    return f"v1 shape={shape} at={now:.0f}"
+
+
+def step_shape(value: str) -> str:
+    fields = dict(part.split("=", 1) for part in value.split()[1:] if "=" in part)
+    return fields.get("shape", "")
