@@ -32,19 +32,15 @@ into PENDING) until the task is STOPPED.
 
 from __future__ import annotations
 
-import copy
 import ipaddress
-import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 from . import errors, resources
 
 if TYPE_CHECKING:
-    from .models import ContainerInstance, Task, TaskDefinition
+    from .models import ContainerInstance, TaskDefinition
     from .plane import EcsControlPlane
-
-LOG = logging.getLogger("sandbox.ecs")
 
 AWSVPC = "awsvpc"
 MISSING = "Network Configuration must be provided when networkMode 'awsvpc' is specified."
@@ -224,7 +220,3 @@ def _subnet(backend: Any, subnet_id: str) -> Any:
         return backend.get_subnet(subnet_id)
     except InvalidSubnetIdError:
         return None
-
-
-def normalised(config: Optional[dict]) -> Optional[dict]:
-    return copy.deepcopy(config) if config else None
