@@ -19,6 +19,7 @@ class Config:
     strategy: str = "auto"
     max_skew: int = 1
     max_moves: int | None = None
+    max_moves_per_az: int | None = None
     dry_run: bool = False
     region: str | None = None
 
@@ -35,6 +36,7 @@ class Config:
         return cls(cluster=cluster, strategy=strategy,
                    max_skew=_positive_int(env, "TASKSPREAD_MAX_SKEW", 1),
                    max_moves=_positive_int(env, "TASKSPREAD_MAX_MOVES", None),
+                   max_moves_per_az=_positive_int(env, "TASKSPREAD_MAX_MOVES_PER_AZ", None),
                    dry_run=_bool(env, "TASKSPREAD_DRY_RUN"),
                    region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"))
 

@@ -71,8 +71,9 @@ def remaining_seconds(context: Any) -> float:
 def step(cfg: Config, budget_seconds: float) -> dict:
     request = _runner.RebalanceRequest(
         cluster=cfg.cluster, strategy=cfg.strategy, max_skew=cfg.max_skew,
-        max_moves=cfg.max_moves, wait=False, check_mode=cfg.dry_run,
-        wait_timeout=budget_seconds)
+        max_moves=cfg.max_moves, max_moves_per_az=cfg.max_moves_per_az, wait=False,
+        check_mode=cfg.dry_run, wait_timeout=budget_seconds,
+        poll_interval=min(5.0, budget_seconds))
     try:
         ecs, elb = clients(cfg)
         result = _runner.rebalance(ecs, request, elb_client=elb)
@@ -82,6 +83,8 @@ def step(cfg: Config, budget_seconds: float) -> dict:
     summary = result.to_dict()
     log("skew_before", services={n: d["skew"] for n, d in summary["before"].items()})
     moves = summary["plan"]["moves"] if cfg.dry_run else summary["moves"]
+    if summary["error"]:
+        log("step_error", error=summary["error"], moves_made=len(moves))
     if moves:
         log("dry_run_plan" if cfg.dry_run else "moves", count=len(moves), moves=moves)
     else:

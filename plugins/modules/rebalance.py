@@ -42,8 +42,12 @@ options:
         the ECS scheduler starts replacements on the emptiest eligible instances.
       - C(surge) raises desiredCount within maximumPercent, protects the tasks that stay with
         ECS task scale-in protection, then lowers desiredCount back so ECS removes the surplus.
-        The user's desiredCount is recorded in the service tag C(taskspread:surge) first, so
-        a later run restores it if this one is interrupted.
+        The surge is a lock in the service tag C(taskspread:surge) (owner, delta, deadline),
+        written before desiredCount changes: other runs skip the service while it is held,
+        the restore takes the delta off the count read just before lowering (so an
+        autoscaler's or a person's change during the surge stands), and a later run undoes
+        a killed run's surge by delta once the lock's deadline has passed.
+      - Tasks protected from scale-in by anyone else are never stopped, in any mode.
       - C(redeploy) forces a new deployment of each out-of-balance service (the reference
         architecture's approach; every task of the service restarts).
       - C(auto) uses C(stop) when the service has a spare task, else C(surge).
@@ -58,6 +62,13 @@ options:
     description:
       - Cluster-wide disruption budget per step. Defaults to 10% of the cluster's running
         tasks, at least 1.
+      - The planner proposes every move; the budget is spent only on moves that can happen
+        now, so a service that cannot move (no spare task, no surge room, protected tasks,
+        a surge of another run in progress) costs nothing and the next service gets its turn.
+    type: int
+  max_moves_per_az:
+    description:
+      - At most this many moves out of one Availability Zone per step. No limit when omitted.
     type: int
   wait:
     description:
@@ -66,15 +77,20 @@ options:
     type: bool
     default: true
   wait_timeout:
-    description: Seconds to wait in total when O(wait=true).
+    description:
+      - The run's one absolute deadline, in seconds from its start. Every wait ends by it,
+        a surge's included; a surge is not started when it cannot finish before it.
     type: int
     default: 900
   protection_minutes:
-    description: Expiry of the scale-in protection a surge puts on the tasks that stay.
+    description:
+      - Longest expiry of the scale-in protection a surge puts on the tasks that stay (1 to
+        2880). The expiry is also never later than the run's deadline, so protection of a
+        killed run does not outlive it. Protection set by anyone else is never removed.
     type: int
     default: 10
   poll_interval:
-    description: Seconds between checks while waiting.
+    description: Seconds between checks while waiting (more than 0, at most O(wait_timeout)).
     type: int
     default: 5
 extends_documentation_fragment:
@@ -179,6 +195,22 @@ timed_out:
   description: Whether wait_timeout ended the run before the cluster settled.
   returned: always
   type: bool
+error:
+  description: Why the run stopped early (empty when it did not); the moves before it are kept.
+  returned: always
+  type: str
+run_id:
+  description: This run's id, the owner written in any surge lock it took.
+  returned: always
+  type: str
+decision:
+  description:
+    - The evictor's decision for the first step, the budget (C(max_moves), C(spent)),
+      the moves granted per service and the services refused with their reason
+      (C(surge_in_progress), C(no_progress), C(no_disruption_budget), C(protected),
+      C(deferred), C(az_budget), C(deadline)).
+  returned: always
+  type: dict
 message:
   description: A one-line summary.
   returned: always
@@ -204,7 +236,8 @@ def build_request(module):
             cluster=params["cluster"],
             services=tuple(params["services"]) if params["services"] else None,
             strategy=params["strategy"], max_skew=params["max_skew"],
-            max_moves=params["max_moves"], wait=params["wait"],
+            max_moves=params["max_moves"], max_moves_per_az=params["max_moves_per_az"],
+            wait=params["wait"],
             wait_timeout=params["wait_timeout"], check_mode=module.check_mode,
             protection_minutes=params["protection_minutes"],
             poll_interval=params["poll_interval"])
@@ -235,6 +268,7 @@ def main():
         strategy=dict(type="str", default="auto", choices=["auto", "stop", "surge", "redeploy"]),
         max_skew=dict(type="int", default=1),
         max_moves=dict(type="int"),
+        max_moves_per_az=dict(type="int"),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=900),
         protection_minutes=dict(type="int", default=10),
@@ -253,6 +287,9 @@ def main():
     output = result.to_dict()
     if module._diff:
         output["diff"] = diff_of(output, module.check_mode)
+    if result.error and not result.timed_out:
+        # An AWS error mid-run: fail, and keep the record of what was already done.
+        module.fail_json(msg=f"Rebalancing stopped: {result.error}", **output)
     module.exit_json(**output)
 
 

@@ -1,0 +1,369 @@
+"""The evictor and the executor, branch by branch, against an in-memory ECS (fake_ecs.py).
+
+The sandbox tests (tests/sandbox/test_engine_safety.py, test_faults.py) show the same contract
+against our ECS control plane; these pin every branch cheaply: budgets, locks, protection,
+the no-progress record, the deadline, surge restore by delta, healing, and errors mid-step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from ansible_collections.taskspread.ecs.plugins.module_utils._engine import lock as lk
+from ansible_collections.taskspread.ecs.plugins.module_utils._engine.evictor import (
+    Deadline, Evictor, Limits, Refused, service_shape,
+)
+from ansible_collections.taskspread.ecs.plugins.module_utils._engine.executor import (
+    STOP_REASON, ExecOptions, Executor,
+)
+from ansible_collections.taskspread.ecs.plugins.module_utils._engine.planner import (
+    UNLIMITED, PlanOptions, plan,
+)
+from ansible_collections.taskspread.ecs.plugins.module_utils._engine.snapshot import (
+    CountingClient,
+)
+
+from .factories import cluster, inst, ref, svc
+from .fake_ecs import FakeEcs, client_error
+
+RUN = "run-a"
+
+
+class Clock:
+    def __init__(self, start: float = 1_000_000.0):
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def fake_for(snap) -> FakeEcs:
+    tasks = {name: [(t.arn.rsplit("/", 1)[-1], ref(t.instance_arn)) for t in ts]
+             for name, ts in snap.tasks.items()}
+    fake = FakeEcs({n: s.desired for n, s in snap.services.items()}, tasks)
+    for s in snap.services.values():
+        fake.tags[s.arn].update(s.tags)
+    return fake
+
+
+def decide(snap, fake, clock=None, seconds=900.0, **limits):
+    clock = clock or Clock()
+    evictor = Evictor(CountingClient(fake), snap.cluster_arn, Limits(**limits),
+                      Deadline(clock, seconds))
+    return evictor.decide(snap, plan(snap, PlanOptions(max_moves=UNLIMITED)))
+
+
+def executor(snap, fake, clock, seconds=900.0, **options) -> Executor:
+    return Executor(CountingClient(fake), snap.cluster_arn, Deadline(clock, seconds), RUN,
+                    ExecOptions(poll_interval=5, **options), sleep=clock.sleep)
+
+
+def two_az(*services, placement, fields=None):
+    return cluster([inst("a1", "a"), inst("b1", "b")], list(services), placement, fields)
+
+
+# ----------------------------------------------------------------------------- evictor
+
+def test_an_unmovable_service_first_spends_no_budget():
+    """Defect 3: a min 100 / max 100 service sorted first no longer starves the next one."""
+    snap = two_az(svc("aaa-pinned", min_healthy_percent=100, max_percent=100),
+                  svc("web", min_healthy_percent=50),
+                  placement={"aaa-pinned": {"a1": 4}, "web": {"a1": 8}})
+    fake = fake_for(snap)
+    decision = decide(snap, fake, max_moves=4)
+    assert [(g.service.name, g.mode, len(g.moves)) for g in decision.grants] == [("web", "stop", 4)]
+    assert decision.spent == 4
+    assert [(r.service, r.code) for r in decision.refusals] == [
+        ("aaa-pinned", Refused.NO_DISRUPTION_BUDGET)]
+
+
+def test_budget_left_over_is_deferred_with_its_figures():
+    snap = two_az(svc("a", min_healthy_percent=0), svc("b", min_healthy_percent=0),
+                  placement={"a": {"a1": 4}, "b": {"a1": 4}})
+    decision = decide(snap, fake_for(snap), max_moves=2)
+    assert [(g.service.name, len(g.moves)) for g in decision.grants] == [("a", 2)]
+    (refusal,) = decision.refusals
+    assert refusal.code == Refused.DEFERRED and "max_moves=2" in refusal.message
+
+
+def test_per_az_budget_limits_moves_out_of_one_az():
+    snap = cluster([inst("a1", "a"), inst("a2", "a"), inst("b1", "b"), inst("b2", "b")],
+                   [svc("web", min_healthy_percent=0)], {"web": {"a1": 8}})
+    decision = decide(snap, fake_for(snap), max_moves=10, max_moves_per_az=2)
+    assert [m.source_az for m in decision.moves] == ["us-east-1a", "us-east-1a"]
+
+
+def test_a_surge_lock_of_another_run_is_never_touched():
+    """Defect 1: the next run skips a service whose lock another run holds."""
+    held = lk.SurgeLock("run-b", lk.RAISING, 1, 4, 5, 999_000.0, 1_000_500.0).to_tag()
+    snap = two_az(svc("web", min_healthy_percent=100, tags={lk.SURGE_TAG: held}),
+                  placement={"web": {"a1": 4}})
+    fake = fake_for(snap)
+    decision = decide(snap, fake)
+    assert decision.grants == [] and decision.refusals[0].code == Refused.SURGE_IN_PROGRESS
+    assert "run-b" in decision.refusals[0].message
+    assert fake.calls == []            # not even a protection read
+
+
+def test_no_progress_record_stops_a_repeat_until_the_shape_changes():
+    snap = two_az(svc("web", min_healthy_percent=50), placement={"web": {"a1": 4}})
+    record = lk.step_tag(service_shape(snap, "web"), 1.0)
+    same = replace(snap, services={"web": replace(snap.services["web"],
+                                                  tags={lk.STEP_TAG: record})})
+    decision = decide(same, fake_for(same))
+    assert decision.grants == [] and decision.refusals[0].code == Refused.NO_PROGRESS
+    grown = cluster([inst("a1", "a"), inst("b1", "b"), inst("b2", "b")],
+                    [svc("web", min_healthy_percent=50, tags={lk.STEP_TAG: record})],
+                    {"web": {"a1": 4}})
+    assert [g.service.name for g in decide(grown, fake_for(grown)).grants] == ["web"]
+
+
+def test_protected_tasks_are_swapped_for_unprotected_neighbours_or_dropped():
+    """Defect 6: a task protected by someone else is never chosen."""
+    snap = two_az(svc("web", min_healthy_percent=0), placement={"web": {"a1": 4}})
+    fake = fake_for(snap)
+    planned = [m.task_arn for m in decide(snap, fake_for(snap), max_moves=10).moves]
+    assert len(planned) == 2
+    fake.protected.update(planned)
+    decision = decide(snap, fake, max_moves=10)
+    assert len(decision.moves) == 2
+    assert not {m.task_arn for m in decision.moves} & fake.protected
+    fake.protected.update(t.arn for t in snap.tasks["web"])
+    none = decide(snap, fake, max_moves=10)
+    assert none.grants == [] and none.refusals[0].code == Refused.PROTECTED
+
+
+def test_protection_is_read_100_tasks_a_call_and_unknown_counts_as_protected():
+    snap = cluster([inst("a1", "a", cpu=1 << 20, memory=1 << 21), inst("b1", "b")],
+                   [svc("web", min_healthy_percent=0)], {"web": {"a1": 250}})
+    fake = fake_for(snap)
+    decision = decide(snap, fake, max_moves=200)
+    assert fake.count("get_task_protection") == 3
+    assert len(decision.moves) == 125
+
+
+def test_get_protection_failures_make_a_task_immovable():
+    from ansible_collections.taskspread.ecs.plugins.module_utils._engine.evictor import (
+        read_protection,
+    )
+
+    class Failing(FakeEcs):
+        def get_task_protection(self, cluster, tasks):
+            resp = super().get_task_protection(cluster, tasks)
+            resp["failures"] = [{"arn": tasks[0], "reason": "MISSING"}]
+            return resp
+
+    snap = two_az(svc("web", min_healthy_percent=0), placement={"web": {"a1": 2}})
+    fake = Failing({"web": 2}, {"web": [("web-000001", "a1"), ("web-000002", "a1")]})
+    arns = [t.arn for t in snap.tasks["web"]]
+    assert read_protection(CountingClient(fake), snap.cluster_arn, arns) == {arns[0]}
+
+
+def test_stop_needs_a_healthy_spare_and_container_health_counts():
+    """Defects 8 and 9: no spare means no action; UNHEALTHY tasks are not spare."""
+    snap = two_az(svc("web", min_healthy_percent=50, container_health_check=True),
+                  placement={"web": {"a1": 4}},
+                  fields={f"web-00000{n}": {"health": "UNKNOWN"} for n in (1, 2, 3)})
+    decision = decide(snap, fake_for(snap), strategy="stop")
+    assert decision.grants == [] and decision.refusals[0].code == Refused.NO_DISRUPTION_BUDGET
+    assert "1 healthy" in decision.refusals[0].message
+
+
+def test_a_surge_is_not_started_when_the_deadline_is_too_close():
+    """Defect 7: the run's deadline bounds whether a surge may start."""
+    snap = two_az(svc("web", min_healthy_percent=100), placement={"web": {"a1": 4}})
+    decision = decide(snap, fake_for(snap), seconds=60, surge_min_seconds=120)
+    assert decision.grants == [] and decision.refusals[0].code == Refused.DEADLINE
+
+
+# ---------------------------------------------------------------------------- executor
+
+def grant_of(snap, fake, clock, **limits):
+    decision = decide(snap, fake, clock, **limits)
+    assert decision.grants, decision.refusals
+    return decision
+
+
+def test_stop_records_each_stop_and_keeps_them_when_a_later_one_fails():
+    """Defect 10: a ClientError mid-step keeps the record of tasks already stopped."""
+    snap = two_az(svc("web", min_healthy_percent=0), placement={"web": {"a1": 4}})
+    fake, clock = fake_for(snap), Clock()
+    decision = grant_of(snap, fake, clock, max_moves=2)
+    calls = []
+
+    def second_fails(params):
+        calls.append(params)
+        if len(calls) == 2:
+            raise client_error("StopTask")
+
+    fake.fail["stop_task"] = second_fails
+    result = executor(snap, fake, clock).execute(decision)
+    (action,) = result.actions
+    assert action.stopped_tasks == [decision.moves[0].task_arn]
+    assert "InvalidParameterException" in action.error and result.changed
+    assert fake.calls[-1][1]["reason"] == STOP_REASON
+
+
+def test_surge_restores_by_delta_against_the_count_read_before_lowering():
+    """Defect 2: someone scales 4 -> 6 during the surge; the run ends at 6, not 4."""
+    snap = two_az(svc("web", min_healthy_percent=100), placement={"web": {"a1": 4}})
+    fake, clock = fake_for(snap), Clock()
+    decision = grant_of(snap, fake, clock)
+    scaled: list[int] = []
+
+    def autoscaler(params):
+        if not scaled:                       # while the surge tasks run, +2 from outside
+            fake.desired["web"] += 2
+            fake._reconcile("web")
+            scaled.append(fake.desired["web"])
+
+    fake.fail["list_tasks"] = autoscaler
+    result = executor(snap, fake, clock).execute(decision)
+    assert scaled == [4 + len(decision.moves) + 2] and result.errors == []
+    assert fake.desired["web"] == 6
+    assert lk.SURGE_TAG not in fake.tags[snap.services["web"].arn]
+    assert lk.STEP_TAG in fake.tags[snap.services["web"].arn]
+    assert fake.protected == set()                      # only ours, and it is gone
+
+
+def test_surge_writes_the_lock_first_and_never_touches_user_protection():
+    snap = two_az(svc("web", min_healthy_percent=100), placement={"web": {"a1": 24}})
+    fake, clock = fake_for(snap), Clock()
+    decision = grant_of(snap, fake, clock, max_moves=1)
+    leaving = decision.moves[0].task_arn
+    user = {t.arn for t in snap.tasks["web"] if t.arn != leaving}
+    fake.protected.update(sorted(user)[:3])             # the user protected three tasks
+    mine_before = set(fake.protected)
+    result = executor(snap, fake, clock).execute(decision)
+    assert result.errors == [] and result.actions[0].stopped_tasks == [leaving]
+    ops = [op for op, _ in fake.calls]
+    assert ops.index("tag_resource") < ops.index("update_service")
+    lock_value = fake.calls[ops.index("tag_resource")][1]["tags"][0]["value"]
+    parsed = lk.SurgeLock.from_tag(lock_value)
+    assert (parsed.owner, parsed.phase, parsed.delta, parsed.before) == (RUN, lk.RAISING, 1, 24)
+    protect_calls = [p for op, p in fake.calls if op == "update_task_protection" and p["enabled"]]
+    assert len(protect_calls) == 3 and all(len(p["tasks"]) <= 10 for p in protect_calls)
+    assert not set().union(*(p["tasks"] for p in protect_calls)) & mine_before
+    assert fake.protected == mine_before                 # the user's protection stays
+    assert leaving in fake.stopped and fake.desired["web"] == 24
+    assert all(p["minutes"] <= 15 for p in protect_calls)   # expires by the deadline
+
+
+def test_protection_failures_abandon_the_surge_and_undo_it():
+    snap = two_az(svc("web", min_healthy_percent=100), placement={"web": {"a1": 4}})
+    fake, clock = fake_for(snap), Clock()
+    decision = grant_of(snap, fake, clock)
+    original = fake.update_task_protection
+
+    def failing(cluster, tasks, protectionEnabled, expiresInMinutes=None):
+        resp = original(cluster, tasks, protectionEnabled, expiresInMinutes)
+        if protectionEnabled:
+            resp["failures"] = [{"arn": tasks[-1], "reason": "TASK_NOT_VALID"}]
+        return resp
+
+    fake.update_task_protection = failing
+    result = executor(snap, fake, clock).execute(decision)
+    assert "protecting the tasks that stay failed" in result.actions[0].error
+    assert result.actions[0].moves == []
+    assert fake.desired["web"] == 4 and fake.protected == set()
+    assert lk.SURGE_TAG not in fake.tags[snap.services["web"].arn]
+
+
+def test_surge_times_out_at_the_run_deadline_and_restores():
+    snap = two_az(svc("web", min_healthy_percent=100), placement={"web": {"a1": 4}})
+    fake, clock = fake_for(snap), Clock()
+    decision = grant_of(snap, fake, clock)
+    fake.new_instance = "new"
+    original = fake._reconcile
+    fake._reconcile = lambda name: None                 # new tasks never start
+    result = executor(snap, fake, clock, seconds=300).execute(decision)
+    fake._reconcile = original
+    assert "before the run's deadline" in result.actions[0].error
+    assert clock.now == pytest.approx(1_000_300.0, abs=5.0)
+    assert fake.desired["web"] == 4
+    assert lk.SURGE_TAG not in fake.tags[snap.services["web"].arn]
+
+
+def test_lock_lost_to_another_run_changes_nothing():
+    snap = two_az(svc("web", min_healthy_percent=100), placement={"web": {"a1": 4}})
+    fake, clock = fake_for(snap), Clock()
+    decision = grant_of(snap, fake, clock)
+    other = lk.SurgeLock("run-b", lk.RAISING, 1, 4, 5, clock.now, clock.now + 600).to_tag()
+
+    def race(params):
+        fake.tags[params["resourceArn"]][lk.SURGE_TAG] = other
+
+    fake.fail["list_tags_for_resource"] = race
+    result = executor(snap, fake, clock).execute(decision)
+    assert "taken by run run-b" in result.actions[0].error
+    assert fake.count("update_service") == 0 and fake.desired["web"] == 4
+
+
+def test_redeploy_forces_a_new_deployment():
+    snap = two_az(svc("web", min_healthy_percent=50), placement={"web": {"a1": 4}})
+    fake, clock = fake_for(snap), Clock()
+    decision = grant_of(snap, fake, clock, strategy="redeploy")
+    result = executor(snap, fake, clock).execute(decision)
+    assert result.actions[0].mode == "redeploy"
+    assert ("update_service", {"service": "web", "desiredCount": None,
+                               "forceNewDeployment": True}) in fake.calls
+
+
+@pytest.mark.parametrize("phase,desired,expected", [
+    (lk.RAISING, 4, 4),      # killed between the tag and the raise: nothing to undo
+    (lk.RAISING, 5, 4),      # raised, never lowered: the delta comes off
+    (lk.RAISING, 7, 6),      # raised, then someone added 2: their change stands
+    (lk.LOWERING, 4, 4),     # lowered already: only the tag goes
+    (lk.LOWERING, 5, 4),     # killed between the tag and the lowering
+])
+def test_heal_undoes_an_expired_lock_by_delta(phase, desired, expected):
+    clock = Clock()
+    before, setv = (4, 5) if phase == lk.RAISING else (5, 4)
+    old = lk.SurgeLock("dead", phase, 1, before, setv, clock.now - 900, clock.now - 1).to_tag()
+    snap = two_az(svc("web", desired, tags={lk.SURGE_TAG: old}), placement={"web": {"a1": 4}})
+    fake = fake_for(snap)
+    fake.desired["web"] = desired
+    assert executor(snap, fake, clock).heal(snap) == ["web"]
+    assert fake.desired["web"] == expected
+    assert lk.SURGE_TAG not in fake.tags[snap.services["web"].arn]
+
+
+def test_heal_leaves_a_young_lock_alone():
+    clock = Clock()
+    young = lk.SurgeLock("alive", lk.RAISING, 1, 4, 5, clock.now - 10, clock.now + 300).to_tag()
+    snap = two_az(svc("web", 5, tags={lk.SURGE_TAG: young}), placement={"web": {"a1": 5}})
+    fake = fake_for(snap)
+    assert executor(snap, fake, clock).heal(snap) == []
+    assert fake.desired["web"] == 5 and fake.count("update_service") == 0
+
+
+def test_legacy_or_unreadable_lock_is_removed_without_changing_desired():
+    clock = Clock()
+    snap = two_az(svc("web", 5, tags={lk.SURGE_TAG: "4@123"}), placement={"web": {"a1": 5}})
+    fake = fake_for(snap)
+    assert executor(snap, fake, clock).heal(snap) == ["web"]
+    assert fake.desired["web"] == 5
+
+
+@pytest.mark.parametrize("kw,message", [
+    ({"protection_minutes": 0}, "protection_minutes"),
+    ({"protection_minutes": 2881}, "protection_minutes"),
+    ({"poll_interval": 0}, "poll_interval"),
+])
+def test_exec_options_reject_bad_values(kw, message):
+    with pytest.raises(ValueError, match=message):
+        ExecOptions(**kw)
+
+
+@pytest.mark.parametrize("kw,message", [
+    ({"strategy": "shuffle"}, "strategy"), ({"max_moves": 0}, "max_moves"),
+    ({"max_moves_per_az": 0}, "max_moves_per_az"),
+])
+def test_limits_reject_bad_values(kw, message):
+    with pytest.raises(ValueError, match=message):
+        Limits(**kw)
