@@ -62,6 +62,18 @@ class SandboxConfig:
     # keeps ECS's own rebalancer out of the way of the tool under test.
     az_rebalancing_default: str = "DISABLED"
 
+    # Capacity providers (§1.5, sandbox/ecs/capacity.py). managedScaling.status when
+    # CreateCapacityProvider does not give one (AWS documents no default).
+    managed_scaling_default_status: str = "DISABLED"
+    # CapacityProviderReservation must stay above targetCapacity this long before ECS raises
+    # the group's desired capacity (one 1-minute datapoint), below it this long before it
+    # lowers it (cluster-auto-scaling.html: "15 data points (15 minutes)").
+    managed_scale_out_after_seconds: float = 60.0
+    managed_scale_in_after_seconds: float = 900.0
+    # A Terminating:Wait instance whose hook gets heartbeats waits at most this long
+    # (Auto Scaling's global timeout; managed draining: "up to 48 hours").
+    lifecycle_hook_global_timeout_seconds: float = 172800.0
+
     # Seconds between repeated steady-state events (None: only on transitions).
     steady_state_repeat_seconds: float | None = None
     # Service events: DescribeServices returns this many, newest first; a repeated

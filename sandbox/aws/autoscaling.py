@@ -18,7 +18,17 @@ terminating the first unprotected instances in list order. These patches give
   Instances ProtectedFromScaleIn are never chosen;
 * instances leaving the group (scale-in, Detach, TerminateInstanceInAutoScalingGroup) are
   deregistered from the group's target groups, so they drain like on AWS;
-* ``DisableMetricsCollection`` is implemented (amazon.aws.autoscaling_group calls it).
+* ``DisableMetricsCollection`` is implemented (amazon.aws.autoscaling_group calls it);
+* **termination lifecycle hooks** (ecs-semantics §8): a group with an
+  ``autoscaling:EC2_INSTANCE_TERMINATING`` hook does not terminate the instances a scale-in
+  chose: they wait in ``Terminating:Wait`` (no longer counted in the group's capacity,
+  deregistered from its target groups) until CompleteLifecycleAction, or until the hook's
+  heartbeat timeout (extended by heartbeats up to ``lifecycle_hook_global_timeout_seconds``),
+  and then terminate whatever the result (both CONTINUE and ABANDON terminate on scale-in).
+  ``complete_lifecycle_action`` and ``record_heartbeat`` are what ECS's managed draining
+  (sandbox/ecs/capacity.py) calls; CompleteLifecycleAction is also served on the API.
+  Only scale-in through the desired capacity is held; TerminateInstanceInAutoScalingGroup and
+  DetachInstances still act at once.
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ import random
 from collections import Counter
 from typing import Any, Callable
 
+from moto.autoscaling.exceptions import ValidationError
 from moto.autoscaling.models import (ASG_NAME_TAG, AutoScalingBackend, FakeAutoScalingGroup,
                                      InstanceState)
 from moto.autoscaling.responses import AutoScalingResponse
@@ -120,6 +131,7 @@ def _replace_instances(self: FakeAutoScalingGroup, count_needed: int,
         options = _template_metadata_options(self)
         for instance in reservation.instances:
             instance.autoscaling_group = self
+            instance.sandbox_launched_at = _now()   # emulated launch time (warm-up periods)
             instance.sandbox_launch_origin = _launch_origin(self)
             if options:   # moto's RunInstances ignores the template's MetadataOptions
                 instance.metadata_options = MetadataOptions(options)
@@ -193,16 +205,112 @@ def termination_order(group: FakeAutoScalingGroup) -> list[InstanceState]:
 
 def _set_desired_capacity(self: FakeAutoScalingGroup, new_capacity: int | None) -> None:
     """moto's own logic (mixed instances included) with the victims put first, then the
-    group's launch order restored and the removed instances deregistered from target groups."""
+    group's launch order restored and the removed instances deregistered from target groups.
+    With a termination hook the victims are held in Terminating:Wait instead."""
     before = list(self.instance_states)
-    self.instance_states = termination_order(self)
+    held = _hold_victims(self, new_capacity)
+    self.instance_states = [s for s in termination_order(self)
+                            if not s.lifecycle_state.startswith("Terminating")]
     _ORIGINAL_SET_DESIRED(self, new_capacity)
     remaining = {id(s) for s in self.instance_states}
+    remaining |= {id(s) for s in before if s.lifecycle_state.startswith("Terminating")}
     known = {id(s) for s in before}
     self.instance_states = ([s for s in before if id(s) in remaining]
                             + [s for s in self.instance_states if id(s) not in known])
     removed = [s.instance.id for s in before if id(s) not in remaining]
-    _deregister_from_target_groups(self, removed)
+    _deregister_from_target_groups(self, removed + held)
+
+
+# ------------------------------------------------------------ termination lifecycle hooks
+def _now() -> float:
+    from . import active
+
+    sandbox = active()
+    return sandbox.now() if sandbox else 0.0
+
+
+def _terminating_hook(group: FakeAutoScalingGroup):
+    hooks = group.autoscaling_backend.describe_lifecycle_hooks(group.name)
+    return next((h for h in hooks
+                 if h.lifecycle_transition == "autoscaling:EC2_INSTANCE_TERMINATING"), None)
+
+
+def _hold_victims(group: FakeAutoScalingGroup, new_capacity: int | None) -> list[str]:
+    """Put the instances this scale-in removes into Terminating:Wait; their ids."""
+    if new_capacity is None or group.mixed_instances_policy:
+        return []
+    hook = _terminating_hook(group)
+    excess = len(group.active_instances()) - new_capacity
+    if hook is None or excess <= 0:
+        return []
+    victims = [s for s in termination_order(group)
+               if s.lifecycle_state == "InService" and not s.protected_from_scale_in][:excess]
+    now = _now()
+    for state in victims:
+        state.lifecycle_state = "Terminating:Wait"
+        state.sandbox_hook = hook.name
+        state.sandbox_wait_started = now
+        state.sandbox_heartbeat_timeout = float(hook.heartbeat_timeout)
+        _extend(group, state, now + state.sandbox_heartbeat_timeout)
+    return [s.instance.id for s in victims]
+
+
+def _extend(group: FakeAutoScalingGroup, state: InstanceState, deadline: float) -> None:
+    from . import active
+
+    sandbox = active()
+    limit = state.sandbox_wait_started + (
+        sandbox.config.lifecycle_hook_global_timeout_seconds if sandbox else 172800.0)
+    state.sandbox_wait_deadline = min(deadline, limit)
+    if sandbox is not None:
+        sandbox.runtime.call_at(state.sandbox_wait_deadline,
+                                lambda: _expire(group, state))
+
+
+def _expire(group: FakeAutoScalingGroup, state: InstanceState) -> None:
+    """The heartbeat timeout passed: the default result applies (the instance terminates)."""
+    if state in group.instance_states and state.lifecycle_state == "Terminating:Wait" \
+            and _now() >= state.sandbox_wait_deadline:
+        complete_lifecycle_action(group, state.instance.id, "CONTINUE")
+
+
+def record_heartbeat(group: FakeAutoScalingGroup, instance_id: str) -> None:
+    """RecordLifecycleActionHeartbeat: the wait restarts its heartbeat timeout (within the
+    global timeout). Only renews when half the timeout is used, so passes stay cheap."""
+    state = _waiting(group, instance_id)
+    if state is None:
+        return
+    now = _now()
+    if state.sandbox_wait_deadline - now <= state.sandbox_heartbeat_timeout / 2:
+        _extend(group, state, now + state.sandbox_heartbeat_timeout)
+
+
+def complete_lifecycle_action(group: FakeAutoScalingGroup, instance_id: str,
+                              result: str) -> bool:
+    """End the wait: on scale-in both results terminate the instance. False if the instance
+    is not waiting."""
+    state = _waiting(group, instance_id)
+    if state is None:
+        return False
+    group.instance_states = [s for s in group.instance_states if s is not state]
+    group.autoscaling_backend.ec2_backend.terminate_instances([instance_id])
+    return True
+
+
+def _waiting(group: FakeAutoScalingGroup, instance_id: str) -> InstanceState | None:
+    return next((s for s in group.instance_states if s.instance.id == instance_id
+                 and s.lifecycle_state == "Terminating:Wait"), None)
+
+
+def _response_complete_lifecycle_action(self: AutoScalingResponse) -> EmptyResult:
+    group = self.autoscaling_backend.autoscaling_groups.get(
+        self._get_param("AutoScalingGroupName"))
+    instance_id = self._get_param("InstanceId")
+    if group is None or not complete_lifecycle_action(
+            group, instance_id, self._get_param("LifecycleActionResult")):
+        raise ValidationError(f"No active Lifecycle Action found with instance ID "
+                              f"{instance_id}")
+    return EmptyResult()
 
 
 def _deregister_from_target_groups(group: FakeAutoScalingGroup, instance_ids: list[str]) -> None:
@@ -247,6 +355,7 @@ def patches() -> list[tuple[Any, str, Any]]:
         (AutoScalingBackend, "detach_instances", _detach_instances),
         (AutoScalingBackend, "disable_metrics_collection", _backend_disable_metrics),
         (AutoScalingResponse, "disable_metrics_collection", _response_disable_metrics),
+        (AutoScalingResponse, "complete_lifecycle_action", _response_complete_lifecycle_action),
     ]
 
 

@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
-from . import lifecycle, resources
+from . import capacity, lifecycle, resources
 from .models import Cluster, ContainerInstance
 
 if TYPE_CHECKING:
@@ -363,6 +363,8 @@ def register(plane: "EcsControlPlane", cluster: Cluster, instance, conf: Optiona
         reserved_tcp=tcp, reserved_udp=udp, attributes=attrs, version_info=info,
         availability_zone=az, ec2_backed=instance is not None, version=0, updated_at=now,
         tags=list(tags or []))
+    if instance is not None:   # launched from a provider's Auto Scaling group (§1.5)
+        ci.capacity_provider_name = capacity.provider_of_instance(plane, instance)
     plane.container_instances[ci.arn] = ci
     plane.agent.known.setdefault(iid, conf or None)
     plane.instance_changed(ci)

@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any, Callable, Optional
 
-from . import agent, errors, events, lifecycle, network, placement, scheduler
+from . import agent, capacity, errors, events, lifecycle, network, placement, scheduler
 from .errors import EcsError
 from .models import Cluster, Deployment, Service, TaskDefinition
 from .plane import EcsControlPlane
@@ -173,8 +173,8 @@ def create_cluster(plane: EcsControlPlane, p: Params) -> dict:
     if p.get("configuration"):
         fields["configuration"] = copy.deepcopy(p["configuration"])
     fields["capacity_providers"] = list(p.get("capacityProviders") or [])
-    fields["default_capacity_provider_strategy"] = copy.deepcopy(
-        p.get("defaultCapacityProviderStrategy") or [])
+    fields["default_capacity_provider_strategy"] = capacity.check_association(
+        plane, name, fields["capacity_providers"], p.get("defaultCapacityProviderStrategy"))
     if p.get("serviceConnectDefaults"):
         fields["service_connect_defaults"] = copy.deepcopy(p["serviceConnectDefaults"])
     cluster = create_cluster_record(plane, name, **fields)
@@ -221,9 +221,10 @@ def put_cluster_capacity_providers(plane: EcsControlPlane, p: Params) -> dict:
     if p.get("capacityProviders") is None or p.get("defaultCapacityProviderStrategy") is None:
         raise errors.invalid("capacityProviders and defaultCapacityProviderStrategy are "
                              "required.")
+    strategy = capacity.check_association(plane, cluster.name, list(p["capacityProviders"]),
+                                          p["defaultCapacityProviderStrategy"])
     cluster.capacity_providers = list(p["capacityProviders"])
-    cluster.default_capacity_provider_strategy = copy.deepcopy(
-        p["defaultCapacityProviderStrategy"])
+    cluster.default_capacity_provider_strategy = strategy
     return {"cluster": cluster.to_api(plane.cluster_stats(cluster), {"TAGS"})}
 
 
@@ -250,13 +251,6 @@ def update_cluster_settings(plane: EcsControlPlane, p: Params) -> dict:
     cluster = plane.get_cluster(_req(p, "cluster"))
     cluster.settings = _merge_settings(cluster.settings, _req(p, "settings"))
     return {"cluster": cluster.to_api(plane.cluster_stats(cluster), {"TAGS"})}
-
-
-def describe_capacity_providers(plane: EcsControlPlane, p: Params) -> dict:
-    return {"capacityProviders": [],
-            "failures": [_missing(f"arn:aws:ecs:{plane.region}:{plane.account}:"
-                                  f"capacity-provider/{n}")
-                         for n in p.get("capacityProviders") or []]}
 
 
 # ------------------------------------------------------------- task definitions
@@ -464,6 +458,8 @@ def create_service(plane: EcsControlPlane, p: Params) -> dict:
     if controller.get("type", "ECS") != "ECS":
         raise errors.invalid("The sandbox's ECS supports only the ECS deployment controller.")
     _ec2_only(p.get("launchType"))
+    launch_type, cps = capacity.resolve(plane, cluster, p.get("capacityProviderStrategy"),
+                                        p.get("launchType"))
     strategy = p.get("schedulingStrategy") or "REPLICA"
     if strategy not in ("REPLICA", "DAEMON"):
         raise errors.invalid(f"Invalid schedulingStrategy: {strategy}")
@@ -491,13 +487,12 @@ def create_service(plane: EcsControlPlane, p: Params) -> dict:
         role_arn = (f"arn:aws:iam::{plane.account}:role/aws-service-role/ecs.amazonaws.com/"
                     "AWSServiceRoleForECS")
     now = plane.now()
-    cps = copy.deepcopy(p.get("capacityProviderStrategy") or [])
     svc = Service(
         name=name, arn=plane.arn(f"service/{cluster.name}/{name}"), cluster_name=cluster.name,
         cluster_arn=cluster.arn, created_at=now, created_by=plane.principal,
         desired_count=desired, scheduling_strategy=strategy, load_balancers=lbs,
         service_registries=copy.deepcopy(p.get("serviceRegistries") or []),
-        launch_type=None if cps else "EC2", capacity_provider_strategy=cps,
+        launch_type=launch_type, capacity_provider_strategy=cps,
         platform_version=p.get("platformVersion"),
         deployment_configuration=_deployment_configuration(p.get("deploymentConfiguration")),
         role_arn=role_arn,
@@ -574,8 +569,12 @@ def update_service(plane: EcsControlPlane, p: Params) -> dict:
         svc.propagate_tags = p["propagateTags"]
     if p.get("availabilityZoneRebalancing") is not None:
         svc.availability_zone_rebalancing = p["availabilityZoneRebalancing"]
-    if p.get("capacityProviderStrategy"):
-        svc.capacity_provider_strategy = copy.deepcopy(p["capacityProviderStrategy"])
+    if p.get("capacityProviderStrategy") is not None or p.get("launchType"):
+        launch_type, cps = capacity.resolve(plane, cluster, p.get("capacityProviderStrategy"),
+                                            p.get("launchType"))
+        if (launch_type, cps) != (svc.launch_type, svc.capacity_provider_strategy):
+            svc.launch_type, svc.capacity_provider_strategy = launch_type, cps
+            new_deployment = True   # the deployment carries where its tasks run
     if p.get("serviceRegistries") is not None:
         svc.service_registries = copy.deepcopy(p["serviceRegistries"])
     if new_deployment:
@@ -657,13 +656,16 @@ def run_task(plane: EcsControlPlane, p: Params) -> dict:
     cons = _constraints(p.get("placementConstraints"), td)
     strategies = _strategies(p.get("placementStrategy")) or list(placement.DEFAULT_STRATEGY)
     net = network.validate(plane, td, p.get("networkConfiguration"))
-    if not any(ci.status == "ACTIVE" for ci in plane.instances_in(cluster.name)):
+    _, cps = capacity.resolve(plane, cluster, p.get("capacityProviderStrategy"),
+                              p.get("launchType"))
+    if not cps and not any(ci.status == "ACTIVE" for ci in plane.instances_in(cluster.name)):
         raise errors.invalid("No Container Instances were found in your cluster.")
     placed, failure = scheduler.place_tasks(
         plane, cluster.name, td, count, group=group, constraints=cons,
         strategies=strategies, started_by=started_by, overrides=p.get("overrides"),
         tags=_task_tags(p, td, cluster),
-        enable_execute_command=bool(p.get("enableExecuteCommand")), network_configuration=net)
+        enable_execute_command=bool(p.get("enableExecuteCommand")), network_configuration=net,
+        capacity_strategy=cps)
     failures = []
     if failure is not None:
         failures = [{"arn": arn, "reason": reason}
@@ -1112,7 +1114,10 @@ ACTIONS: dict[str, Callable[[EcsControlPlane, Params], dict]] = {
     "PutClusterCapacityProviders": put_cluster_capacity_providers,
     "UpdateCluster": update_cluster,
     "UpdateClusterSettings": update_cluster_settings,
-    "DescribeCapacityProviders": describe_capacity_providers,
+    "CreateCapacityProvider": capacity.create_capacity_provider,
+    "DescribeCapacityProviders": capacity.describe_capacity_providers,
+    "UpdateCapacityProvider": capacity.update_capacity_provider,
+    "DeleteCapacityProvider": capacity.delete_capacity_provider,
     "RegisterTaskDefinition": register_task_definition,
     "DescribeTaskDefinition": describe_task_definition,
     "ListTaskDefinitions": list_task_definitions,

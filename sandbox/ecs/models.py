@@ -196,6 +196,7 @@ class ContainerInstance:
     dynamic_ports: set[int] = field(default_factory=set)
     tasks: dict[str, "Task"] = field(default_factory=dict)  # not yet STOPPED
     deregistered_at: Optional[float] = None
+    capacity_provider_name: Optional[str] = None  # its Auto Scaling group's provider
 
     @property
     def remaining_cpu(self) -> int:
@@ -242,6 +243,8 @@ class ContainerInstance:
         }
         if self.status_reason:
             out["statusReason"] = self.status_reason
+        if self.capacity_provider_name:
+            out["capacityProviderName"] = self.capacity_provider_name
         if "TAGS" in include:
             out["tags"] = copy.deepcopy(self.tags)
         if "CONTAINER_INSTANCE_HEALTH" in include:
@@ -332,6 +335,7 @@ class Task:
     scheduler_stop: bool = False     # stopped by the service scheduler (service events)
     unhealthy_reason: Optional[str] = None
     stop_epoch: int = 0              # guards stale lifecycle timers
+    capacity_provider_name: Optional[str] = None  # from a capacity provider strategy
 
     @property
     def live(self) -> bool:
@@ -346,7 +350,6 @@ class Task:
             "attributes": [{"name": "ecs.cpu-architecture", "value": "x86_64"}],
             "availabilityZone": self.availability_zone,
             "clusterArn": self.cluster_arn,
-            "containerInstanceArn": self.container_instance_arn,
             "containers": [c.to_api(self.arn) for c in self.containers],
             "cpu": str(self.cpu),
             "memory": str(self.memory),
@@ -367,6 +370,10 @@ class Task:
                 container["networkInterfaces"] = [self.eni.interface()]
         if self.started_by:
             out["startedBy"] = self.started_by
+        if self.container_instance_arn:   # none while PROVISIONING
+            out["containerInstanceArn"] = self.container_instance_arn
+        if self.capacity_provider_name:
+            out["capacityProviderName"] = self.capacity_provider_name
         _put_ts(out, "createdAt", self.created_at, ts)
         if self.connectivity_at is not None:
             out["connectivity"] = "CONNECTED"

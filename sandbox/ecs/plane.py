@@ -14,7 +14,7 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Iterable, Optional
 
-from . import agent, errors, events, scheduler
+from . import agent, capacity, errors, events, scheduler
 from .models import Cluster, ContainerInstance, Service, Task, TaskDefinition
 
 if TYPE_CHECKING:
@@ -36,6 +36,7 @@ class EcsControlPlane:
         self.container_instances: dict[str, ContainerInstance] = {}
         self.account_settings: dict[str, str] = {}
         self.agent = agent.AgentState()
+        self.capacity = capacity.CapacityState()   # capacity providers (§1.5)
         # Every event handed to EventBridge, newest last (tests and debugging read this).
         self.emitted: collections.deque = collections.deque(maxlen=5000)
         # Service event messages collected during a pass: service arn -> [(kind, tg), ids]
@@ -259,6 +260,7 @@ class EcsControlPlane:
                     scheduler.reconcile_service(self, svc)
                 except Exception:
                     LOG.exception("scheduler pass for service %s failed", svc.arn)
+            capacity.reconcile(self)
             self.flush_notes()
         finally:
             self._reconciling = False

@@ -22,7 +22,7 @@ import math
 from collections import Counter
 from typing import TYPE_CHECKING, Optional
 
-from . import events, lifecycle, network
+from . import capacity, events, lifecycle, network
 from .models import Service, Task, TaskDefinition
 from .placement import (DEFAULT_STRATEGY, Constraints, Failure, Host, Placement, Victim,
                         check, choose, choose_to_stop, free_dynamic_ports, occupy)
@@ -55,7 +55,8 @@ def build_hosts(plane: "EcsControlPlane", cluster_name: str) -> list[Host]:
             dynamic_in_use=set(ci.dynamic_ports), groups=groups, live_groups=live,
             facts={"runningTasksCount": sum(live.values()),
                    "agentVersion": ci.version_info.get("agentVersion"),
-                   "registeredAt": ci.registered_at},
+                   "registeredAt": ci.registered_at,
+                   "capacityProviderName": ci.capacity_provider_name},
             eni_slots=network.eni_slots(plane, ci)))
     return hosts
 
@@ -73,20 +74,34 @@ def place_tasks(plane: "EcsControlPlane", cluster_name: str, td: TaskDefinition,
                 tags: Optional[list] = None,
                 enable_execute_command: bool = False,
                 network_configuration: Optional[dict] = None,
+                capacity_strategy: Optional[list] = None,
                 ) -> tuple[list[Task], Optional[Failure]]:
     """Place ``count`` tasks one at a time (§1.3); stops at the first that cannot be placed.
 
-    ``network_configuration``: RunTask's; a service's tasks use their deployment's."""
+    ``network_configuration``: RunTask's; a service's tasks use their deployment's.
+    ``capacity_strategy``: RunTask's resolved capacity provider strategy; a service's tasks
+    use the service's. Each task then goes only to its provider's instances, or waits in
+    PROVISIONING when that provider has managed scaling (sandbox/ecs/capacity.py)."""
     hosts = build_hosts(plane, cluster_name)
     if network_configuration is None and deployment is not None:
         network_configuration = deployment.network_configuration
     shape = shape_for(td, group, network_configuration)
     placed: list[Task] = []
-    for _ in range(count):
-        result = choose(hosts, shape, constraints, strategies, rng=plane.runtime.rng,
+    if capacity_strategy is None and service is not None:
+        capacity_strategy = service.capacity_provider_strategy
+    for provider in capacity.providers_for(plane, capacity_strategy or [], service, count):
+        result = choose(capacity.pool(hosts, provider), shape, constraints, strategies,
+                        rng=plane.runtime.rng,
                         tie_break=plane.config.placement_tie_break,
                         missing_is_value=plane.config.spread_missing_attribute_is_value,
                         port_range=plane.config.dynamic_port_range)
+        if isinstance(result, Failure) and capacity.can_provision(plane, provider):
+            placed.append(capacity.provision(
+                plane, cluster_name=cluster_name, td=td, shape=shape, group=group,
+                started_by=started_by, service=service, deployment=deployment,
+                overrides=overrides, tags=tags, enable_execute_command=enable_execute_command,
+                provider=provider, constraints=constraints, strategies=strategies))
+            continue
         if isinstance(result, Failure):
             return placed, result
         ci = plane.container_instances[result.host.arn]
@@ -94,6 +109,7 @@ def place_tasks(plane: "EcsControlPlane", cluster_name: str, td: TaskDefinition,
             plane, td=td, ci=ci, shape=shape, dynamic_ports=result.dynamic_ports,
             group=group, started_by=started_by, service=service, deployment=deployment,
             overrides=overrides, tags=tags, enable_execute_command=enable_execute_command))
+        placed[-1].capacity_provider_name = provider
         occupy(result.host, shape, result.dynamic_ports)
     return placed, None
 
@@ -213,8 +229,9 @@ def _classify(plane: "EcsControlPlane", svc: Service) -> tuple[list[Task], list[
     bad, good = [], []
     for t in live:
         ci = plane.container_instances.get(t.container_instance_arn)
-        if t.deployment_id != prim or ci is None or ci.status != "ACTIVE" \
-                or t.unhealthy_reason:
+        hostless = t.last_status == "PROVISIONING"   # waits for capacity, no host yet
+        if t.deployment_id != prim or t.unhealthy_reason or not hostless and (
+                ci is None or ci.status != "ACTIVE"):
             bad.append(t)
         else:
             good.append(t)
@@ -237,7 +254,12 @@ def _replica_step(plane: "EcsControlPlane", svc: Service) -> bool:
     excess = len(good) - D
     if excess > 0:
         cands = [t for t in good if not t.protected(now)]
-        if cands:
+        waiting = [t for t in cands if t.last_status == "PROVISIONING"][:excess]
+        if waiting:   # tasks still waiting for capacity go first
+            changed |= _stop(plane, svc, waiting) > 0
+            excess -= len(waiting)
+            cands = [t for t in cands if t not in waiting]
+        if cands and excess > 0:
             hosts = build_hosts(plane, svc.cluster_name)
             picks = choose_to_stop(_victims(plane, cands, healthy), hosts, svc.group,
                                    strategies, excess, rng=plane.runtime.rng,
@@ -245,10 +267,11 @@ def _replica_step(plane: "EcsControlPlane", svc: Service) -> bool:
                                    missing_is_value=plane.config.spread_missing_attribute_is_value)
             by_arn = {t.arn: t for t in cands}
             changed |= _stop(plane, svc, [by_arn[v.task_arn] for v in picks]) > 0
-            live, good, bad = _classify(plane, svc)
+        live, good, bad = _classify(plane, svc)
 
     # 2. bad tasks still PENDING stop at once
-    pending_bad = [t for t in bad if t.last_status == "PENDING" and not t.protected(now)]
+    pending_bad = [t for t in bad if t.last_status in ("PENDING", "PROVISIONING")
+                   and not t.protected(now)]
     if pending_bad:
         changed |= _stop(plane, svc, pending_bad) > 0
         live, good, bad = _classify(plane, svc)
@@ -280,7 +303,8 @@ def _replica_step(plane: "EcsControlPlane", svc: Service) -> bool:
     #    the minimum, it would only hide that the service is below it.
     stoppable = [t for t in bad if not t.protected(now)]
     unhealthy_bad = [t for t in stoppable if t.arn not in healthy
-                     and (t.last_status == "PENDING" or t.unhealthy_reason)]
+                     and (t.last_status in ("PENDING", "PROVISIONING")
+                          or t.unhealthy_reason)]
     if unhealthy_bad:
         changed |= _stop(plane, svc, unhealthy_bad) > 0
         live, good, bad = _classify(plane, svc)

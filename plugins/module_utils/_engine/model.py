@@ -13,7 +13,7 @@ Conventions:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 AZ_ATTRIBUTE = "ecs.availability-zone"
@@ -92,6 +92,7 @@ class Instance:
     remaining_memory: int = 0
     reserved_tcp_ports: frozenset[int] = frozenset()
     reserved_udp_ports: frozenset[int] = frozenset()
+    capacity_provider: str = ""
 
     @property
     def accepts_tasks(self) -> bool:
@@ -101,7 +102,20 @@ class Instance:
     def to_dict(self) -> dict:
         return {"arn": self.arn, "ec2_instance_id": self.ec2_instance_id, "az": self.az,
                 "status": self.status, "agent_connected": self.agent_connected,
-                "remaining_cpu": self.remaining_cpu, "remaining_memory": self.remaining_memory}
+                "remaining_cpu": self.remaining_cpu, "remaining_memory": self.remaining_memory,
+                "capacity_provider": self.capacity_provider}
+
+
+@dataclass(frozen=True, slots=True)
+class CapacityProviderItem:
+    """One entry of a capacity provider strategy: ``base`` tasks first, the rest by ``weight``."""
+
+    provider: str
+    base: int = 0
+    weight: int = 0
+
+    def to_dict(self) -> dict:
+        return {"provider": self.provider, "base": self.base, "weight": self.weight}
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +127,14 @@ class Service:
     PRIMARY deployment's rolloutState ("" when ECS does not report one).
     ``resources`` are those of the service's (primary) task definition.
     ``target_groups``: ARNs of the load balancer target groups the service registers tasks in.
+    ``launch_type``: EC2, FARGATE, EXTERNAL, or "" when a capacity provider strategy is used.
+    ``capacity_provider_strategy``: the *effective* strategy: the service's own, or (when the
+    service has neither a strategy nor a launch type) the cluster's default strategy.
+    ``az_rebalancing``: availabilityZoneRebalancing as ECS reports it (absent = DISABLED);
+    ``az_rebalancing_in_progress``: ECS's own AZ rebalancing is running now (from the service's
+    events, see ``snapshot.az_rebalancing_in_progress``).
+    ``container_health_check``: an essential container of the task definition has a
+    healthCheck, so ECS counts only HEALTHY tasks toward minimumHealthyPercent.
     """
 
     name: str
@@ -133,6 +155,15 @@ class Service:
     task_definition: str = ""
     resources: TaskResources = field(default_factory=TaskResources)
     target_groups: tuple[str, ...] = ()
+    capacity_provider_strategy: tuple[CapacityProviderItem, ...] = ()
+    az_rebalancing: str = "DISABLED"
+    az_rebalancing_in_progress: bool = False
+    container_health_check: bool = False
+
+    @property
+    def providers(self) -> tuple[str, ...]:
+        """The capacity provider names of the effective strategy, in strategy order."""
+        return tuple(item.provider for item in self.capacity_provider_strategy)
 
     @property
     def group(self) -> str:
@@ -161,6 +192,7 @@ class Task:
     started_at: float = 0.0
     created_at: float = 0.0
     task_definition: str = ""
+    capacity_provider: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,3 +218,10 @@ class ClusterSnapshot:
 
     def task_count(self) -> int:
         return sum(len(tasks) for tasks in self.tasks.values())
+
+    def service_names(self, refs: Iterable[str]) -> tuple[str, ...]:
+        """The snapshot's service names for ``refs`` given as names or ARNs (ECS accepts
+        both), sorted, unknown ones dropped: callers match on names only."""
+        by_arn = {svc.arn: name for name, svc in self.services.items()}
+        out = {by_arn.get(r, r) for r in refs}
+        return tuple(sorted(n for n in out if n in self.services))

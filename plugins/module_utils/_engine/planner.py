@@ -829,8 +829,8 @@ def plan(snapshot: ClusterSnapshot, options: PlanOptions | None = None) -> Plan:
     """Plan the moves that balance every selected spread service of ``snapshot``."""
     options = options or PlanOptions()
     budget = default_max_moves(snapshot) if options.max_moves is None else options.max_moves
-    names = sorted(snapshot.services if options.services is None else
-                   (n for n in set(options.services) if n in snapshot.services))
+    names = sorted(snapshot.services) if options.services is None else \
+        snapshot.service_names(options.services)
     ctx = _Context(snapshot)
     left, plans, all_moves = budget, [], []
     for name in names:

@@ -16,13 +16,18 @@ except ImportError:  # the modules report a missing botocore through AnsibleAWSM
     Config = None
 
 from .model import (
-    AZ_ATTRIBUTE, ClusterNotFound, ClusterSnapshot, Instance, PlacementConstraint,
-    PlacementStrategy, Service, Task, TaskResources, UnknownServices,
+    AZ_ATTRIBUTE, CapacityProviderItem, ClusterNotFound, ClusterSnapshot, Instance,
+    PlacementConstraint, PlacementStrategy, Service, Task, TaskResources, UnknownServices,
 )
+
+AZ_REBALANCING_STARTED = "AZ Rebalancing in progress."
+AZ_REBALANCING_ENDED = ("is AZ balanced", "AZ Rebalancing stopped", "AZ rebalancing stopped",
+                        "AZ Rebalancing has stopped", "AZ rebalancing has stopped")
 
 MAX_INSTANCES_PER_DESCRIBE = 100
 MAX_TASKS_PER_DESCRIBE = 100
 MAX_SERVICES_PER_DESCRIBE = 10
+LIST_SERVICES_PAGE = 100           # ListServices maxResults maximum (its default is 10)
 LIVE_STATUSES = ("ACTIVE", "DRAINING")
 
 
@@ -66,17 +71,19 @@ def take_snapshot(ecs_client: Any, cluster: str,
                   services: Iterable[str] | None = None) -> ClusterSnapshot:
     """Read ``cluster``: instances, services (all, or the named ones), their live tasks.
 
-    Raises ``ClusterNotFound`` and ``UnknownServices`` (names given that do not exist or are
-    INACTIVE); botocore errors propagate unchanged.
+    ``services`` may name services by name or by ARN (ECS accepts both); the snapshot keys
+    them by name either way. Raises ``ClusterNotFound`` and ``UnknownServices`` (the caller's
+    spellings that do not exist or are INACTIVE); botocore errors propagate unchanged.
     """
     api = CountingClient(ecs_client)
-    cluster_name, cluster_arn = _describe_cluster(api, cluster)
+    cluster_name, cluster_arn, default_strategy = _describe_cluster(api, cluster)
     instances = _read_instances(api, cluster_arn)
     wanted = None if services is None else sorted(set(services))
     service_docs = _read_services(api, cluster_arn, cluster_name, wanted)
     task_defs = _read_task_definitions(api, service_docs)
-    no_td = (TaskResources(), ())
-    svc_map = {doc["serviceName"]: _service(doc, *task_defs.get(doc.get("taskDefinition", ""), no_td))
+    no_td = (TaskResources(), (), False)
+    svc_map = {doc["serviceName"]: _service(doc, *task_defs.get(doc.get("taskDefinition", ""), no_td),
+                                            default_strategy=default_strategy)
                for doc in service_docs}
     az_of = {inst.arn: inst.az for inst in instances}
     tasks = _read_tasks(api, cluster_arn, sorted(svc_map), az_of, per_service=wanted is not None)
@@ -86,12 +93,21 @@ def take_snapshot(ecs_client: Any, cluster: str,
                            api_calls=api.calls, api_retries=api.retries)
 
 
-def _describe_cluster(api: CountingClient, cluster: str) -> tuple[str, str]:
+def _describe_cluster(api: CountingClient, cluster: str
+                      ) -> tuple[str, str, tuple[CapacityProviderItem, ...]]:
+    """Name, ARN and defaultCapacityProviderStrategy of the (not INACTIVE) cluster."""
     resp = api.call("describe_clusters", clusters=[cluster])
     found = [c for c in resp.get("clusters", []) if c.get("status") != "INACTIVE"]
     if not found:
         raise ClusterNotFound(cluster)
-    return found[0]["clusterName"], found[0]["clusterArn"]
+    doc = found[0]
+    return (doc["clusterName"], doc["clusterArn"],
+            _strategy(doc.get("defaultCapacityProviderStrategy")))
+
+
+def _strategy(items: list[dict] | None) -> tuple[CapacityProviderItem, ...]:
+    return tuple(CapacityProviderItem(i.get("capacityProvider", ""), int(i.get("base") or 0),
+                                      int(i.get("weight") or 0)) for i in items or [])
 
 
 def _read_instances(api: CountingClient, cluster_arn: str) -> list[Instance]:
@@ -129,7 +145,8 @@ def _instance(doc: dict) -> Instance:
         remaining_cpu=int(remaining.get("CPU", {}).get("integerValue", 0)),
         remaining_memory=int(remaining.get("MEMORY", {}).get("integerValue", 0)),
         reserved_tcp_ports=_ports(remaining.get("PORTS")),
-        reserved_udp_ports=_ports(remaining.get("PORTS_UDP")))
+        reserved_udp_ports=_ports(remaining.get("PORTS_UDP")),
+        capacity_provider=doc.get("capacityProviderName", ""))
 
 
 def _read_services(api: CountingClient, cluster_arn: str, cluster_name: str,
@@ -137,13 +154,18 @@ def _read_services(api: CountingClient, cluster_arn: str, cluster_name: str,
     names = wanted
     if names is None:
         names = []
-        for page in api.pages("list_services", cluster=cluster_arn):
+        for page in api.pages("list_services", cluster=cluster_arn,
+                              PaginationConfig={"PageSize": LIST_SERVICES_PAGE}):
             names.extend(page.get("serviceArns", []))
     docs: list[dict] = []
+    seen: set[str] = set()          # a name and its ARN both given: describe returns it twice
     for batch in chunks(names, MAX_SERVICES_PER_DESCRIBE):
         resp = api.call("describe_services", cluster=cluster_arn, services=list(batch),
                         include=["TAGS"])
-        docs.extend(d for d in resp.get("services", []) if d.get("status") != "INACTIVE")
+        for doc in resp.get("services", []):
+            if doc.get("status") != "INACTIVE" and doc["serviceArn"] not in seen:
+                seen.add(doc["serviceArn"])
+                docs.append(doc)
     if wanted is not None:
         found = {d["serviceName"] for d in docs} | {d["serviceArn"] for d in docs}
         missing = tuple(n for n in wanted if n not in found)
@@ -152,16 +174,43 @@ def _read_services(api: CountingClient, cluster_arn: str, cluster_name: str,
     return docs
 
 
-TaskDefInfo = tuple[TaskResources, tuple[PlacementConstraint, ...]]
+TaskDefInfo = tuple[TaskResources, tuple[PlacementConstraint, ...], bool]
 
 
 def _read_task_definitions(api: CountingClient, docs: list[dict]) -> dict[str, TaskDefInfo]:
-    """Describe each distinct task definition once: its resources and its constraints."""
+    """Describe each distinct task definition once: resources, constraints, health check."""
     out: dict[str, TaskDefInfo] = {}
     for arn in sorted({d["taskDefinition"] for d in docs if d.get("taskDefinition")}):
         td = api.call("describe_task_definition", taskDefinition=arn)["taskDefinition"]
-        out[arn] = (task_resources(td), _constraints(td))
+        out[arn] = (task_resources(td), _constraints(td), has_container_health_check(td))
     return out
+
+
+def has_container_health_check(task_definition: dict) -> bool:
+    """Whether an essential container (``essential`` defaults to true) defines a healthCheck:
+    then ECS counts only HEALTHY tasks toward minimumHealthyPercent (DeploymentConfiguration)."""
+    return any(c.get("healthCheck") and c.get("essential", True) is not False
+               for c in task_definition.get("containerDefinitions", []))
+
+
+def az_rebalancing_in_progress(events: list[dict]) -> bool:
+    """Whether ECS's own AZ rebalancing runs now, from a service's DescribeServices events.
+
+    ECS reports the start as "service (X) is not AZ balanced with ... AZ Rebalancing in
+    progress." and the end as "service (X) is AZ balanced with ..." (track-service-
+    rebalancing.html); a stop is matched by ``AZ_REBALANCING_ENDED`` too. In progress when the
+    newest start message is newer than the newest end message. Events are compared by
+    ``createdAt`` when present, else by list position (ECS lists newest first).
+    """
+    started = ended = None
+    for pos, event in enumerate(events or []):
+        message = event.get("message", "")
+        when = (_epoch(event["createdAt"]) if event.get("createdAt") else 0.0, -pos)
+        if AZ_REBALANCING_STARTED in message:
+            started = when if started is None else max(started, when)
+        elif any(marker in message for marker in AZ_REBALANCING_ENDED):
+            ended = when if ended is None else max(ended, when)
+    return started is not None and (ended is None or started > ended)
 
 
 def _constraints(doc: dict) -> tuple[PlacementConstraint, ...]:
@@ -208,17 +257,35 @@ def _static_ports(mode: str, containers: list[dict]) -> tuple[frozenset[int], fr
     return frozenset(tcp), frozenset(udp)
 
 
+def effective_strategy(doc: dict, default: tuple[CapacityProviderItem, ...]
+                       ) -> tuple[CapacityProviderItem, ...]:
+    """The service's own capacity provider strategy, else (no strategy and no launch type)
+    the cluster's defaultCapacityProviderStrategy (CreateService: "If no
+    capacityProviderStrategy or launchType is specified, the defaultCapacityProviderStrategy
+    for the cluster is used")."""
+    own = _strategy(doc.get("capacityProviderStrategy"))
+    if own or doc.get("launchType"):
+        return own
+    return default
+
+
 def _service(doc: dict, resources: TaskResources,
-             td_constraints: tuple[PlacementConstraint, ...]) -> Service:
+             td_constraints: tuple[PlacementConstraint, ...], health_check: bool = False,
+             default_strategy: tuple[CapacityProviderItem, ...] = ()) -> Service:
     """The service, with the task definition's constraints appended to its own."""
     deployments = doc.get("deployments", [])
+    strategy = effective_strategy(doc, default_strategy)
+    launch_type = doc.get("launchType") or ("" if strategy else "EC2")
     primary = next((d for d in deployments if d.get("status") == "PRIMARY"), {})
     config = doc.get("deploymentConfiguration", {})
     return Service(
         name=doc["serviceName"], arn=doc["serviceArn"], desired=doc.get("desiredCount", 0),
         running=doc.get("runningCount", 0), pending=doc.get("pendingCount", 0),
         scheduling_strategy=doc.get("schedulingStrategy", "REPLICA"),
-        launch_type=doc.get("launchType", ""),
+        launch_type=launch_type, capacity_provider_strategy=strategy,
+        az_rebalancing=doc.get("availabilityZoneRebalancing") or "DISABLED",
+        az_rebalancing_in_progress=az_rebalancing_in_progress(doc.get("events", [])),
+        container_health_check=health_check,
         deployment_controller=doc.get("deploymentController", {}).get("type", "ECS"),
         deployments=len(deployments), rollout_state=primary.get("rolloutState", ""),
         min_healthy_percent=config.get("minimumHealthyPercent", 100),
@@ -266,4 +333,5 @@ def _task(doc: dict, az_of: dict[str, str]) -> Task | None:
         started_by=doc.get("startedBy", ""), health=doc.get("healthStatus", "UNKNOWN"),
         protected=None if protection is None else bool(protection),
         started_at=_epoch(doc.get("startedAt")), created_at=_epoch(doc.get("createdAt")),
-        task_definition=doc.get("taskDefinitionArn", ""))
+        task_definition=doc.get("taskDefinitionArn", ""),
+        capacity_provider=doc.get("capacityProviderName", ""))

@@ -93,8 +93,8 @@ def test_full_snapshot_paginates_batches_and_counts(ecs):
     stub_cluster(stub)
     stub_instances(stub)
     names = [f"{ACC}:service/prod/s{k:02d}" for k in range(12)]
-    stub.add_response("list_services", {"serviceArns": names[:10], "nextToken": "s"}, {"cluster": CL})
-    stub.add_response("list_services", {"serviceArns": names[10:]}, {"cluster": CL, "nextToken": "s"})
+    # ListServices pages at its maximum, 100 (default 10): 12 services are one page
+    stub.add_response("list_services", {"serviceArns": names}, {"cluster": CL, "maxResults": 100})
     stub.add_response("describe_services", {"services": [svc_doc(k) for k in range(10)]},
                       {"cluster": CL, "services": names[:10], "include": ["TAGS"]})
     stub.add_response("describe_services", {"services": [svc_doc(k) for k in (10, 11)]},
@@ -113,7 +113,7 @@ def test_full_snapshot_paginates_batches_and_counts(ecs):
                       {"tasks": [task_doc(k, f"s{k % 12:02d}") for k in range(100, 150)]},
                       {"cluster": CL, "tasks": tasks[100:]})
     snap = take_snapshot(client, "prod")
-    assert snap.api_calls == 1 + 2 + 3 + 2 + 2 + 2 + 2 + 2 == 16
+    assert snap.api_calls == 1 + 2 + 3 + 1 + 2 + 2 + 2 + 2 == 15
     assert len(snap.instances) == 250 and snap.cluster_arn == CL
     first = snap.instances[0]
     assert first.status == "DRAINING" and first.az == "us-east-1a"
