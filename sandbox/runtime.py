@@ -8,6 +8,11 @@ callbacks and reconcile passes. Time comes from ``Runtime.now()``, never from ``
 * scaled mode (``speed=N``): emulated seconds pass N times faster than wall seconds; a ticker
   thread fires due timers.
 
+The clock starts at the wall-clock time the runtime is created (whole seconds), so the ECS control
+plane, moto's services (patched in ``sandbox/aws/clock.py``) and the Lambda runner's log lines
+share one timeline that also lines up with the world outside while ``speed`` is 1. Tests that
+need a fixed instant pass ``epoch=...``.
+
 Timers are plain callbacks scheduled at an emulated instant.  ``advance`` fires them in due
 order, moving the clock to each due time first, so a 300 s deregistration delay followed by a
 2 s stop timeout happens in that order whatever step the test takes.
@@ -25,14 +30,19 @@ from typing import Callable
 
 LOG = logging.getLogger("sandbox")
 
-# An epoch that is obviously emulated (2025-03-01T10:00:00Z) so recorded output is stable.
-DEFAULT_EPOCH = 1740823200.0
+
+def wall_epoch() -> float:
+    """Now on the wall clock, in whole seconds: where a new sandbox's clock starts (whole seconds
+    keep a manual clock that moves by whole seconds on second boundaries, as ``at(...)``
+    schedules and event ``time`` fields are)."""
+    return float(int(time.time()))
 
 
 class Runtime:
-    def __init__(self, speed: float | None = None, seed: int = 0, epoch: float = DEFAULT_EPOCH):
+    def __init__(self, speed: float | None = None, seed: int = 0, epoch: float | None = None):
         if speed is not None and speed <= 0:
             raise ValueError("speed must be positive")
+        epoch = wall_epoch() if epoch is None else float(epoch)
         self.speed = speed
         self.lock = threading.RLock()
         self.rng = random.Random(seed)

@@ -219,3 +219,56 @@ class Driver:
                 time.sleep(step / self._speed)
             waited += step
         return waited
+
+
+# ------------------------------------------------------------ Service Auto Scaling
+ECS_DESIRED_COUNT = "ecs:service:DesiredCount"
+
+
+def endpoint_now(aws) -> float:
+    """The endpoint's clock in epoch seconds: the sandbox's emulated clock (its control API
+    ``/_sandbox/status``) when the clients point at a sandbox, the wall clock on AWS."""
+    import json
+    import urllib.request
+
+    endpoint = aws("ecs").meta.endpoint_url
+    if "amazonaws.com" in endpoint:
+        return time.time()
+    with urllib.request.urlopen(f"{endpoint}/_sandbox/status", timeout=10) as response:
+        return float(json.load(response)["now"])
+
+
+def schedule_desired_count(aws, cluster: str, service: str, at_seconds: float, count: int,
+                           name: str | None = None) -> str:
+    """Have Service Auto Scaling set ``service``'s desiredCount to ``count`` ``at_seconds``
+    emulated seconds from now, the way an autoscaler changes it under a running rebalance.
+
+    Registers the service as a scalable target if it is not one yet (bounds around its current
+    desiredCount and ``count``), then puts a one-time ``at(...)`` scheduled action whose
+    MinCapacity and MaxCapacity are both ``count``: at that time Application Auto Scaling
+    raises or lowers desiredCount to ``count`` through ECS UpdateService and records a scaling
+    activity. Works against AWS as well (there ``at`` is wall-clock UTC). Returns the action name.
+    """
+    import datetime
+    import math
+
+    scaling = aws("application-autoscaling")
+    resource = f"service/{cluster}/{service}"
+    registered = scaling.describe_scalable_targets(
+        ServiceNamespace="ecs", ResourceIds=[resource],
+        ScalableDimension=ECS_DESIRED_COUNT)["ScalableTargets"]
+    if not registered:
+        current = aws("ecs").describe_services(cluster=cluster, services=[service])[
+            "services"][0]["desiredCount"]
+        scaling.register_scalable_target(
+            ServiceNamespace="ecs", ResourceId=resource, ScalableDimension=ECS_DESIRED_COUNT,
+            MinCapacity=min(current, count), MaxCapacity=max(current, count))
+    # at(...) has whole seconds: round up so the action never runs early.
+    when = datetime.datetime.fromtimestamp(math.ceil(endpoint_now(aws) + at_seconds),
+                                           datetime.timezone.utc)
+    name = name or f"desired-{count}-at-{when:%Y%m%dT%H%M%S}"
+    scaling.put_scheduled_action(
+        ServiceNamespace="ecs", ScheduledActionName=name, ResourceId=resource,
+        ScalableDimension=ECS_DESIRED_COUNT, Schedule=f"at({when:%Y-%m-%dT%H:%M:%S})",
+        ScalableTargetAction={"MinCapacity": count, "MaxCapacity": count})
+    return name

@@ -18,7 +18,10 @@ The patches (see each module's docstring):
   DisableMetricsCollection;
 * ``eventbridge``: only ENABLED rules fire, Lambda targets are delivered asynchronously;
 * ``lambda_runner``: Invoke runs the function's own zip in a subprocess, logs to CloudWatch Logs;
-* ``iam``: AWS managed policies are loaded (AttachRolePolicy of ``arn:aws:iam::aws:policy/...``).
+* ``iam``: AWS managed policies are loaded (AttachRolePolicy of ``arn:aws:iam::aws:policy/...``);
+* ``clock``: moto's timestamps come from the sandbox clock (``Runtime.now()``), one timeline;
+* ``appautoscaling``: Service Auto Scaling of ECS services drives our control plane (scalable
+  targets, scheduled actions, DescribeScalingActivities).
 """
 
 from __future__ import annotations
@@ -39,9 +42,9 @@ def active() -> "Sandbox | None":
 
 
 def _modules() -> list:
-    from . import autoscaling, elbv2, eventbridge, iam, lambda_runner
+    from . import appautoscaling, autoscaling, clock, elbv2, eventbridge, iam, lambda_runner
 
-    return [elbv2, autoscaling, eventbridge, lambda_runner, iam]
+    return [clock, elbv2, autoscaling, eventbridge, lambda_runner, iam, appautoscaling]
 
 
 def install(sandbox: "Sandbox") -> None:
