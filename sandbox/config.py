@@ -58,9 +58,14 @@ class SandboxConfig:
     # Circuit breaker minimum threshold (§3.6).
     circuit_breaker_min_threshold: int = 3
 
-    # availabilityZoneRebalancing default for CreateService without a value (§1.4): DISABLED
-    # keeps ECS's own rebalancer out of the way of the tool under test.
-    az_rebalancing_default: str = "DISABLED"
+    # availabilityZoneRebalancing for CreateService without a value (§1.4): "ENABLED" means
+    # AWS's documented default (ENABLED for eligible services, DISABLED for the others);
+    # "DISABLED" gives every such service DISABLED (the pre-2025-09-05 world).
+    az_rebalancing_default: str = "ENABLED"
+    # Undocumented pacing of ECS's AZ rebalancing (sandbox/ecs/azrebalance.py): seconds at
+    # steady state before a service is looked at, and tasks moved per batch.
+    az_rebalancing_check_seconds: float = 60.0
+    az_rebalancing_batch_size: int = 2
 
     # Capacity providers (§1.5, sandbox/ecs/capacity.py). managedScaling.status when
     # CreateCapacityProvider does not give one (AWS documents no default).

@@ -122,7 +122,10 @@ def create_service(aws: Clients, seed: Seed, target_group_arn: str | None = None
         cluster=seed.cluster, serviceName=seed.service, taskDefinition=seed.service,
         desiredCount=seed.tasks, launchType="EC2", placementStrategy=seed.placement_strategy,
         deploymentConfiguration={"minimumHealthyPercent": seed.min_healthy_percent,
-                                 "maximumPercent": seed.max_percent}, **extra)
+                                 "maximumPercent": seed.max_percent},
+        # the seed reproduces the pre-2025 world: ECS never moves a placed task (AWS has
+        # enabled AZ rebalancing for new eligible services since 2025-09-05)
+        availabilityZoneRebalancing="DISABLED", **extra)
 
 
 def build_alb(aws: Clients, seed: Seed, deregistration_delay: int = 30,

@@ -13,7 +13,8 @@ import json
 import re
 from typing import Any, Callable, Optional
 
-from . import agent, capacity, errors, events, lifecycle, network, placement, scheduler
+from . import (agent, azrebalance, capacity, errors, events, lifecycle, network, placement,
+               scheduler)
 from .errors import EcsError
 from .models import Cluster, Deployment, Service, TaskDefinition
 from .plane import EcsControlPlane
@@ -504,13 +505,20 @@ def create_service(plane: EcsControlPlane, p: Params) -> dict:
         enable_ecs_managed_tags=bool(p.get("enableECSManagedTags")),
         propagate_tags=p.get("propagateTags") or "NONE",
         enable_execute_command=bool(p.get("enableExecuteCommand")),
-        availability_zone_rebalancing=p.get("availabilityZoneRebalancing")
-        or plane.config.az_rebalancing_default,
     )
+    _az_rebalancing_on_create(plane, svc, td, p.get("availabilityZoneRebalancing"))
     plane.services.pop((cluster.name, name), None)
     plane.services[(cluster.name, name)] = svc
     _start_deployment(plane, svc, td)
     return {"service": plane.describe_service(svc, {"TAGS"})}
+
+
+def _az_rebalancing_on_create(plane: EcsControlPlane, svc: Service, td: TaskDefinition,
+                              value: Optional[str]) -> None:
+    """The documented default: ENABLED for eligible services, DISABLED for the others."""
+    azrebalance.check_requested(svc, value, td)
+    svc.availability_zone_rebalancing = value or azrebalance.default_for(
+        svc, td, plane.config.az_rebalancing_default)
 
 
 def update_service(plane: EcsControlPlane, p: Params) -> dict:
@@ -567,7 +575,8 @@ def update_service(plane: EcsControlPlane, p: Params) -> dict:
             setattr(svc, attr, bool(p[key]))
     if p.get("propagateTags") is not None:
         svc.propagate_tags = p["propagateTags"]
-    if p.get("availabilityZoneRebalancing") is not None:
+    if p.get("availabilityZoneRebalancing") is not None:   # no value keeps the current one
+        azrebalance.check_requested(svc, p["availabilityZoneRebalancing"], td)
         svc.availability_zone_rebalancing = p["availabilityZoneRebalancing"]
     if p.get("capacityProviderStrategy") is not None or p.get("launchType"):
         launch_type, cps = capacity.resolve(plane, cluster, p.get("capacityProviderStrategy"),

@@ -14,7 +14,7 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Iterable, Optional
 
-from . import agent, capacity, errors, events, scheduler
+from . import agent, azrebalance, capacity, errors, events, scheduler
 from .models import Cluster, ContainerInstance, Service, Task, TaskDefinition
 
 if TYPE_CHECKING:
@@ -41,6 +41,9 @@ class EcsControlPlane:
         self.emitted: collections.deque = collections.deque(maxlen=5000)
         # Service event messages collected during a pass: service arn -> [(kind, tg), ids]
         self._notes: dict[str, dict[tuple[str, str], list[str]]] = {}
+        # ECS's own AZ rebalancing in progress: service arn -> azrebalance.Operation
+        self.az_rebalancing: dict[str, "azrebalance.Operation"] = {}
+        self.az_rebalancing_wake: dict[str, float] = {}   # service arn -> next check time
         self._reconciling = False
 
     # ------------------------------------------------------------------ identity
@@ -258,6 +261,7 @@ class EcsControlPlane:
             for svc in list(self.services.values()):
                 try:
                     scheduler.reconcile_service(self, svc)
+                    azrebalance.reconcile_service(self, svc)
                 except Exception:
                     LOG.exception("scheduler pass for service %s failed", svc.arn)
             capacity.reconcile(self)

@@ -22,7 +22,7 @@ import math
 from collections import Counter
 from typing import TYPE_CHECKING, Optional
 
-from . import capacity, events, lifecycle, network
+from . import azrebalance, capacity, events, lifecycle, network
 from .models import Service, Task, TaskDefinition
 from .placement import (DEFAULT_STRATEGY, Constraints, Failure, Host, Placement, Victim,
                         check, choose, choose_to_stop, free_dynamic_ports, occupy)
@@ -250,8 +250,8 @@ def _replica_step(plane: "EcsControlPlane", svc: Service) -> bool:
     healthy = _healthy_set(plane, svc, live)
     live, good, bad = _classify(plane, svc)   # health checks may have flagged some
 
-    # 1. scale-in
-    excess = len(good) - D
+    # 1. scale-in (leaving alone the tasks ECS's AZ rebalancing started and still warms up)
+    excess = len(good) - D - azrebalance.surplus_allowance(plane, svc)
     if excess > 0:
         cands = [t for t in good if not t.protected(now)]
         waiting = [t for t in cands if t.last_status == "PROVISIONING"][:excess]

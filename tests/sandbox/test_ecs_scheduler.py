@@ -81,7 +81,8 @@ def test_task_lifecycle_timestamps_and_versions(world):
 
 def test_terminated_host_tasks_stop_and_are_replaced_on_survivor(world):
     a, b = two_azs(world)
-    world.service("web", 2)
+    # DISABLED: ECS's own AZ rebalancing (on by default since 2025-09-05) would move a task
+    world.service("web", 2, availabilityZoneRebalancing="DISABLED")
     world.settle(60)
     lost = [t["taskArn"] for t in world.tasks("web") if t["availabilityZone"] == "us-east-1b"]
     world.ec2.terminate_instances(InstanceIds=[b])
@@ -107,9 +108,10 @@ def test_terminated_host_tasks_stop_and_are_replaced_on_survivor(world):
 
 
 def skewed(world: World):
-    """Two tasks piled on `a` (us-east-1a), an empty new instance `c` in us-east-1b."""
+    """Two tasks piled on `a` (us-east-1a), an empty new instance `c` in us-east-1b (AZ
+    rebalancing DISABLED, else ECS itself would move one)."""
     a, b = two_azs(world)
-    world.service("web", 2)
+    world.service("web", 2, availabilityZoneRebalancing="DISABLED")
     world.settle(60)
     world.ec2.terminate_instances(InstanceIds=[b])
     world.settle(60)
