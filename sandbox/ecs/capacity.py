@@ -207,9 +207,9 @@ def create_capacity_provider(plane: "EcsControlPlane", p: dict) -> dict:
         raise errors.client(BAD_NAME)
     store = plane.capacity.providers
     if name in store and store[name].status == "ACTIVE":
-        raise errors.client(f"The specified capacity provider already exists. To change the "
-                            f"configuration of an existing capacity provider, update the "
-                            f"capacity provider.")  # [I]
+        raise errors.client("The specified capacity provider already exists. To change the "
+                            "configuration of an existing capacity provider, update the "
+                            "capacity provider.")  # [I]
     asg = p.get("autoScalingGroupProvider") or {}
     group = _group(plane, asg.get("autoScalingGroupArn") or "")
     if group is None:
