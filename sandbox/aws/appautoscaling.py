@@ -343,7 +343,9 @@ def record_activity(sandbox, backend: ApplicationAutoscalingBackend, namespace: 
                     resource_id: str, dimension: str, desired: int, cause: str) -> dict:
     now = sandbox.runtime.now()
     activity = {
-        "ActivityId": str(uuid.UUID(int=sandbox.runtime.rng.getrandbits(128), version=4)),
+        # deterministic, and no draw from the seeded source placement and scale-in use
+        "ActivityId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{namespace}/{resource_id}/"
+                                                         f"{len(_activities(backend))}")),
         "ServiceNamespace": namespace, "ResourceId": resource_id,
         "ScalableDimension": dimension,
         "Description": f"Setting desired count to {desired}.",
@@ -361,7 +363,7 @@ def describe_scaling_activities(backend: ApplicationAutoscalingBackend, namespac
     found = [a for a in _activities(backend) if a["ServiceNamespace"] == namespace
              and (not resource_id or a["ResourceId"] == resource_id)
              and (not dimension or a["ScalableDimension"] == dimension)]
-    return sorted(found, key=lambda a: a["StartTime"], reverse=True)
+    return sorted(reversed(found), key=lambda a: a["StartTime"], reverse=True)
 
 
 def _response_describe_scaling_activities(self: ApplicationAutoScalingResponse) -> str:

@@ -28,7 +28,17 @@ terminating the first unprotected instances in list order. These patches give
   ``complete_lifecycle_action`` and ``record_heartbeat`` are what ECS's managed draining
   (sandbox/ecs/capacity.py) calls; CompleteLifecycleAction is also served on the API.
   Only scale-in through the desired capacity is held; TerminateInstanceInAutoScalingGroup and
-  DetachInstances still act at once.
+  DetachInstances still act at once;
+* **scaling activities** (DescribeScalingActivities; moto returns none): every launch
+  (``Launching a new EC2 instance: i-...``) and termination (``Terminating EC2 instance: i-...``)
+  of the group is recorded, newest first, with a Cause in AWS's wording ("At <time> a user request
+  explicitly set group desired capacity changing the desired capacity from 2 to 1.  At <time> an
+  instance was taken out of service in response to a difference between desired and actual
+  capacity, shrinking the capacity from 2 to 1.  At <time> instance i-... was selected for
+  termination."), StatusCode Successful (MidLifecycleAction while a termination hook holds the
+  instance), Progress 100 and StartTime/EndTime on the sandbox clock [D: AWS CLI example of
+  describe-scaling-activities; Cause wording [O]]. UpdateAutoScalingGroup changes of desired
+  capacity are worded like SetDesiredCapacity [I].
 """
 
 from __future__ import annotations
@@ -41,12 +51,13 @@ from moto.autoscaling.exceptions import ValidationError
 from moto.autoscaling.models import (ASG_NAME_TAG, AutoScalingBackend, FakeAutoScalingGroup,
                                      InstanceState)
 from moto.autoscaling.responses import AutoScalingResponse
-from moto.core.responses import EmptyResult
+from moto.core.responses import ActionResult, EmptyResult
 from moto.ec2.exceptions import InvalidLaunchTemplateVersionNotFound
 from moto.ec2.models.instances import MetadataOptions
 
 _ORIGINAL_SET_DESIRED = FakeAutoScalingGroup.set_desired_capacity
 _ORIGINAL_DETACH = AutoScalingBackend.detach_instances
+_ORIGINAL_TERMINATE = AutoScalingBackend.terminate_instance
 _FALLBACK_RNG = random.Random(0)
 
 
@@ -294,6 +305,7 @@ def complete_lifecycle_action(group: FakeAutoScalingGroup, instance_id: str,
         return False
     group.instance_states = [s for s in group.instance_states if s is not state]
     group.autoscaling_backend.ec2_backend.terminate_instances([instance_id])
+    _finish_activity(group, instance_id)
     return True
 
 
@@ -334,6 +346,133 @@ def _detach_instances(self: AutoScalingBackend, group_name: str, instance_ids: l
     return activities
 
 
+# ---------------------------------------------------------------- scaling activities
+def _stamp() -> str:
+    from moto.core.utils import utcnow   # the sandbox clock while installed (aws/clock.py)
+
+    return utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _activity_id(group: FakeAutoScalingGroup) -> str:
+    """Deterministic and drawn from no shared random source (so recording activities never
+    shifts the seeded choices of placement and scale-in)."""
+    import uuid
+
+    count = len(getattr(group, "sandbox_activities", []))
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{group.arn}/activity/{count}"))
+
+
+def record_activity(group: FakeAutoScalingGroup, description: str, cause: str,
+                    status: str = "Successful") -> dict:
+    """Append one activity to the group's history (DescribeScalingActivities reads it)."""
+    from moto.core.utils import utcnow
+
+    now = utcnow()
+    activity = {"ActivityId": _activity_id(group), "AutoScalingGroupName": group.name,
+                "AutoScalingGroupARN": group.arn, "Description": description, "Cause": cause,
+                "StartTime": now, "EndTime": now if status == "Successful" else None,
+                "StatusCode": status, "Progress": 100 if status == "Successful" else 50,
+                "Details": "{}"}
+    if not hasattr(group, "sandbox_activities"):
+        group.sandbox_activities = []
+    group.sandbox_activities.append(activity)
+    return activity
+
+
+def _finish_activity(group: FakeAutoScalingGroup, instance_id: str) -> None:
+    """A held termination ended: its activity becomes Successful now."""
+    from moto.core.utils import utcnow
+
+    for activity in getattr(group, "sandbox_activities", []):
+        if activity["StatusCode"] == "MidLifecycleAction" \
+                and activity["Description"].endswith(instance_id):
+            activity.update(StatusCode="Successful", EndTime=utcnow(), Progress=100)
+
+
+def _request_cause(group: FakeAutoScalingGroup, new_capacity: int | None) -> str | None:
+    """What asked for this capacity change, in AWS's words (None: desired did not change)."""
+    old = getattr(group, "desired_capacity", None) or 0
+    new = group.min_size if new_capacity is None else new_capacity
+    if not getattr(group, "sandbox_created", False):
+        return (f"At {_stamp()} a user request created an AutoScalingGroup changing the desired "
+                f"capacity from 0 to {new}.")
+    if new != old:
+        return (f"At {_stamp()} a user request explicitly set group desired capacity changing "
+                f"the desired capacity from {old} to {new}.")
+    return None
+
+
+def _replace_instances_recorded(self: FakeAutoScalingGroup, count_needed: int,
+                                propagated_tags: dict[str, str]) -> None:
+    """Launch as ``_replace_instances`` does and record one activity per new instance."""
+    before = {s.instance.id for s in self.instance_states}
+    capacity = len(self.active_instances())
+    _replace_instances(self, count_needed, propagated_tags)
+    prefix = getattr(self, "sandbox_cause", None) or (
+        f"At {_stamp()} an instance was taken out of service in response to an EC2 health "
+        "check indicating it has been terminated or stopped.")
+    cause = (f"{prefix}  At {_stamp()} an instance was started in response to a difference "
+             f"between desired and actual capacity, increasing the capacity from {capacity} "
+             f"to {len(self.active_instances())}.")
+    for state in self.instance_states:
+        if state.instance.id not in before:
+            record_activity(self, f"Launching a new EC2 instance: {state.instance.id}", cause)
+
+
+def _set_desired_capacity_recorded(self: FakeAutoScalingGroup,
+                                   new_capacity: int | None) -> None:
+    """``_set_desired_capacity`` with its launches and terminations recorded as activities."""
+    states = {s.instance.id: s.lifecycle_state for s in self.instance_states}
+    capacity = len(self.active_instances())
+    self.sandbox_cause = _request_cause(self, new_capacity)
+    try:
+        _set_desired_capacity(self, new_capacity)
+    finally:
+        cause, self.sandbox_cause, self.sandbox_created = self.sandbox_cause, None, True
+    now_states = {s.instance.id: s.lifecycle_state for s in self.instance_states}
+    gone = [iid for iid in states if iid not in now_states and states[iid] == "InService"]
+    held = [iid for iid, state in now_states.items()
+            if state == "Terminating:Wait" and states.get(iid) == "InService"]
+    if not gone and not held:
+        return
+    shrink = (f"At {_stamp()} an instance was taken out of service in response to a difference "
+              f"between desired and actual capacity, shrinking the capacity from {capacity} "
+              f"to {len(self.active_instances())}.")
+    for iid in gone + held:
+        text = "  ".join(p for p in (cause, shrink, f"At {_stamp()} instance {iid} was "
+                                                    "selected for termination.") if p)
+        record_activity(self, f"Terminating EC2 instance: {iid}", text,
+                        "Successful" if iid in gone else "MidLifecycleAction")
+
+
+def _terminate_instance_recorded(self: AutoScalingBackend, instance_id: str,
+                                 should_decrement: bool):
+    """TerminateInstanceInAutoScalingGroup, recorded in the group's history as completed."""
+    activity = _ORIGINAL_TERMINATE(self, instance_id, should_decrement)
+    record_activity(activity.auto_scaling_group, activity.description, activity.cause)
+    return activity
+
+
+def _response_describe_scaling_activities(self: AutoScalingResponse) -> ActionResult:
+    """The recorded activities, newest first (AutoScalingGroupName, ActivityIds, MaxRecords,
+    NextToken as the API defines them)."""
+    name = self._get_param("AutoScalingGroupName")
+    wanted = set(self._get_param("ActivityIds") or [])
+    groups = [g for g in self.autoscaling_backend.autoscaling_groups.values()
+              if not name or g.name == name]
+    found = [a for g in groups for a in getattr(g, "sandbox_activities", [])
+             if not wanted or a["ActivityId"] in wanted]
+    found.reverse()                  # equal StartTimes (a manual clock): the later first
+    found.sort(key=lambda a: a["StartTime"], reverse=True)
+    start = int(self._get_param("NextToken") or 0)
+    size = int(self._get_param("MaxRecords") or 100)
+    result: dict[str, Any] = {"Activities": [{k: v for k, v in a.items() if v is not None}
+                                             for a in found[start:start + size]]}
+    if start + size < len(found):
+        result["NextToken"] = str(start + size)
+    return ActionResult(result)
+
+
 # --------------------------------------------------------------- metrics collection
 def _backend_disable_metrics(self: AutoScalingBackend, group_name: str,
                              metrics: list[str] | None) -> None:
@@ -350,8 +489,12 @@ def _response_disable_metrics(self: AutoScalingResponse) -> EmptyResult:
 
 def patches() -> list[tuple[Any, str, Any]]:
     return [
-        (FakeAutoScalingGroup, "replace_autoscaling_group_instances", _replace_instances),
-        (FakeAutoScalingGroup, "set_desired_capacity", _set_desired_capacity),
+        (FakeAutoScalingGroup, "replace_autoscaling_group_instances",
+         _replace_instances_recorded),
+        (FakeAutoScalingGroup, "set_desired_capacity", _set_desired_capacity_recorded),
+        (AutoScalingBackend, "terminate_instance", _terminate_instance_recorded),
+        (AutoScalingResponse, "describe_scaling_activities",
+         _response_describe_scaling_activities),
         (AutoScalingBackend, "detach_instances", _detach_instances),
         (AutoScalingBackend, "disable_metrics_collection", _backend_disable_metrics),
         (AutoScalingResponse, "disable_metrics_collection", _response_disable_metrics),

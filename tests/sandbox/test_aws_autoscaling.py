@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections import Counter
 
 import pytest
@@ -217,3 +218,67 @@ def test_instances_get_the_launch_templates_metadata_options(sandbox):
     options = ec2.describe_instances(InstanceIds=ids)["Reservations"][0]["Instances"][0][
         "MetadataOptions"]
     assert options["HttpTokens"] == "required" and options["HttpPutResponseHopLimit"] == 2
+
+
+# ------------------------------------------------------------------ scaling activities
+def _activities(net):
+    return net["asg"].describe_scaling_activities(AutoScalingGroupName="ecs")["Activities"]
+
+
+def test_scaling_activities_record_launches_and_terminations(sandbox, net):
+    """AWS CLI example of describe-scaling-activities: "Launching a new EC2 instance: i-..."
+    with Cause "At <t> a user request created an AutoScalingGroup changing the desired capacity
+    from 0 to 1.  At <t> an instance was started in response to a difference between desired
+    and actual capacity, increasing the capacity from 0 to 1.", StatusCode Successful,
+    Progress 100; scale-in records "Terminating EC2 instance: i-..." (newest first)."""
+    make_group(net, ZONES[:2], 2)
+    launched = sorted(i["InstanceId"] for i in instances(net))
+    activities = _activities(net)
+    assert sorted(a["Description"] for a in activities) == [
+        f"Launching a new EC2 instance: {iid}" for iid in launched]
+    created = sandbox.now()
+    stamp = datetime.datetime.fromtimestamp(created, datetime.timezone.utc)
+    at = f"{stamp:%Y-%m-%dT%H:%M:%SZ}"
+    assert activities[0]["Cause"] == (
+        f"At {at} a user request created an AutoScalingGroup changing the desired capacity from "
+        f"0 to 2.  At {at} an instance was started in response to a difference between desired "
+        "and actual capacity, increasing the capacity from 0 to 2.")
+    assert {(a["StatusCode"], a["Progress"]) for a in activities} == {("Successful", 100)}
+    sandbox.advance(600)
+    set_desired(net, 1)
+    [victim] = set(launched) - {i["InstanceId"] for i in instances(net)}
+    newest = _activities(net)[0]
+    later = f"{datetime.datetime.fromtimestamp(created + 600, datetime.timezone.utc):%Y-%m-%dT%H:%M:%SZ}"
+    assert newest["Description"] == f"Terminating EC2 instance: {victim}"
+    assert newest["Cause"] == (
+        f"At {later} a user request explicitly set group desired capacity changing the desired "
+        f"capacity from 2 to 1.  At {later} an instance was taken out of service in response to "
+        "a difference between desired and actual capacity, shrinking the capacity from 2 to 1.  "
+        f"At {later} instance {victim} was selected for termination.")
+    assert newest["StatusCode"] == "Successful"
+    assert abs(newest["StartTime"].timestamp() - (created + 600)) < 1
+    assert len(_activities(net)) == 3
+
+
+def test_activities_of_replacements_and_explicit_terminations(net):
+    """DescribeScalingActivities also lists TerminateInstanceInAutoScalingGroup ("instance ...
+    was taken out of service in response to a user request") and the launch that replaces an
+    instance EC2 terminated ("in response to an EC2 health check indicating it has been
+    terminated or stopped")."""
+    make_group(net, ZONES[:2], 2)
+    first, second = (i["InstanceId"] for i in instances(net))
+    net["asg"].terminate_instance_in_auto_scaling_group(
+        InstanceId=first, ShouldDecrementDesiredCapacity=True)
+    newest = _activities(net)[0]
+    assert newest["Description"] == f"Terminating EC2 instance: {first}"
+    assert "was taken out of service in response to a user request, shrinking the capacity " \
+           "from 2 to 1." in newest["Cause"]
+    net["ec2"].terminate_instances(InstanceIds=[second])
+    [replacement] = [i["InstanceId"] for i in instances(net)]
+    newest = _activities(net)[0]
+    assert newest["Description"] == f"Launching a new EC2 instance: {replacement}"
+    assert "in response to an EC2 health check indicating it has been terminated or stopped." \
+           in newest["Cause"]
+    assert len(_activities(net)) == 4
+    page = net["asg"].describe_scaling_activities(AutoScalingGroupName="ecs", MaxRecords=3)
+    assert len(page["Activities"]) == 3 and page["NextToken"]
