@@ -46,29 +46,56 @@ def _int(p: Params, name: str, default: Optional[int] = None) -> Optional[int]:
         raise errors.invalid(f"{name} must be an integer.") from None
 
 
-def _token(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+def _default_order(item: Any) -> list:
+    """Stable order of a listed item: strings (ARNs, names) by themselves, anything else by
+    its canonical JSON."""
+    if isinstance(item, str):
+        return [item]
+    return [json.dumps(item, sort_keys=True, default=str)]
 
 
-def paginate(items: list, p: Params, key: str, default: int = 100,
-             maximum: int = 100) -> dict:
+def _token(after: list) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": after}).encode()).decode()
+
+
+def _resume_after(p: Params) -> Optional[list]:
+    """The order key of the last item the previous page returned, or None for page one."""
+    if not p.get("nextToken"):
+        return None
+    try:
+        after = json.loads(base64.urlsafe_b64decode(p["nextToken"]))["after"]
+    except (ValueError, KeyError, TypeError):
+        raise errors.invalid("Invalid nextToken.") from None
+    if not isinstance(after, list) or not all(isinstance(v, (str, int)) for v in after):
+        raise errors.invalid("Invalid nextToken.")
+    return after
+
+
+def paginate(items: list, p: Params, key: str, default: int = 100, maximum: int = 100,
+             order: Callable[[Any], list] = _default_order, descending: bool = False) -> dict:
     """One page of ``items`` as ``{key: page, "nextToken": ...}``, as botocore paginators
-    expect: nextToken present only when more results follow."""
+    expect: nextToken present only when more results follow.
+
+    Items come in a stable order (``order``: ARN order unless a list has a documented order,
+    e.g. ListTaskDefinitions' family and revision) and the token names the last item returned,
+    so the next page resumes right after it: an item that disappears between two calls
+    shifts nothing, and an item present throughout is listed exactly once."""
     size = _int(p, "maxResults")
     if size is None:
         size = default
     elif not 1 <= size <= maximum:
         raise errors.invalid(f"maxResults must be between 1 and {maximum}.")
-    start = 0
-    if p.get("nextToken"):
+    after = _resume_after(p)
+    keyed = sorted(((order(i), i) for i in items), key=lambda ki: ki[0], reverse=descending)
+    if after is not None:
         try:
-            start = int(json.loads(base64.urlsafe_b64decode(p["nextToken"]))["offset"])
-        except (ValueError, KeyError, TypeError):
+            keyed = [(k, i) for k, i in keyed if (k < after if descending else k > after)]
+        except TypeError:   # a token of another list, whose keys do not compare
             raise errors.invalid("Invalid nextToken.") from None
-    page = items[start:start + size]
-    out: dict = {key: page}
-    if start + size < len(items):
-        out["nextToken"] = _token(start + size)
+    page = keyed[:size]
+    out: dict = {key: [i for _, i in page]}
+    if len(keyed) > size:
+        out["nextToken"] = _token(page[-1][0])
     return out
 
 
@@ -332,9 +359,14 @@ def list_task_definitions(plane: EcsControlPlane, p: Params) -> dict:
     family = p.get("familyPrefix")
     tds = [td for fam, revs in sorted(plane.task_definitions.items())
            if family is None or fam == family for td in revs if td.status == status]
-    if (p.get("sort") or "ASC") == "DESC":
-        tds.reverse()
-    return paginate([td.arn for td in tds], p, "taskDefinitionArns")
+    return paginate([td.arn for td in tds], p, "taskDefinitionArns", order=_family_revision,
+                    descending=(p.get("sort") or "ASC") == "DESC")
+
+
+def _family_revision(arn: str) -> list:
+    """ListTaskDefinitions' documented order: by family, then revision."""
+    family, _, revision = arn.split(":task-definition/", 1)[-1].rpartition(":")
+    return [family, int(revision)]
 
 
 def list_task_definition_families(plane: EcsControlPlane, p: Params) -> dict:
@@ -955,7 +987,7 @@ def list_attributes(plane: EcsControlPlane, p: Params) -> dict:
             if v is not None:
                 item["value"] = v
             out.append(item)
-    return paginate(out, p, "attributes")
+    return paginate(out, p, "attributes", order=lambda a: [a["targetId"], a["name"]])
 
 
 # ------------------------------------------------------------------------- tags
@@ -1093,7 +1125,7 @@ def list_account_settings(plane: EcsControlPlane, p: Params) -> dict:
     settings.update(plane.account_settings)
     out = [_setting(plane, k, v) for k, v in settings.items()
            if (not p.get("name") or k == p["name"]) and (not p.get("value") or v == p["value"])]
-    return paginate(out, p, "settings", default=10)
+    return paginate(out, p, "settings", default=10, order=lambda s: [s["name"]])
 
 
 def put_account_setting(plane: EcsControlPlane, p: Params) -> dict:

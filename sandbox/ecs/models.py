@@ -70,11 +70,7 @@ class Cluster:
         if "TAGS" in include:
             out["tags"] = copy.deepcopy(self.tags)
         if "STATISTICS" in include:
-            out["statistics"] = [
-                {"name": "runningEC2TasksCount", "value": str(stats.get("running", 0))},
-                {"name": "pendingEC2TasksCount", "value": str(stats.get("pending", 0))},
-                {"name": "activeEC2ServiceCount", "value": str(stats.get("services", 0))},
-            ]
+            out["statistics"] = cluster_statistics(stats)
         if "ATTACHMENTS" in include:
             out["attachments"] = []
         if self.configuration is not None and "CONFIGURATIONS" in include:
@@ -82,6 +78,25 @@ class Cluster:
         if self.service_connect_defaults:
             out["serviceConnectDefaults"] = copy.deepcopy(self.service_connect_defaults)
         return out
+
+
+# DescribeClusters include=STATISTICS: the keys and order of real responses (the API reference
+# lists the EC2 and Fargate ones; responses add the EXTERNAL ones). Every sandbox task and
+# service runs on EC2 (capacity providers here are Auto Scaling groups), so Fargate and
+# EXTERNAL are always 0.
+STATISTICS = (
+    ("runningEC2TasksCount", "running"), ("runningFargateTasksCount", None),
+    ("pendingEC2TasksCount", "pending"), ("pendingFargateTasksCount", None),
+    ("runningExternalTasksCount", None), ("pendingExternalTasksCount", None),
+    ("activeEC2ServiceCount", "services"), ("activeFargateServiceCount", None),
+    ("drainingEC2ServiceCount", "draining_services"), ("drainingFargateServiceCount", None),
+    ("activeExternalServiceCount", None), ("drainingExternalServiceCount", None),
+)
+
+
+def cluster_statistics(stats: dict) -> list[dict]:
+    return [{"name": name, "value": str(stats.get(source, 0) if source else 0)}
+            for name, source in STATISTICS]
 
 
 # ------------------------------------------------------------------- task definition

@@ -151,6 +151,8 @@ class EcsControlPlane:
             "running": sum(1 for t in tasks if t.last_status == "RUNNING"),
             "pending": sum(1 for t in tasks if t.last_status == "PENDING"),
             "services": sum(1 for s in self.services_in(cluster.name) if s.status == "ACTIVE"),
+            "draining_services": sum(1 for s in self.services_in(cluster.name)
+                                     if s.status == "DRAINING"),
         }
 
     def service_counts(self, svc: Service) -> dict:
