@@ -17,9 +17,19 @@ deployed, as the Python runtime would:
   with ``errorMessage``/``errorType`` (``Sandbox.Timedout``, ``Runtime.ImportModuleError``,
   ``Runtime.HandlerNotFound``, ``Runtime.MarshalError``, ``Runtime.ExitError`` as on AWS);
 * everything the handler prints (stdout and stderr), framed by START/END/REPORT lines, goes to
-  CloudWatch Logs ``/aws/lambda/<name>``, stream ``YYYY/MM/DD/[<version>]<32 hex>``, with
-  wall-clock millisecond timestamps (moto's logs reject events older than 14 days, so the
-  emulated clock cannot be used).
+  CloudWatch Logs ``/aws/lambda/<name>``, stream ``YYYY/MM/DD/[<version>]<32 hex>``, stamped on
+  the sandbox clock (``Runtime.now()``, the clock of every emulated service: aws/clock.py), the
+  START line when the invocation began, the rest when it ended; so
+  ``filter_log_events(startTime=<event time>)`` finds the invocation an ECS event triggered.
+  Duration and Timeout are wall-clock: they measure the handler's real work;
+* memory: MemorySize is enforced on the handler process's own resident set (its ``VmRSS``,
+  watched every ``MEMORY_POLL_SECONDS``, and its peak ``VmHWM``, read by the process itself
+  from /proc; ``ru_maxrss`` is not used because Linux carries the parent's high-water mark
+  across fork+exec). Above MemorySize the process group is killed (or, for a spike between two
+  polls, its result is discarded) and the invocation fails as Lambda's does:
+  ``errorType Runtime.OutOfMemory``, ``RequestId: <id> Error: Runtime exited with error:
+  signal: killed`` [O: AWS error payloads], REPORT ``Max Memory Used`` = MemorySize. Below it,
+  REPORT shows the measured peak;
 
 ``InvocationType=Event`` and EventBridge deliveries (``submit``) go to an asynchronous runner:
 each invocation runs on its own thread, never under ``sandbox.runtime.lock``; at most
@@ -64,6 +74,8 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 LOG = logging.getLogger("sandbox.lambda")
 
 ASYNC_DEFAULT_CONCURRENCY = 10
+# How often the handler process's resident set is compared with the function's MemorySize.
+MEMORY_POLL_SECONDS = 0.02
 LOG_TAIL_BYTES = 4096
 _ORIGINAL_BACKEND_INVOKE = LambdaBackend.invoke
 
@@ -126,12 +138,24 @@ def run(root, handler, request_id, deadline):
         return {"error": error("Runtime.MarshalError",
                                f"Unable to marshal response: {exc}", request_id)}
 
+def peak_rss_kb():
+    # This process's own high-water mark (VmHWM starts afresh at exec); ru_maxrss would carry
+    # the parent's across fork+exec.
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
 def main():
     root, handler, result_path, deadline, request_id = sys.argv[1:6]
     outcome = run(root, handler, request_id, float(deadline))
     sys.stdout.flush()
     sys.stderr.flush()
-    outcome["max_rss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    outcome["max_rss_kb"] = peak_rss_kb()
     with open(result_path, "w") as out:
         json.dump(outcome, out)
 
@@ -184,8 +208,13 @@ def _environment(sandbox, fn: LambdaFunction, task_root: str, stream: str) -> di
     return env
 
 
-def _stream_name(fn: LambdaFunction) -> str:
-    day = datetime.now(timezone.utc).strftime("%Y/%m/%d")
+def _clock(sandbox) -> float:
+    """Now on the sandbox clock (the wall clock outside a sandbox)."""
+    return sandbox.runtime.now() if sandbox is not None else time.time()
+
+
+def _stream_name(fn: LambdaFunction, now: float) -> str:
+    day = datetime.fromtimestamp(now, timezone.utc).strftime("%Y/%m/%d")
     return f"{day}/[{fn.version}]{uuid.uuid4().hex}"
 
 
@@ -199,22 +228,66 @@ def _unsupported(fn: LambdaFunction) -> str | None:
     return None
 
 
+@dataclass
+class _Run:
+    """What the handler process did: its merged output and how it ended."""
+
+    output: str
+    timed_out: bool
+    returncode: int
+    out_of_memory: bool = False
+
+
+def resident_kb(pid: int) -> int | None:
+    """The process's current resident set (VmRSS) in KiB; None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def _watch_memory(proc: subprocess.Popen, limit_kb: int, done: threading.Event,
+                  tripped: threading.Event) -> None:
+    """Kill the process group when the handler's resident set exceeds MemorySize."""
+    while not done.wait(MEMORY_POLL_SECONDS):
+        used = resident_kb(proc.pid)
+        if used is None:
+            return
+        if used > limit_kb:
+            tripped.set()
+            _kill(proc)
+            return
+
+
 def _run_process(argv: list[str], env: dict[str, str], cwd: str, stdin: bytes,
-                 timeout: float) -> tuple[str, bool, int]:
-    """(merged stdout+stderr, timed out, return code); the process group dies on timeout."""
+                 timeout: float, memory_mb: int) -> _Run:
+    """Run the handler process; its group dies on timeout or above ``memory_mb``."""
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, env=env, cwd=cwd,
                             start_new_session=True)
     RUNNER.track(proc)
+    done, tripped = threading.Event(), threading.Event()
+    watcher = threading.Thread(target=_watch_memory, args=(proc, memory_mb * 1024, done,
+                                                           tripped),
+                               name="lambda-memory", daemon=True)
+    watcher.start()
     try:
         out, _ = proc.communicate(stdin, timeout=timeout)
-        return out.decode(errors="replace"), False, proc.returncode
+        timed_out = False
     except subprocess.TimeoutExpired:
         _kill(proc)
         out, _ = proc.communicate()
-        return out.decode(errors="replace"), True, proc.returncode
+        timed_out = True
     finally:
+        done.set()
         RUNNER.untrack(proc)
+    watcher.join()
+    return _Run(out.decode(errors="replace"), timed_out and not tripped.is_set(),
+                proc.returncode, tripped.is_set())
 
 
 def _kill(proc: subprocess.Popen) -> None:
@@ -224,9 +297,18 @@ def _kill(proc: subprocess.Popen) -> None:
         pass
 
 
-def _outcome_from(result_path: str, output: str, timed_out: bool, returncode: int,
-                  fn: LambdaFunction, request_id: str) -> tuple[bytes, str | None, int]:
+def _out_of_memory(fn: LambdaFunction, request_id: str) -> tuple[bytes, str | None, int]:
+    message = f"RequestId: {request_id} Error: Runtime exited with error: signal: killed"
+    return (_error_payload("Runtime.OutOfMemory", message, request_id), "Unhandled",
+            int(fn.memory_size))
+
+
+def _outcome_from(result_path: str, run: _Run, fn: LambdaFunction,
+                  request_id: str) -> tuple[bytes, str | None, int]:
     """(payload, function error, max RSS in MB) from what the subprocess left behind."""
+    timed_out, returncode = run.timed_out, run.returncode
+    if run.out_of_memory:
+        return _out_of_memory(fn, request_id)
     if timed_out:
         message = (f"RequestId: {request_id} Error: Task timed out after "
                    f"{float(fn.timeout):.2f} seconds")
@@ -239,6 +321,8 @@ def _outcome_from(result_path: str, output: str, timed_out: bool, returncode: in
                    f"exit status {returncode}")
         return _error_payload("Runtime.ExitError", message, request_id), "Unhandled", 0
     max_mb = math.ceil(int(result.get("max_rss_kb", 0)) / 1024)
+    if max_mb > int(fn.memory_size):        # a spike between two polls: Lambda would have
+        return _out_of_memory(fn, request_id)   # killed it, so the result does not count
     if "error" in result:
         return json.dumps(result["error"]).encode(), "Unhandled", max_mb
     return result["result"].encode(), None, max_mb
@@ -247,7 +331,8 @@ def _outcome_from(result_path: str, output: str, timed_out: bool, returncode: in
 def run_function(sandbox, fn: LambdaFunction, payload: bytes) -> Outcome:
     """Invoke ``fn`` synchronously with ``payload`` (JSON bytes) and log it to CloudWatch."""
     request_id = str(uuid.uuid4())
-    stream = _stream_name(fn)
+    began = _clock(sandbox)
+    stream = _stream_name(fn, began)
     started = time.time()
     lines = [f"START RequestId: {request_id} Version: {fn.version}"]
     problem = _unsupported(fn)
@@ -264,7 +349,7 @@ def run_function(sandbox, fn: LambdaFunction, payload: bytes) -> Outcome:
     lines.append(f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
                  f"Billed Duration: {math.ceil(duration_ms)} ms\t"
                  f"Memory Size: {fn.memory_size} MB\tMax Memory Used: {max_mb} MB")
-    _write_logs(sandbox, fn, stream, lines, started)
+    _write_logs(sandbox, fn, stream, lines, began)
     return Outcome(body, error, lines, str(fn.version))
 
 
@@ -279,19 +364,23 @@ def _execute(sandbox, fn: LambdaFunction, payload: bytes, request_id: str, strea
         argv = [sys.executable, "-c", BOOTSTRAP, task_root, fn.handler or "",
                 result_path, str(started + timeout), request_id]
         env = _environment(sandbox, fn, task_root, stream)
-        output, timed_out, code = _run_process(argv, env, task_root, payload, timeout)
-        body, error, max_mb = _outcome_from(result_path, output, timed_out, code, fn,
-                                            request_id)
-    lines = output.splitlines()
-    if timed_out:
-        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        run = _run_process(argv, env, task_root, payload, timeout, int(fn.memory_size))
+        body, error, max_mb = _outcome_from(result_path, run, fn, request_id)
+    lines = run.output.splitlines()
+    failure = json.loads(body) if error else {}
+    if failure.get("errorType") == "Runtime.OutOfMemory":   # the line Lambda logs
+        lines.append(f"{failure['errorMessage']}\nRuntime.OutOfMemory")
+    if run.timed_out:
+        stamp = datetime.fromtimestamp(_clock(sandbox), timezone.utc).strftime(
+            "%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         lines.append(f"{stamp} {request_id} Task timed out after {timeout:.2f} seconds")
     return body, error, max_mb, lines
 
 
 def _write_logs(sandbox, fn: LambdaFunction, stream: str, lines: list[str],
-                started: float) -> None:
-    first, last = int(started * 1000), int(time.time() * 1000)
+                began: float) -> None:
+    """START at ``began``, every later line at the end of the invocation (sandbox clock)."""
+    first, last = int(began * 1000), int(_clock(sandbox) * 1000)
     events = [{"timestamp": first if i == 0 else last, "message": line}
               for i, line in enumerate(lines)]
     lock = sandbox.runtime.lock if sandbox else threading.RLock()

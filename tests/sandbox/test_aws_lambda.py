@@ -197,3 +197,59 @@ def test_legacy_invoke_async_is_queued_not_run_inline(sandbox, aws, make_functio
     assert response["Status"] == 202
     assert lambda_runner.wait_idle(sandbox, timeout=30) is True
     assert 'handled {"x": "old"}' in [m for _, m in log_messages(aws)]
+
+
+# ---------------------------------------------------------------------------- memory
+MEMORY_HANDLER = textwrap.dedent('''
+    import time
+
+    def handler(event, context):
+        held = b"x" * (event["mb"] << 20)        # touches every page: resident
+        if event.get("hold"):
+            time.sleep(event["hold"])
+        return len(held) >> 20
+''')
+
+
+def _report(aws, name):
+    line = next(m for _, m in log_messages(aws, name) if m.startswith("REPORT "))
+    return dict(part.split(": ", 1) for part in line.split("\t")[1:] if ": " in part)
+
+
+def _own_peak_mb() -> int:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) >> 10
+
+
+def test_report_shows_the_handlers_own_memory(aws, make_function):
+    """Lambda REPORT line: "Memory Size: N MB  Max Memory Used: M MB" with M the function's
+    own peak (never more than MemorySize when it succeeded) - not the caller's process."""
+    make_function(name="small", code={"ZipFile": zip_of({"app.py": MEMORY_HANDLER})},
+                  MemorySize=256)
+    response, result = invoke(aws, {"mb": 20}, name="small")
+    assert "FunctionError" not in response and result == 20
+    report = _report(aws, "small")
+    assert report["Memory Size"] == "256 MB"
+    used = int(report["Max Memory Used"].split()[0])
+    assert 20 < used <= 256
+    assert used < _own_peak_mb()          # this test process is far bigger than the handler
+
+
+@pytest.mark.parametrize("hold", [0, 10])
+def test_a_handler_above_its_memory_size_fails_as_out_of_memory(aws, make_function, hold):
+    """Lambda kills a function that exceeds MemorySize: errorType Runtime.OutOfMemory,
+    "RequestId: <id> Error: Runtime exited with error: signal: killed" (observed payloads),
+    and REPORT shows Max Memory Used = Memory Size. hold=10 keeps the memory past the
+    3 s Timeout, so only the memory watch can end it (not Sandbox.Timedout); hold=0 returns at
+    once, so only the handler's own peak (VmHWM) can show it."""
+    make_function(name="big", code={"ZipFile": zip_of({"app.py": MEMORY_HANDLER})},
+                  MemorySize=128)
+    response, result = invoke(aws, {"mb": 200, "hold": hold}, name="big")
+    assert response["FunctionError"] == "Unhandled"
+    assert result["errorType"] == "Runtime.OutOfMemory"
+    assert re.fullmatch(r"RequestId: [0-9a-f-]{36} Error: Runtime exited with error: "
+                        r"signal: killed", result["errorMessage"])
+    report = _report(aws, "big")
+    assert (report["Memory Size"], report["Max Memory Used"]) == ("128 MB", "128 MB")
+    assert f"{result['errorMessage']}\nRuntime.OutOfMemory" in [m for _, m in
+                                                               log_messages(aws, "big")]
