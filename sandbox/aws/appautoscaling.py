@@ -21,8 +21,9 @@ patches make the ``ecs`` namespace talk to ``sandbox.ecs``:
   below the new minimum it is raised to it, if above the new maximum it is lowered to it, through
   the control plane's UpdateService (so ECS places or stops tasks as for any UpdateService).
   A new minimum above the (new or kept) maximum: the maximum wins and the target's minimum is
-  set to it [I; ``SandboxConfig.extra`` is not consulted, AWS documents no outcome]. A target
-  with ``ScheduledScalingSuspended`` skips the action.
+  set to it [I: AWS only says to give both bounds so this cannot happen]. A target with
+  ``ScheduledScalingSuspended`` skips the action. The first run of a ``rate()`` schedule is one
+  period after PutScheduledAction (or after StartTime); an ``at()`` already past never runs [I].
 * **DescribeScalingActivities** (moto has none) lists what the actions did, newest first:
   ``Description "Setting desired count to N."``, ``Cause "scheduled action name X was
   triggered"``, ``StatusCode Successful``, ``StatusMessage "Successfully set desired count to N.
