@@ -782,13 +782,7 @@ def band_fill(total: int, counts: Sequence[int], floors: Sequence[int], caps: Se
     the rest filled lowest first or cut highest first; the fewest moves win, then the least
     skew, then the lowest band. ``prefs[i]`` breaks ties (sorts first = served first).
     """
-    lo, hi = 0, max(caps, default=0)
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if sum(min(max(mid, f), c) for f, c in zip(floors, caps)) <= total:
-            lo = mid
-        else:
-            hi = mid - 1
+    lo = water_level(total, floors, caps)
     best: tuple[tuple, list[int]] | None = None
     for high in range(lo, lo + max_skew + 2):
         targets = _band(total, counts, floors, caps, high - max_skew, high, prefs)
@@ -802,6 +796,46 @@ def band_fill(total: int, counts: Sequence[int], floors: Sequence[int], caps: Se
     if best is None:   # cannot happen when floors <= caps and sum(floors) <= total <= sum(caps)
         return water_fill(total, caps, prefs)
     return best[1]
+
+
+def water_level(total: int, floors: Sequence[int], caps: Sequence[int]) -> int:
+    """The largest level L with sum(clamp(L, floor, cap)) <= total (L* of ``band_fill``)."""
+    if caps and not any(floors) and min(caps) >= total:
+        return total // len(caps)          # nothing clamps: the plain average
+    lo, hi = 0, max(caps, default=0)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if sum(min(max(mid, f), c) for f, c in zip(floors, caps)) <= total:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def band_moves(total: int, counts: Sequence[int], caps: Sequence[int], max_skew: int) -> int:
+    """``band_fill``'s number of moves (no floors), without building the targets.
+
+    When no cap binds inside the bands tried, clamping the counts into band [L, H] cuts the
+    tasks above H and leaves S tasks; reaching ``total`` adds tasks below H (no move) or cuts
+    S - total more above L (one move each); feasible when n * L <= total <= n * H. Falls back
+    to ``band_fill`` otherwise."""
+    n = len(counts)
+    level = total // n if n else 0
+    if not n or min(caps) < level + max_skew + 1:
+        targets = band_fill(total, counts, [0] * n, caps, max_skew,
+                            [(0, i) for i in range(n)])
+        return sum(max(0, c - t) for c, t in zip(counts, targets))
+    best = None
+    for high in range(level, level + max_skew + 2):
+        low = high - max_skew
+        if n * max(low, 0) > total or n * high < total:
+            continue
+        floor = max(low, 0)
+        cuts = sum(c - high for c in counts if c > high)
+        kept = sum(floor if c < floor else high if c > high else c for c in counts)
+        moves = cuts + max(0, kept - total)
+        best = moves if best is None else min(best, moves)
+    return best or 0
 
 
 def _band(total: int, counts: Sequence[int], floors: Sequence[int], caps: Sequence[int],
@@ -858,9 +892,57 @@ def _split(total: int, groups: list[_Group], depth: int, svc: _SvcCtx, spread: b
 
         shares = water_fill(total, caps, pref)
     else:
-        shares = band_fill(total, held, floors, caps, svc.max_skew,
-                           [(-h, k) for h, k in zip(held, keys)])
+        memo: dict[tuple[int, int], int] = {}
+
+        def cost(i: int, share: int) -> int:
+            if (i, share) not in memo:
+                memo[i, share] = _cost(share, by_key[keys[i]], depth + 1, svc, spread)
+            return memo[i, share]
+
+        shares = band_split(total, held, floors, caps, svc.max_skew, cost) or \
+            band_fill(total, held, floors, caps, svc.max_skew,
+                      [(-h, k) for h, k in zip(held, keys)])
     return list(zip(shares, (by_key[k] for k in keys)))
+
+
+def band_split(total: int, held: Sequence[int], floors: Sequence[int], caps: Sequence[int],
+               max_skew: int, cost: Callable[[int, int], int]) -> list[int] | None:
+    """Shares of ``total`` for child domains within ``max_skew`` of each other (where
+    capacity allows) with the fewest moves *below* them: ``cost(i, share)`` is child i's
+    fewest moves for ``share``. A move between children can fix both levels at once (3/3
+    over AZs as 0/3 and 0/3 inside them, max_skew 2: one move to 2/4 is enough), so the
+    shares are chosen on the children's costs, not on this level's counts: for each band
+    [H - k, H] a small knapsack over the children (each share has at most k + 1 values).
+    None when no band fits (then ``band_fill`` decides).
+    """
+    lo = water_level(total, floors, caps)
+    best: tuple[tuple, list[int]] | None = None
+    for high in range(lo, lo + max_skew + 2):
+        lows = [max(f, min(high - max_skew, c)) for f, c in zip(floors, caps)]
+        highs = [max(lw, min(high, c)) for lw, c in zip(lows, caps)]
+        if sum(lows) > total or sum(highs) < total:
+            continue
+        # states: sum of shares so far -> (cost, shares)
+        states: dict[int, tuple[int, list[int]]] = {0: (0, [])}
+        for i, (lw, hg) in enumerate(zip(lows, highs)):
+            nxt: dict[int, tuple[int, list[int]]] = {}
+            for acc, (acc_cost, chosen) in states.items():
+                for share in sorted(range(lw, hg + 1), key=lambda v: abs(v - held[i])):
+                    key = acc + share
+                    if key > total:
+                        continue
+                    value = acc_cost + cost(i, share)
+                    if key not in nxt or value < nxt[key][0]:
+                        nxt[key] = (value, chosen + [share])
+            states = nxt
+        if total not in states:
+            continue
+        value, shares = states[total]
+        open_s = [v for v, c in zip(shares, caps) if v < c] or shares
+        rank = (value, max(open_s) - min(open_s), high)
+        if best is None or rank < best[0]:
+            best = (rank, shares)
+    return None if best is None else best[1]
 
 
 def _cost(total: int, groups: list[_Group], depth: int, svc: _SvcCtx, spread: bool) -> int:
@@ -876,6 +958,9 @@ def _cost(total: int, groups: list[_Group], depth: int, svc: _SvcCtx, spread: bo
             eff = sum(s.eff for s in slots)
             return sum(s.count - s.eff for s in slots) + max(0, eff - total)
         caps = [s.cap for s in slots]
+        if svc.max_skew > 1:
+            return band_moves(min(total, sum(caps)), [s.count for s in slots], caps,
+                              svc.max_skew)
         n = len(slots)
         if n and min(caps) * n > total:
             # Every slot gets ``level`` or ``level + 1`` and the ceil slots go to the largest

@@ -155,7 +155,8 @@ def test_max_skew_two_over_azs_and_instances():
     assert d.balanced and all(v <= 2 for v in d.skew.values())
     # AZs 9/0/0 -> 4/3/2, and inside AZ a 4 tasks within 2 of each other: a1 keeps 3
     assert len(p.moves) == p.service("web").moves_needed == 6
-    assert counts(after, "web") == {"a1": 3, "a2": 1, "b1": 3, "c1": 2}
+    final = counts(after, "web")
+    assert (final["a1"], final["a2"], sorted([final["b1"], final["c1"]])) == (3, 1, [2, 3])
     assert run(after, max_skew=2).moves == ()
 
 
