@@ -1,0 +1,231 @@
+"""Where a surge's new tasks land, and which tasks to remove after it. Pure.
+
+A surge raises desiredCount by k; ECS places the k new tasks *while the tasks they replace
+still run*, so its spread still counts those (task-placement-strategies.html: spread places
+tasks "evenly based on the specified value", counting the service's tasks per value). Then
+desiredCount is lowered by k and ECS stops the tasks that are not protected. A move planned
+inside the fullest AZ (AZ counts 3/2, an empty instance in the 3-task AZ) therefore does not
+land on that empty instance: the new task goes to the AZ with fewer tasks, and a surge of
+one costs a second one. ``plan_surge`` predicts the landing, then chooses what to remove
+*after* the prediction; ``smallest_surge`` finds the k that reaches the target in one surge;
+``choose_removals`` re-chooses from the tasks actually running when ECS placed differently.
+
+The prediction follows ECS's documented placement (task-placement.html): candidates are the
+instances that accept tasks (ACTIVE, agent connected), meet the service's memberOf and
+distinctInstance constraints, have room (CPU, memory, static ports) and, for a capacity
+provider strategy, belong to one of its providers; then each spread level in order keeps the
+candidates whose value holds the fewest of the service's tasks, counted over every instance
+(the new ones included as they are placed, one at a time). AWS documents no tie-break; like
+the sandbox's ``stable`` mode this takes the lowest (ec2InstanceId, ARN), and ``SurgePlan.ties``
+says how many placements were a tie (0 = the prediction does not depend on the tie-break).
+Limits: binpack/random strategies are not predicted (ValueError); with several capacity
+providers ECS also splits the new tasks by base/weight, which is not modelled (any provider of
+the strategy is a candidate).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from .model import ClusterSnapshot, Instance, Service, Task
+from .planner import (
+    INSTANCE_LEVEL, Distribution, Plan, ServicePlan, Skip, _Context, level_value,
+    service_constraints, strategy_levels, task_preference,
+)
+
+Targets = Mapping[str, int] | Distribution | ServicePlan | Plan
+
+
+@dataclass(frozen=True, slots=True)
+class SurgePlan:
+    """``new_on``: the predicted instance ARN of each new task, in placement order.
+    ``remove``: task ARNs to remove once the new tasks run (exactly k when possible).
+    ``expected``: task count per instance after the surge and the removals (zeros omitted).
+    ``remaining_moves``: sum of max(0, expected - target); ``more_surges``: surges of the same
+    k still needed (ceil(remaining_moves / k)); ``ties``: placements decided by tie-break."""
+
+    service: str
+    k: int
+    new_on: tuple[str, ...]
+    remove: tuple[str, ...]
+    expected: Mapping[str, int]
+    remaining_moves: int
+    more_surges: int
+    ties: int = 0
+
+    def to_dict(self) -> dict:
+        return {"service": self.service, "k": self.k, "new_on": list(self.new_on),
+                "remove": list(self.remove), "expected": dict(self.expected),
+                "remaining_moves": self.remaining_moves, "more_surges": self.more_surges,
+                "ties": self.ties}
+
+
+def target_counts(targets: Targets, service: str) -> dict[str, int]:
+    """Target count per instance ARN from a mapping, a Distribution, a ServicePlan or a Plan."""
+    if isinstance(targets, Plan):
+        targets = targets.service(service)
+    if isinstance(targets, ServicePlan):
+        if targets.distribution is None:
+            raise ValueError(f"service {service!r} has no distribution in the plan")
+        targets = targets.distribution
+    if isinstance(targets, Distribution):
+        return dict(targets.targets)
+    return dict(targets)
+
+
+def plan_surge(snapshot: ClusterSnapshot, service_name: str, targets: Targets,
+               k: int) -> SurgePlan:
+    """Predict where ECS places ``k`` new tasks of the service with its current tasks still
+    counted, then choose the k existing tasks to remove so the result is ``targets`` (or as
+    close as one surge of k can get). Raises KeyError for an unknown service, ValueError for
+    k < 1 or a strategy that does not spread."""
+    if k < 1:
+        raise ValueError("k must be >= 1")
+    service = snapshot.services[service_name]
+    tasks = snapshot.tasks.get(service_name, ())
+    wanted = target_counts(targets, service_name)
+    counts = _counts(tasks)
+    new_on, ties = predict_placements(snapshot, service, counts, k)
+    after = dict(counts)
+    for arn in new_on:
+        after[arn] = after.get(arn, 0) + 1
+    remove = choose_removals(tasks, wanted, k, after=after,
+                             instances=snapshot.instance_map())
+    expected = dict(after)
+    by_arn = {t.arn: t for t in tasks}
+    for arn in remove:
+        expected[by_arn[arn].instance_arn] -= 1
+    expected = {a: n for a, n in sorted(expected.items()) if n}
+    remaining = sum(max(0, n - wanted.get(a, 0)) for a, n in expected.items())
+    return SurgePlan(service_name, k, tuple(new_on), tuple(remove), expected, remaining,
+                     math.ceil(remaining / k), ties)
+
+
+def smallest_surge(snapshot: ClusterSnapshot, service_name: str, targets: Targets,
+                   max_k: int) -> SurgePlan:
+    """The smallest k in 1..max_k whose one surge reaches the targets; else the k leaving the
+    fewest moves (the smallest such k). ``max_k`` comes from maximumPercent headroom."""
+    best: SurgePlan | None = None
+    for k in range(1, max(1, max_k) + 1):
+        surge = plan_surge(snapshot, service_name, targets, k)
+        if surge.remaining_moves == 0:
+            return surge
+        if best is None or surge.remaining_moves < best.remaining_moves:
+            best = surge
+    assert best is not None
+    return best
+
+
+def predict_placements(snapshot: ClusterSnapshot, service: Service, counts: Mapping[str, int],
+                       k: int) -> tuple[list[str], int]:
+    """Instance ARN of each of ``k`` new tasks placed one at a time, and the number of ties."""
+    levels = strategy_levels(service)
+    if isinstance(levels, Skip):
+        raise ValueError(levels.message)
+    cons = service_constraints(service)
+    if isinstance(cons, Skip):
+        raise ValueError(cons.message)
+    ctx = _Context(snapshot)
+    candidates = ctx.candidates(cons.member_of)
+    if isinstance(candidates, Skip):
+        raise ValueError(candidates.message)
+    providers = frozenset(service.providers)
+    pool = [i for i in candidates if not providers or i.capacity_provider in providers]
+    instances = ctx.instances
+    per_value = _value_counts(levels, counts, instances)
+    live = dict(counts)
+    placed: list[str] = []
+    ties = 0
+    for _ in range(k):
+        room = ctx.ledger.room_fn(service.resources, distinct=cons.distinct)
+        cands = [i for i in pool if room(i.arn) > 0
+                 and not (cons.distinct and live.get(i.arn, 0) > 0)]
+        if not cands:
+            break
+        for level in levels:
+            if len(cands) <= 1:
+                break
+            scores = [per_value[level].get(level_value(level, i), 0) for i in cands]
+            low = min(scores)
+            cands = [i for i, sc in zip(cands, scores) if sc == low]
+        ties += len(cands) > 1
+        chosen = min(cands, key=_tie_key)
+        placed.append(chosen.arn)
+        live[chosen.arn] = live.get(chosen.arn, 0) + 1
+        for level in levels:
+            per_value[level][level_value(level, chosen)] += 1
+        ctx.ledger.reserve(chosen.arn, service.resources)
+    return placed, ties
+
+
+def choose_removals(tasks: Sequence[Task], targets: Mapping[str, int] | Targets,
+                    count: int | None = None, *, after: Mapping[str, int] | None = None,
+                    instances: Mapping[str, Instance] | None = None) -> list[str]:
+    """Task ARNs to remove from ``tasks`` (the service's tasks once the surge's new ones run)
+    so the layout comes closest to ``targets``: one at a time from the instance furthest above
+    its target, then the AZ holding most, then the instance holding most; inside an instance
+    the task ``task_preference`` moves first. Tasks protected by others are never chosen.
+
+    ``count`` defaults to len(tasks) - sum(targets). ``after`` (counts including tasks not in
+    ``tasks``, e.g. predicted ones) and ``instances`` (for AZs) are optional.
+    """
+    wanted = targets if isinstance(targets, Mapping) else target_counts(targets, "")
+    live = dict(after) if after is not None else _counts(tasks)
+    if count is None:
+        count = max(0, len(tasks) - sum(wanted.values()))
+    by_instance: dict[str, list[Task]] = defaultdict(list)
+    for task in sorted(tasks, key=task_preference):
+        if task.protected is not True:
+            by_instance[task.instance_arn].append(task)
+    az_of = {arn: (instances[arn].az if instances and arn in instances else "")
+             for arn in live}
+    for task in tasks:
+        az_of.setdefault(task.instance_arn, task.az)
+        if not az_of[task.instance_arn]:
+            az_of[task.instance_arn] = task.az
+    per_az: dict[str, int] = defaultdict(int)
+    for arn, n in live.items():
+        per_az[az_of.get(arn, "")] += n
+    chosen: list[str] = []
+    while len(chosen) < count:
+        open_arns = [a for a, ts in by_instance.items() if ts]
+        if not open_arns:
+            break
+        arn = min(open_arns, key=lambda a: (-(live.get(a, 0) - wanted.get(a, 0)),
+                                            -per_az[az_of.get(a, "")], -live.get(a, 0), a))
+        task = by_instance[arn].pop(0)
+        chosen.append(task.arn)
+        live[arn] -= 1
+        per_az[az_of.get(arn, "")] -= 1
+    return chosen
+
+
+def _counts(tasks: Sequence[Task]) -> dict[str, int]:
+    out: dict[str, int] = defaultdict(int)
+    for task in tasks:
+        out[task.instance_arn] += 1
+    return dict(out)
+
+
+def _value_counts(levels: Sequence[str], counts: Mapping[str, int],
+                  instances: Mapping[str, Instance]) -> dict[str, dict[str, int]]:
+    """The service's tasks per value of each level, over every instance holding one."""
+    out: dict[str, dict[str, int]] = {lv: defaultdict(int) for lv in levels}
+    for arn, n in counts.items():
+        inst = instances.get(arn)
+        if inst is None:
+            continue
+        for level in levels:
+            out[level][level_value(level, inst) if level != INSTANCE_LEVEL else arn] += n
+    return out
+
+
+def _tie_key(inst: Instance) -> tuple[str, str]:
+    return (inst.ec2_instance_id or "", inst.arn)
+
+
+__all__ = ["SurgePlan", "choose_removals", "plan_surge", "predict_placements",
+           "smallest_surge", "target_counts"]
