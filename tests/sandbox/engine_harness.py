@@ -104,12 +104,12 @@ class Proxy:
 
 def count_requests(client) -> Counter:
     """Count every HTTP request ``client`` is about to send (botocore ``before-send``), by
-    operation name."""
+    X-Amz-Target (JSON protocols) or URL."""
     sent: Counter = Counter()
 
     def on_send(request, **_):
-        sent[request.context.get("operation_name", "?") if hasattr(request, "context")
-             else "?"] += 1
+        target = request.headers.get("X-Amz-Target")
+        sent[target.decode() if isinstance(target, bytes) else target or request.url] += 1
 
     client.meta.events.register("before-send", on_send)
     return sent

@@ -228,19 +228,18 @@ def test_7_one_deadline_per_run_no_surge_starts_that_cannot_finish(sandbox):
 # --------------------------------------------------------------- 8. stop, no healthy spare
 def test_8_stop_without_a_healthy_spare_refuses_at_once(sandbox):
     """Defect 8, stop with no healthy spare (ecs-semantics §3.2: with a load balancer "the
-    target must be healthy in the target group" to count toward minimumHealthyPercent). Three
-    of four targets fail their health checks: 1 healthy task, floor ceil(4 x 50%) = 2. Strategy
+    target must be healthy in the target group" to count toward minimumHealthyPercent; §7 /
+    ALB: a new target is ``initial`` until its first health check passes). After the
+    walkthrough's scale-in, two of the four tasks are replacements whose targets are still
+    ``initial`` (300 s health check interval): 2 healthy = the floor ceil(4 x 50%). Strategy
     stop returns changed False, no action, the code no_disruption_budget, and does not wait."""
-    from sandbox.aws.elbv2 import set_unhealthy
-
     aws, target_group = skewed_cluster(sandbox, Seed(**STOP_SEED),
-                                       alb=dict(deregistration_delay=30, health_check_interval=10))
-    targets = aws("elbv2").describe_target_health(
-        TargetGroupArn=target_group)["TargetHealthDescriptions"]
-    assert len(targets) == 4 and all(t["TargetHealth"]["State"] == "healthy" for t in targets)
-    for t in targets[:3]:
-        set_unhealthy(sandbox, target_group, t["Target"]["Id"], t["Target"]["Port"],
-                      immediately=True)
+                                       alb=dict(deregistration_delay=30,
+                                                health_check_interval=300))
+    assert spread(aws) == [4, 0]
+    states = sorted(t["TargetHealth"]["State"] for t in aws("elbv2").describe_target_health(
+        TargetGroupArn=target_group)["TargetHealthDescriptions"])
+    assert states == ["healthy", "healthy", "initial", "initial"], states
     engine = Proxy(engine_client(sandbox))
 
     started = sandbox.now()
@@ -388,12 +387,12 @@ def test_no_progress_step_is_not_repeated_until_the_shape_changes(sandbox, aws):
     assert stopped_by(first) == flapped and len(flapped) == 1
     driver.wait_for(lambda: world.instance(empty)["agentConnected"], 120, step=5)
     assert world.by_instance(SERVICE) == {loaded: 4}, "the replacement did not land back"
-    assert STEP_TAG in tags(world.ecs)
 
     again = run_engine(sandbox)
     assert stopped_by(again) == [], "the step that made no progress was repeated"
     assert refusals(again) == {SERVICE: "no_progress"}
     assert world.by_instance(SERVICE) == {loaded: 4}
+    assert STEP_TAG in tags(world.ecs)
 
     added = world.launch("us-east-1b")
     world.boot()
