@@ -1,0 +1,265 @@
+"""Draw one chaos scenario from a seed: a cluster, its services and an event sequence. Pure.
+
+Everything random in the suite comes from ``random.Random(seed)`` here, so a seed names one
+scenario exactly (the sandbox is seeded with it too). Nothing here talks to AWS; ``world``
+builds what this describes, ``harness`` plays the events.
+
+What is drawn (issue 10):
+
+* 1-3 AZs; 1-3 Auto Scaling groups of different instance types (unequal instance sizes), each
+  started small and grown after the services settle: the new instances are empty, which is
+  the skew the engine exists for;
+* 1-15 services with mixed placement strategies (none, AZ + instance spread, instance spread,
+  binpack), min/max percent pairs, a static host port on some, user task protection on some,
+  a capacity provider strategy on some (only when the sandbox supports capacity providers),
+  and ``availabilityZoneRebalancing`` passed explicitly on CreateService (ENABLED only where
+  ECS allows it: first strategy AZ spread or none, maximumPercent above 100);
+* 1-2 "chaos" runs with events before them (ASG scale in/out, an instance terminated or set
+  DRAINING) and during them (desiredCount changed by someone else, an instance drained, an
+  ASG resized), a run killed at its Nth ECS call, a second run started from inside the
+  first's sleep; then up to ``SETTLE_RUNS`` quiet runs in which every service must end
+  balanced or skipped with a reason.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field, replace
+
+# vCPU units and MiB of the instance types drawn (the sizes EC2 documents for them).
+INSTANCE_TYPES: dict[str, tuple[int, int]] = {
+    "t3.medium": (2048, 4096), "c5.large": (2048, 4096), "m5.large": (2048, 8192),
+    "r5.large": (2048, 16384), "m5.xlarge": (4096, 16384),
+}
+AZ_SPREAD = {"type": "spread", "field": "attribute:ecs.availability-zone"}
+STRATEGIES: dict[str, list[dict]] = {
+    "default": [],
+    "az-instance": [AZ_SPREAD, {"type": "spread", "field": "instanceId"}],
+    "instance": [{"type": "spread", "field": "instanceId"}],
+    "binpack": [{"type": "binpack", "field": "memory"}],
+}
+PERCENTS: tuple[tuple[int, int], ...] = ((50, 200), (100, 200), (100, 150), (0, 100),
+                                         (100, 100))
+SETTLE_RUNS = 4          # K: every service balanced (or skipped with a reason) within K runs
+WAIT_TIMEOUT = 600.0     # each run's one deadline, emulated seconds
+BUDGET = 0.5     # of the first instances' CPU and memory the services may reserve
+FEATURE_CAPACITY_PROVIDERS = "capacity_providers"
+FEATURE_SCHEDULED_ACTIONS = "scheduled_actions"
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    """One Auto Scaling group (and, when supported, its capacity provider)."""
+
+    name: str
+    instance_type: str
+    initial: int          # instances while the services are placed
+    grown: int            # instances after the scale-out that creates the skew
+
+    @property
+    def memory(self) -> int:
+        return INSTANCE_TYPES[self.instance_type][1]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    strategy: str                      # a key of STRATEGIES
+    min_healthy: int
+    max_percent: int
+    desired: int
+    cpu: int
+    memory: int
+    host_port: int | None              # a static host port, or None (dynamic)
+    az_rebalancing: str                # ENABLED | DISABLED, passed explicitly
+    protect: int                       # tasks the "user" protects once placed
+    providers: tuple[str, ...] = ()    # capacity providers (group names), () = launch type EC2
+
+    @property
+    def placement(self) -> list[dict]:
+        return [dict(s) for s in STRATEGIES[self.strategy]]
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something another actor does. ``kind``: scale_out | scale_in | terminate | drain |
+    desired. ``pick`` chooses among the candidates found when the event fires (instances,
+    sorted), so the generator stays pure. ``at_sleep``: for events during a run, the engine
+    sleep call it fires in (0-based); ``via``: for desired, "aas" (a scheduled action
+    ``delay`` seconds later) or "direct" (UpdateService)."""
+
+    kind: str
+    target: str = ""
+    value: int = 0
+    pick: int = 0
+    at_sleep: int = -1
+    via: str = "direct"
+    delay: int = 0
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One engine run and what happens around it."""
+
+    phase: str                                   # chaos | settle
+    gap: int                                     # emulated seconds before it starts
+    before: tuple[Event, ...] = ()
+    during: tuple[Event, ...] = ()
+    kill_at_call: int | None = None              # the Nth ECS call of the run never returns
+    kill_counts: str = "all"                     # which calls count: all | writes
+    kill_after_landing: bool = False             # that call reached ECS before the kill
+    concurrent_at_sleep: int | None = None       # a second run starts in this sleep call
+
+
+@dataclass(frozen=True)
+class Scenario:
+    seed: int
+    features: frozenset[str]
+    azs: int
+    groups: tuple[GroupSpec, ...]
+    services: tuple[ServiceSpec, ...]
+    runs: tuple[RunSpec, ...]
+    wait_timeout: float = WAIT_TIMEOUT
+    user_protection_minutes: int = 2880
+
+    def summary(self) -> str:
+        kinds = sorted({e.kind for r in self.runs for e in (*r.before, *r.during)})
+        kills = sum(r.kill_at_call is not None for r in self.runs)
+        both = sum(r.concurrent_at_sleep is not None for r in self.runs)
+        return (f"seed {self.seed}: {self.azs} AZ(s), groups "
+                f"{[f'{g.instance_type}x{g.initial}->{g.grown}' for g in self.groups]}, "
+                f"{len(self.services)} service(s), events {kinds}, kills {kills}, "
+                f"concurrent runs {both}, features {sorted(self.features) or 'none'}")
+
+
+@dataclass
+class _Budget:
+    """CPU units and MiB left per pool ("" = the whole cluster) while services are drawn, so
+    that every service fits on the instances present when it is created."""
+
+    left: dict[str, list[float]] = field(default_factory=dict)
+
+    def take(self, pools: tuple[str, ...], cpu: int, memory: int, wanted: int) -> int:
+        """How many tasks fit (at most ``wanted``; 0 when none does); reserve them."""
+        keys = ("", *pools)
+        fit = min(min(int(self.left[k][0] // cpu), int(self.left[k][1] // memory))
+                  for k in keys)
+        count = max(0, min(wanted, fit))
+        self._spend("", count, cpu, memory)
+        for key in pools:
+            self._spend(key, count / len(pools), cpu, memory)
+        return count
+
+    def _spend(self, key: str, count: float, cpu: int, memory: int) -> None:
+        self.left[key][0] -= count * cpu
+        self.left[key][1] -= count * memory
+
+
+def generate(seed: int, features: frozenset[str] = frozenset()) -> Scenario:
+    """The scenario of ``seed``; ``features`` are the optional sandbox dimensions that work."""
+    rng = random.Random(seed)
+    azs = rng.choices((1, 2, 3), weights=(15, 45, 40))[0]
+    groups = _groups(rng)
+    removals = rng.randint(0, 2)
+    services = _services(rng, groups, features, removals)
+    runs = _runs(rng, groups, services, features, removals)
+    return Scenario(seed=seed, features=features, azs=azs, groups=groups, services=services,
+                    runs=runs)
+
+
+def _groups(rng: random.Random) -> tuple[GroupSpec, ...]:
+    types = rng.sample(sorted(INSTANCE_TYPES), rng.randint(1, 3))
+    out = []
+    for index, itype in enumerate(types):
+        initial = rng.randint(1, 2)
+        out.append(GroupSpec(name=f"chaos-g{index}", instance_type=itype, initial=initial,
+                             grown=initial + rng.randint(1, 2)))
+    return tuple(out)
+
+
+def _services(rng: random.Random, groups: tuple[GroupSpec, ...], features: frozenset[str],
+              removals: int) -> tuple[ServiceSpec, ...]:
+    budget = _Budget()
+    for key, pool in [("", groups)] + [(g.name, (g,)) for g in groups]:
+        budget.left[key] = [BUDGET * sum(INSTANCE_TYPES[g.instance_type][0] * g.initial
+                                                for g in pool),
+                            BUDGET * sum(g.memory * g.initial for g in pool)]
+    out = []
+    for index in range(rng.randint(1, 15)):
+        strategy = rng.choice(sorted(STRATEGIES))
+        min_healthy, max_percent = rng.choice(PERCENTS)
+        providers: tuple[str, ...] = ()
+        if FEATURE_CAPACITY_PROVIDERS in features and rng.random() < 0.4:
+            providers = tuple(sorted(rng.sample([g.name for g in groups],
+                                                rng.randint(1, min(2, len(groups))))))
+        cpu, memory = rng.choice((32, 64, 128)), rng.choice((128, 256, 512))
+        desired = budget.take(providers, cpu, memory, rng.randint(2, 8))
+        if not desired:
+            continue        # the instances present at creation are full enough
+        host_port = None
+        # a static port needs one free instance per task; a split over several capacity
+        # providers could ask one provider for more tasks than it has instances
+        if rng.random() < 0.25 and len(providers) <= 1:
+            pool = [g for g in groups if not providers or g.name in providers]
+            host_port = 8000 + index
+            desired = max(1, min(desired, sum(g.initial for g in pool) - removals))
+        eligible = strategy in ("default", "az-instance") and max_percent > 100
+        out.append(ServiceSpec(
+            name=f"svc-{index:02d}", strategy=strategy, min_healthy=min_healthy,
+            max_percent=max_percent, desired=desired, cpu=cpu,
+            memory=memory, host_port=host_port,
+            az_rebalancing="ENABLED" if eligible and rng.random() < 0.5 else "DISABLED",
+            protect=rng.randint(1, desired) if rng.random() < 0.3 else 0,
+            providers=providers))
+    return tuple(out)
+
+
+def _runs(rng: random.Random, groups: tuple[GroupSpec, ...],
+          services: tuple[ServiceSpec, ...], features: frozenset[str],
+          removals: int) -> tuple[RunSpec, ...]:
+    removal_kinds = [rng.choice(("scale_in", "terminate", "drain")) for _ in range(removals)]
+    chaos = rng.randint(1, 2)
+    runs = []
+    for index in range(chaos):
+        before = [_infra_event(rng, groups, "scale_out")] if rng.random() < 0.3 else []
+        during = [replace(_desired_event(rng, services, features), at_sleep=rng.randint(0, 4))
+                  for _ in range(rng.randint(0, 2))]
+        # the removals happen in the chaos runs, before or during them
+        for kind in removal_kinds[index::chaos]:
+            event = _infra_event(rng, groups, kind)
+            if rng.random() < 0.5:
+                before.append(event)
+            else:
+                during.append(replace(event, at_sleep=rng.randint(0, 4)))
+        killed = rng.random() < 0.4
+        counts = rng.choice(("all", "writes"))
+        runs.append(RunSpec(
+            phase="chaos", gap=rng.randint(30, 120), before=tuple(before),
+            during=tuple(sorted(during, key=lambda e: e.at_sleep)),
+            kill_at_call=_kill_point(rng, killed, counts), kill_counts=counts,
+            kill_after_landing=killed and rng.random() < 0.5,
+            concurrent_at_sleep=rng.randint(0, 3) if rng.random() < 0.35 else None))
+    runs += [RunSpec(phase="settle", gap=rng.randint(60, 300)) for _ in range(SETTLE_RUNS)]
+    return tuple(runs)
+
+
+def _kill_point(rng: random.Random, killed: bool, counts: str) -> int | None:
+    """The call that never returns: the Nth of any kind, or (``counts`` writes) the Nth that
+    changes something, so that kills land inside surges as often as in reads."""
+    if not killed:
+        return None
+    return rng.randint(1, 6) if counts == "writes" else rng.randint(3, 80)
+
+
+def _infra_event(rng: random.Random, groups: tuple[GroupSpec, ...], kind: str) -> Event:
+    return Event(kind=kind, target=rng.choice(groups).name, pick=rng.randrange(1000))
+
+
+def _desired_event(rng: random.Random, services: tuple[ServiceSpec, ...],
+                   features: frozenset[str]) -> Event:
+    svc = rng.choice(services)
+    # a static host port needs a free instance per task: others only ever lower those
+    delta = -1 if svc.host_port else rng.choice((-2, -1, 1, 2))
+    via = "aas" if FEATURE_SCHEDULED_ACTIONS in features and rng.random() < 0.5 else "direct"
+    return Event(kind="desired", target=svc.name, value=delta, via=via,
+                 delay=rng.randint(1, 90))
