@@ -32,9 +32,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
 from .evictor import (
-    Deadline, Decision, Grant, ProtectionFailed, read_protection, require_no_failures,
+    Deadline, Decision, Grant, ProtectionFailed, Refusal, Refused, read_protection,
+    require_no_failures,
 )
-from .lock import LOWERING, RAISING, STEP_TAG, SURGE_TAG, SurgeLock, restore_count, step_tag
+from .lock import CLAIMED, LOWERING, RAISING, STEP_TAG, SURGE_TAG, SurgeLock, restore_count, step_tag
 from .model import ClusterSnapshot, EngineError, Service
 from .planner import Move
 from .snapshot import CountingClient, chunks
@@ -54,13 +55,19 @@ class SettleTimeout(EngineError):
 
 
 class LockLost(EngineError):
-    """Another run wrote the surge lock between our write and our check."""
+    """Another run holds the service's surge lock (seen before our write, or it wrote after
+    us); this run leaves the service alone."""
 
 
 @dataclass(frozen=True, slots=True)
 class ExecOptions:
+    """``lock_settle_seconds``: how long a run waits between writing a surge lock and checking
+    it is still its own. Two runs that both saw no lock and wrote theirs within that window:
+    the later write wins, the earlier run sees it and backs off before changing anything."""
+
     protection_minutes: int = 10
     poll_interval: float = 5.0
+    lock_settle_seconds: float = 2.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.protection_minutes <= 2880:
@@ -147,7 +154,12 @@ class Executor:
                 else:
                     self.redeploy(grant, action)
                 self._record_step(grant)
-            except (SettleTimeout, LockLost, ProtectionFailed) as err:
+            except LockLost as err:
+                result.actions.remove(action)
+                decision.refusals.append(Refusal(grant.service.name, Refused.SURGE_IN_PROGRESS,
+                                                 str(err)))
+                continue
+            except (SettleTimeout, ProtectionFailed) as err:
                 action.error = str(err)
                 break
             except AWS_ERRORS as err:
@@ -181,6 +193,8 @@ class Executor:
             return
         moves = grant.moves[:k]
         leaving = {m.task_arn for m in moves}
+        self._acquire(service, k, before)
+        before = self.desired_count(service.name)     # re-read once the lock is ours
         lock = SurgeLock(owner=self.run_id, phase=RAISING, delta=k, before=before,
                          set=before + k, start=self.clock(), deadline=self.deadline.at)
         self._write_lock(service, lock)
@@ -195,7 +209,7 @@ class Executor:
             lowering = SurgeLock(owner=self.run_id, phase=LOWERING, delta=k, before=current,
                                  set=max(0, current - k), start=lock.start,
                                  deadline=lock.deadline)
-            self._write_lock(service, lowering, verify=False)
+            self._write_lock(service, lowering)
             self._set_desired(service, lowering.set)
             lowered = True
             self.wait_gone(service.name, leaving)
@@ -205,7 +219,8 @@ class Executor:
             if raised and not lowered:
                 self._set_desired(service, max(0, self.desired_count(service.name) - k))
             self.unprotect(added)
-            self._untag(service, SURGE_TAG)
+            if self._lock_owner(service) == self.run_id:
+                self._untag(service, SURGE_TAG)
         action.moves.extend(moves)
         action.stopped_tasks.extend(sorted(leaving))
         action.detail = (f"desiredCount {before} -> {before + k} -> back by {k}; "
@@ -238,17 +253,43 @@ class Executor:
         self.api.call("update_service", cluster=self.cluster, service=service.name,
                       desiredCount=count)
 
-    def _write_lock(self, service: Service, lock: SurgeLock, verify: bool = True) -> None:
+    def _acquire(self, service: Service, k: int, before: int) -> None:
+        """Take the service's surge lock, or raise LockLost without changing anything.
+
+        Read the tags fresh (the snapshot may be minutes old), refuse a live lock of another
+        run, write ours, wait ``lock_settle_seconds``, and check it is still ours: of two runs
+        that wrote within that window, only the later one goes on."""
+        current = self._lock(service)
+        if current is not None and current.held_by_other(self.run_id, self.clock()):
+            raise LockLost(f"surge lock of {service.name} is held by run {current.owner} "
+                           f"until {current.deadline:.0f}; service left alone")
+        claim = SurgeLock(owner=self.run_id, phase=CLAIMED, delta=0, before=before,
+                          set=before, start=self.clock(), deadline=self.deadline.at)
         self.api.call("tag_resource", resourceArn=service.arn,
-                      tags=[{"key": SURGE_TAG, "value": lock.to_tag()}])
-        if not verify:
-            return
-        tags = self.api.call("list_tags_for_resource", resourceArn=service.arn).get("tags", [])
-        value = next((t.get("value", "") for t in tags if t.get("key") == SURGE_TAG), "")
-        owner = SurgeLock.from_tag(value).owner
+                      tags=[{"key": SURGE_TAG, "value": claim.to_tag()}])
+        self.sleep(self.options.lock_settle_seconds)
+        owner = self._lock_owner(service)
         if owner != self.run_id:
             raise LockLost(f"surge lock of {service.name} taken by run {owner or 'unknown'}; "
                            "desiredCount not changed")
+
+    def _lock(self, service: Service) -> SurgeLock | None:
+        tags = self.api.call("list_tags_for_resource", resourceArn=service.arn).get("tags", [])
+        value = next((t.get("value") for t in tags if t.get("key") == SURGE_TAG), None)
+        return None if value is None else SurgeLock.from_tag(value)
+
+    def _lock_owner(self, service: Service) -> str:
+        lock = self._lock(service)
+        return lock.owner if lock is not None else ""
+
+    def _write_lock(self, service: Service, lock: SurgeLock) -> None:
+        """Rewrite our own lock (a new phase), only while it is still ours."""
+        owner = self._lock_owner(service)
+        if owner != self.run_id:
+            raise LockLost(f"surge lock of {service.name} taken by run {owner or 'unknown'} "
+                           "during the surge")
+        self.api.call("tag_resource", resourceArn=service.arn,
+                      tags=[{"key": SURGE_TAG, "value": lock.to_tag()}])
 
     def _untag(self, service: Service, key: str) -> None:
         self.api.call("untag_resource", resourceArn=service.arn, tagKeys=[key])

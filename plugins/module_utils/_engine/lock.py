@@ -12,7 +12,7 @@ start=<epoch> deadline=<epoch>"``
   ("surge in progress") until ``deadline``.
 * ``delta``: how much this run added. Every restore is by delta against the desiredCount read
   just before lowering, never an absolute value read earlier, so others' changes survive.
-* ``phase``: ``raising`` is written before desiredCount goes up (``before`` = the count read
+* ``phase``: ``claimed`` (delta 0) takes the lock; ``raising`` is written before desiredCount goes up (``before`` = the count read
   just before, ``set`` = before + delta), ``lowering`` before it comes down (``before`` = the
   count read just before lowering, ``set`` = that minus delta). A run killed between the tag
   and the UpdateService leaves a phase whose ``before``/``set`` tell a later run whether the
@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 SURGE_TAG = "taskspread:surge"
 STEP_TAG = "taskspread:last-step"
+CLAIMED = "claimed"     # written first, delta 0: nothing to undo yet
 RAISING = "raising"
 LOWERING = "lowering"
 

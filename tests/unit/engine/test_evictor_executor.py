@@ -243,9 +243,11 @@ def test_surge_writes_the_lock_first_and_never_touches_user_protection():
     assert result.errors == [] and result.actions[0].stopped_tasks == [leaving]
     ops = [op for op, _ in fake.calls]
     assert ops.index("tag_resource") < ops.index("update_service")
-    lock_value = fake.calls[ops.index("tag_resource")][1]["tags"][0]["value"]
-    parsed = lk.SurgeLock.from_tag(lock_value)
-    assert (parsed.owner, parsed.phase, parsed.delta, parsed.before) == (RUN, lk.RAISING, 1, 24)
+    locks = [lk.SurgeLock.from_tag(p["tags"][0]["value"]) for op, p in fake.calls
+             if op == "tag_resource" and p["tags"][0]["key"] == lk.SURGE_TAG]
+    assert [(x.owner, x.phase, x.delta) for x in locks] == [
+        (RUN, lk.CLAIMED, 0), (RUN, lk.RAISING, 1), (RUN, lk.LOWERING, 1)]
+    assert (locks[1].before, locks[1].set, locks[2].before, locks[2].set) == (24, 25, 25, 24)
     protect_calls = [p for op, p in fake.calls if op == "update_task_protection" and p["enabled"]]
     assert len(protect_calls) == 3 and all(len(p["tasks"]) <= 10 for p in protect_calls)
     assert not set().union(*(p["tasks"] for p in protect_calls)) & mine_before
@@ -289,19 +291,28 @@ def test_surge_times_out_at_the_run_deadline_and_restores():
     assert lk.SURGE_TAG not in fake.tags[snap.services["web"].arn]
 
 
-def test_lock_lost_to_another_run_changes_nothing():
+def test_a_lock_seen_fresh_or_written_by_another_run_changes_nothing():
+    """Two runs at once: a live lock read just before writing ours, or another run's lock
+    written over ours before we check it, and this run leaves the service alone."""
     snap = two_az(svc("web", min_healthy_percent=100), placement={"web": {"a1": 4}})
-    fake, clock = fake_for(snap), Clock()
-    decision = grant_of(snap, fake, clock)
-    other = lk.SurgeLock("run-b", lk.RAISING, 1, 4, 5, clock.now, clock.now + 600).to_tag()
+    for when in (1, 2):                       # the fresh read, or the check after settling
+        fake, clock = fake_for(snap), Clock()
+        decision = grant_of(snap, fake, clock)
+        other = lk.SurgeLock("run-b", lk.RAISING, 1, 4, 5, clock.now, clock.now + 600).to_tag()
+        seen: list[int] = []
 
-    def race(params):
-        fake.tags[params["resourceArn"]][lk.SURGE_TAG] = other
+        def race(params):
+            seen.append(1)
+            if len(seen) == when:
+                fake.tags[params["resourceArn"]][lk.SURGE_TAG] = other
 
-    fake.fail["list_tags_for_resource"] = race
-    result = executor(snap, fake, clock).execute(decision)
-    assert "taken by run run-b" in result.actions[0].error
-    assert fake.count("update_service") == 0 and fake.desired["web"] == 4
+        fake.fail["list_tags_for_resource"] = race
+        result = executor(snap, fake, clock).execute(decision)
+        assert result.actions == [] and result.errors == []
+        assert [r.code for r in decision.refusals] == [Refused.SURGE_IN_PROGRESS]
+        assert "run-b" in decision.refusals[0].message
+        assert fake.count("update_service") == 0 and fake.desired["web"] == 4
+        assert fake.tags[snap.services["web"].arn][lk.SURGE_TAG] == other
 
 
 def test_redeploy_forces_a_new_deployment():
