@@ -42,6 +42,7 @@ def run(repeats: int = 5, quick: bool = False) -> dict:
                      "peak_mem_mib": round(peak / 2 ** 20, 2),
                      "moves_needed": result.moves_needed, "moves_planned": len(result.moves),
                      "us_per_task": round(cpu / tasks * 1e6, 2)})
+    report_row = measure_report(*SIZES[-1]) if not quick else None
     xs = [r["tasks"] for r in rows]
     exponent = loglog_slope(xs, [r["plan_cpu_s_median"] for r in rows])
     big = rows[-1]
@@ -55,7 +56,29 @@ def run(repeats: int = 5, quick: bool = False) -> dict:
         "target": f"{big['instances']} instances / {big['tasks']} tasks planned in < "
                   f"{TARGET_SECONDS:g} s CPU",
         "target_met": big["plan_cpu_s_median"] < TARGET_SECONDS and big["tasks"] >= 100_000,
+        "report": report_row,
     }
+
+
+def measure_report(instances: int, services: int, tasks: int) -> dict:
+    """Issue 12 item 2: read (in-memory fake ECS) + plan + report + json.dumps, CPU seconds
+    and the default report's size (target: < 2 s, < 1 MB)."""
+    import json
+    import time
+    from tests.unit.engine.factories import synthetic_cluster
+    from .api_calls import FakeEcs
+    planner = importlib.import_module(f"{ENGINE}.planner")
+    snapshot = importlib.import_module(f"{ENGINE}.snapshot")
+    report = importlib.import_module(f"{ENGINE}.report")
+    snap = synthetic_cluster(instances, 3, services, tasks, skew="scale-out", seed=0)
+    start = time.process_time()
+    read = snapshot.take_snapshot(FakeEcs(snap), snap.cluster_name)
+    planned = planner.plan(read, planner.PlanOptions(max_moves=planner.UNLIMITED))
+    size = len(json.dumps(report.report(read, 1, None, planned)))
+    cpu = time.process_time() - start
+    return {"instances": instances, "services": services, "tasks": tasks,
+            "read_plan_report_dumps_cpu_s": round(cpu, 3), "default_report_bytes": size,
+            "target_met": cpu < 2.0 and size < 1_000_000}
 
 
 def render(res: dict) -> str:
@@ -68,4 +91,11 @@ def render(res: dict) -> str:
             f"{res['growth_exponent_time_vs_tasks']} (n log n over this range: "
             f"{res['nlogn_reference_exponent']}); memory: {res['growth_exponent_mem_vs_tasks']}."
             f"\nTarget {res['target']}: {'met' if res['target_met'] else 'NOT met'}.")
+    rep = res.get("report")
+    if rep:
+        out += (f"\nRead + plan + report + json.dumps at {rep['instances']} instances / "
+                f"{rep['services']} services / {rep['tasks']} tasks: "
+                f"{rep['read_plan_report_dumps_cpu_s']} s CPU, default report "
+                f"{rep['default_report_bytes']} bytes (target < 2 s, < 1 MB: "
+                f"{'met' if rep['target_met'] else 'NOT met'}).")
     return out

@@ -20,9 +20,12 @@ __all__ = [
 
 
 def distribution_report(snapshot: ClusterSnapshot, max_skew: int = 1,
-                        services: list[str] | None = None) -> dict:
-    """What ``task_distribution_info`` returns: instances, per-service spread, balance."""
-    per_service = distributions(snapshot, max_skew, tuple(services) if services else None)
+                        services: list[str] | None = None,
+                        detail: bool | list[str] = True) -> dict:
+    """What ``task_distribution_info`` returns: instances, per-service spread, balance;
+    per-instance counts and targets for the services in ``detail`` (True: all)."""
+    per_service = distributions(snapshot, max_skew, tuple(services) if services else None,
+                                detail=detail)
     imbalanced = sorted(n for n, d in per_service.items()
                         if not d["balanced"] and d["skip"] is None)
     return {

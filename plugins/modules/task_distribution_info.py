@@ -37,6 +37,14 @@ options:
     description: Largest skew at any level that still counts as balanced.
     type: int
     default: 1
+  detail:
+    description:
+      - Which services get per-instance counts and targets (C(instances), C(targets),
+        C(ineligible), C(complete)) besides their summary.
+      - C(true) for all, C(false) for none (the output then no longer grows with the number
+        of instances), or a list of service names or ARNs.
+    type: raw
+    default: true
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -95,34 +103,71 @@ services:
   returned: always
   type: dict
   contains:
+    service:
+      description: The service name.
+      type: str
+    status:
+      description: The planner's status (balanced, rebalance, deferred, at_capacity, skipped).
+      type: str
+    reason:
+      description: Why a service that is not balanced is not (code and message), or null.
+      type: dict
     levels:
       description: Placement levels, outermost first (C(ecs.availability-zone), C(instanceId)).
       type: list
       elements: str
-    instances:
-      description: Task count per eligible container instance ARN (empty ones included).
-      type: dict
     azs:
-      description: Task count per Availability Zone of the eligible instances.
-      type: dict
-    targets:
-      description: The balanced task count per eligible container instance ARN.
-      type: dict
-    ineligible:
-      description: Task count per instance that holds tasks but is not eligible.
+      description:
+        - Task count per Availability Zone as ECS's spread counts them (tasks on every ACTIVE
+          instance).
       type: dict
     skew:
       description: Skew per level.
       type: dict
     balanced:
-      description: Whether every level's skew is at most max_skew.
+      description: Whether every level's skew is at most max_skew (levels in C(delegated) aside).
       type: bool
     moves_needed:
-      description: The fewest task moves that reach the balanced targets.
+      description: The fewest task moves that bring every level within max_skew.
+      type: int
+    max_skew:
+      description: The max_skew used.
+      type: int
+    az_rebalancing:
+      description: The service's availabilityZoneRebalancing (ENABLED or DISABLED).
+      type: str
+    delegated:
+      description: Levels left to ECS (the AZ level when its AZ rebalancing is ENABLED).
+      type: list
+      elements: str
+    capacity_providers:
+      description: The providers of the effective capacity provider strategy (balanced inside each).
+      type: list
+      elements: str
+    waiting:
+      description: Tasks on DRAINING or deregistered instances that ECS is replacing.
       type: int
     skip:
       description: Why the rebalancer leaves this service alone, or null.
       type: dict
+    instances:
+      description:
+        - Task count per eligible container instance ARN; only with O(detail).
+        - Occupied instances and the empty ones that can change the targets (see C(complete)).
+      type: dict
+      returned: when the service is in O(detail)
+    targets:
+      description: The target task count per listed instance ARN; only with O(detail).
+      type: dict
+      returned: when the service is in O(detail)
+    ineligible:
+      description: Task count per instance that holds tasks but is not a candidate; only with O(detail).
+      type: dict
+      returned: when the service is in O(detail)
+    complete:
+      description: Whether every eligible instance is listed in C(instances); only with O(detail).
+      type: bool
+      returned: when the service is in O(detail)
 api_calls:
   description: ECS API calls made to read the cluster.
   returned: always
@@ -134,6 +179,7 @@ try:
 except ImportError:
     pass  # handled by AnsibleAWSModule
 
+from ansible.module_utils.parsing.convert_bool import BOOLEANS, boolean
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.taskspread.ecs.plugins.module_utils.engine import (
@@ -146,11 +192,18 @@ def main():
         cluster=dict(type="str", required=True),
         services=dict(type="list", elements="str"),
         max_skew=dict(type="int", default=1),
+        detail=dict(type="raw", default=True),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
     if params["max_skew"] < 1:
         module.fail_json(msg=f"max_skew must be at least 1, got {params['max_skew']}")
+    detail = params["detail"]
+    if isinstance(detail, str):   # "true"/"no" from templated vars, or one service name
+        detail = boolean(detail, strict=False) if detail.lower() in BOOLEANS else [detail]
+    if not isinstance(detail, (bool, list)) or \
+            (isinstance(detail, list) and not all(isinstance(n, str) for n in detail)):
+        module.fail_json(msg="detail must be true, false or a list of service names")
     ecs = module.client("ecs", config=client_config())
     try:
         snapshot = take_snapshot(ecs, params["cluster"], params["services"])
@@ -159,7 +212,7 @@ def main():
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as err:
         module.fail_json_aws(err, msg=f"Failed to read ECS cluster {params['cluster']}")
     module.exit_json(changed=False, **distribution_report(snapshot, params["max_skew"],
-                                                          params["services"]))
+                                                          params["services"], detail))
 
 
 if __name__ == "__main__":

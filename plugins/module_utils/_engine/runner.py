@@ -23,7 +23,8 @@ from .evictor import Deadline, Decision, Evictor, Limits
 from .executor import AWS_ERRORS, ExecOptions, Executor, SettleTimeout, StepResult
 from .lock import SURGE_TAG, SurgeLock
 from .model import ClusterSnapshot
-from .planner import UNLIMITED, Plan, PlanOptions, Status, distribution, plan
+from .planner import UNLIMITED, Plan, PlanOptions, Status, plan
+from .report import Detail, report
 from .snapshot import CountingClient, take_snapshot
 
 
@@ -155,10 +156,11 @@ def _status_message(status: str) -> str:
 
 
 def distributions(snapshot: ClusterSnapshot, max_skew: int,
-                  services: tuple[str, ...] | None = None) -> dict:
-    names = snapshot.services if services is None else \
-        [n for n in services if n in snapshot.services]
-    return {n: distribution(snapshot, n, max_skew).to_dict() for n in sorted(names)}
+                  services: tuple[str, ...] | None = None, planned: Plan | None = None,
+                  detail: Detail = True) -> dict:
+    """Per service, the report built from ``planned`` (the run's own plan of ``snapshot``):
+    summary, plus per-instance counts and targets for ``detail`` (the diff reads them)."""
+    return report(snapshot, max_skew, services, planned, detail)
 
 
 def rebalance(ecs_client: Any, request: RebalanceRequest,
@@ -176,7 +178,7 @@ def rebalance(ecs_client: Any, request: RebalanceRequest,
     calls, retries = snap.api_calls, snap.api_retries
     evictor = Evictor(api, snap.cluster_arn, request.limits(), deadline, elb)
     current = plan(snap, request.plan_options())
-    before = distributions(snap, request.max_skew, request.services)
+    before = distributions(snap, request.max_skew, request.services, current)
     result = RebalanceResult(plan=current, before=before, after=before,
                              check_mode=request.check_mode, run_id=run_id)
     executor = Executor(api, snap.cluster_arn, deadline, run_id, request.exec_options(),
@@ -214,10 +216,11 @@ def _loop(request: RebalanceRequest, result: RebalanceResult, snap: ClusterSnaps
         snap = take_snapshot(ecs_client, request.cluster, request.services)
         result.api_calls += snap.api_calls
         result.api_retries += snap.api_retries
-        result.after = distributions(snap, request.max_skew, request.services)
+        current = plan(snap, request.plan_options())
+        result.after = distributions(snap, request.max_skew, request.services, current)
         if result.timed_out:
             return
-        decision = evictor.decide(snap, plan(snap, request.plan_options()))
+        decision = evictor.decide(snap, current)
         result.last_decision = decision
         if not decision.grants and not _heal_due(snap, deadline.clock()):
             return
