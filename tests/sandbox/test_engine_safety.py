@@ -400,3 +400,36 @@ def test_no_progress_step_is_not_repeated_until_the_shape_changes(sandbox, aws):
     assert stopped_by(later), "nothing moved after the cluster's shape changed"
     final = world.by_instance(SERVICE)
     assert final[loaded] == 2 and final[empty] + final[added] == 2, final
+
+
+# ------------------------------------------- 1 (bis). protection never outlives the lock
+def test_1_protection_added_late_in_a_surge_expires_by_the_lock_deadline(sandbox):
+    """Defect 1 (the protection half). lock.py: "the protection the surge adds expires by then
+    (its expiry is computed from it), so a killed run leaves nothing that outlives the lock";
+    executor: "protection expiry never later than the run's deadline". Here the surge's new
+    target turns healthy (170 s health check interval) only about 25 s before the run's 200 s
+    deadline; the run protects the tasks that stay and is killed. No protection it added may
+    expire after the lock's deadline."""
+    aws, _ = skewed_cluster(sandbox, Seed(**SURGE_SEED),
+                            alb=dict(deregistration_delay=30, health_check_interval=170))
+    ecs = aws("ecs")
+    assert spread(aws) == [4, 0]
+
+    def die_after_protecting(name: str, kw: dict) -> None:
+        if name == "update_task_protection" and kw.get("protectionEnabled"):
+            mortal.kill()
+
+    mortal = Proxy(engine_client(sandbox), after=die_after_protecting)
+    started = sandbox.now()
+    with pytest.raises(Killed):
+        run_engine(sandbox, ecs=mortal, wait_timeout=200)
+    deadline = lock_deadline(tags(ecs).get(SURGE_TAG, ""), started + 200)
+    protected_at = sandbox.now() - started
+    arns = live_task_arns(ecs)
+    expiries = {p["taskArn"]: p["expirationDate"].timestamp() for p in ecs.get_task_protection(
+        cluster=CLUSTER, tasks=arns)["protectedTasks"] if p["protectionEnabled"]}
+    assert expiries, "the killed run protected nothing"
+    late = {arn: round(at - deadline) for arn, at in expiries.items() if at > deadline}
+    assert not late, (f"protection added {protected_at:.0f} s into a 200 s run outlives the "
+                      f"surge lock's deadline by {sorted(late.values())} s (new engine: executor."
+                      "protection_expiry_minutes clamps to at least 1 minute)")
