@@ -24,7 +24,8 @@ from .common import ENGINE, table
 
 PAGE = {"list_container_instances": ("containerInstanceArns", 100),
         "list_tasks": ("taskArns", 100), "list_services": ("serviceArns", 10)}
-BATCH = {"describe_container_instances": 100, "describe_tasks": 100, "describe_services": 10}
+BATCH = {"describe_container_instances": 100, "describe_tasks": 100, "describe_services": 10,
+         "get_task_protection": 100}
 
 
 class FakeEcs:
@@ -134,18 +135,34 @@ class FakeEcs:
         self._count("register_task_definition")
         return {"taskDefinition": {"taskDefinitionArn": "new"}}
 
+    def get_task_protection(self, cluster, tasks):
+        self._batch("get_task_protection", tasks)
+        return {"protectedTasks": [{"taskArn": t, "protectionEnabled": False} for t in tasks],
+                "failures": []}
+
+    def tag_resource(self, **_):
+        self._count("tag_resource")
+        return {}
+
 
 def engine_decision(snap, max_moves: int | None) -> dict:
-    """snapshot + plan + one executor step in stop mode; calls by kind."""
+    """snapshot + plan + the evictor's decision + one executor step in stop mode; calls by
+    kind (the evictor reads task protection of the tasks it would stop, the executor writes
+    one step record per service it acted on)."""
     eng = importlib.import_module(ENGINE)
+    evictor = importlib.import_module(f"{ENGINE}.evictor")
     executor = importlib.import_module(f"{ENGINE}.executor")
+    planner = importlib.import_module(f"{ENGINE}.planner")
     snapshot = importlib.import_module(f"{ENGINE}.snapshot")
     fake = FakeEcs(snap)
     read = eng.take_snapshot(fake, snap.cluster_name)
-    plan = eng.plan(read, eng.PlanOptions(max_moves=max_moves))
+    plan = eng.plan(read, eng.PlanOptions(max_moves=planner.UNLIMITED))
     api = snapshot.CountingClient(fake)
-    step = executor.Executor(api, read.cluster_arn, executor.ExecOptions(strategy="stop"),
-                             sleep=lambda s: None, clock=lambda: 0.0).step(read, plan)
+    deadline = evictor.Deadline(lambda: 0.0, 900)
+    decision = evictor.Evictor(api, read.cluster_arn, evictor.Limits(strategy="stop",
+                               max_moves=max_moves), deadline).decide(read, plan)
+    step = executor.Executor(api, read.cluster_arn, deadline, "bench",
+                             sleep=lambda s: None).execute(decision)
     total = sum(fake.calls.values())
     assert total == read.api_calls + api.calls, (total, read.api_calls, api.calls)
     return {"read": read.api_calls, "step": api.calls, "total": total,
@@ -200,8 +217,9 @@ def run(quick: bool = False) -> dict:
             "notes": (
                 "read = DescribeClusters + List/Describe ContainerInstances + List/Describe "
                 "Services + one DescribeTaskDefinition per distinct task definition + "
-                "List/Describe Tasks; step = StopTask calls (one per task: StopTask takes one "
-                "task). engine_budget10 = default max_moves (10% of tasks); engine_budget1 = "
+                "List/Describe Tasks; step = GetTaskProtection of the tasks on the moves' source "
+                "instances (100 a call) + StopTask calls (one per task: StopTask takes one "
+                "task) + one TagResource (the step record) per service acted on. engine_budget10 = default max_moves (10% of tasks); engine_budget1 = "
                 "max_moves 1. The batched part of the read is 1 + 2*ceil(I/100) + 2*ceil(S/10) "
                 "+ 2*ceil(T/100) ~ 2x the formula; DescribeTaskDefinition has no batch form, "
                 "so distinct task definitions add one call each (here every service has its "

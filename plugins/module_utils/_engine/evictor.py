@@ -199,9 +199,7 @@ class Evictor:
                     f"was spent on services before it; a later step takes them"))
                 continue
             capacity = self._capacity(service, tasks, mode)
-            moves, dropped = self._unprotected(sp.moves, tasks)
-            moves = self._within_az_budget(moves, per_az)
-            take = moves[:min(capacity, left)]
+            take, dropped = self._take(sp.moves, tasks, min(capacity, left), per_az)
             if not take:
                 decision.refusals.append(self._why_none(service, sp.moves, dropped, capacity))
                 continue
@@ -261,11 +259,29 @@ class Evictor:
             return surge_room(service)
         return len(tasks)
 
-    def _within_az_budget(self, moves: list[Move], per_az: dict[str, int]) -> list[Move]:
+    def _take(self, planned: Sequence[Move], tasks: Sequence[Task], want: int,
+              per_az: dict[str, int]) -> tuple[list[Move], int]:
+        """Up to ``want`` planned moves that pass protection and the per-AZ budget, reading
+        protection only for the moves looked at (a chunk at a time), and how many were
+        dropped for protection."""
+        taken: list[Move] = []
+        dropped, pos = 0, 0
+        while len(taken) < want and pos < len(planned):
+            chunk = planned[pos:pos + max(want - len(taken), 1)]
+            pos += len(chunk)
+            free, lost = self._unprotected(chunk, tasks, exclude={m.task_arn for m in taken})
+            dropped += lost
+            taken.extend(self._within_az_budget(free, per_az, taken))
+        return taken[:want], dropped
+
+    def _within_az_budget(self, moves: list[Move], per_az: dict[str, int],
+                          already: Sequence[Move] = ()) -> list[Move]:
         cap = self.limits.max_moves_per_az
         if cap is None:
             return moves
         used = dict(per_az)
+        for move in already:
+            used[move.source_az] = used.get(move.source_az, 0) + 1
         out = []
         for move in moves:
             if used.get(move.source_az, 0) < cap:
@@ -312,9 +328,11 @@ class Evictor:
         (``failures``) counts as protected: what is not known to be free is not stopped."""
         return read_protection(self.api, self.cluster, task_arns)
 
-    def _unprotected(self, moves: Sequence[Move], tasks: Sequence[Task]) -> tuple[list[Move], int]:
+    def _unprotected(self, moves: Sequence[Move], tasks: Sequence[Task],
+                     exclude: set[str] = frozenset()) -> tuple[list[Move], int]:
         """The moves with every protected task swapped for an unprotected one on the same
-        instance (or dropped), and how many were dropped."""
+        instance (never one in ``exclude``, already chosen), or dropped; and how many were
+        dropped."""
         sources = {m.source_instance for m in moves}
         on_source = [t for t in tasks if t.instance_arn in sources]
         if not on_source:
@@ -322,7 +340,7 @@ class Evictor:
         protected = self.protected([t.arn for t in on_source])
         if not protected:
             return list(moves), 0
-        chosen = {m.task_arn for m in moves if m.task_arn not in protected}
+        chosen = {m.task_arn for m in moves if m.task_arn not in protected} | set(exclude)
         spare_by_instance: dict[str, list[str]] = defaultdict(list)
         for t in on_source:
             if t.arn not in protected and t.arn not in chosen:
