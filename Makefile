@@ -14,7 +14,7 @@ export AWS_ACCESS_KEY_ID ?= testing
 export AWS_SECRET_ACCESS_KEY ?= testing
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: setup demo walkthrough test test-unit test-sandbox test-integration lint sanity bench sandbox clean
+.PHONY: setup demo walkthrough test test-unit test-sandbox test-integration lint sanity bench sandbox clean chaos
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ test-unit: setup
 
 test-sandbox: setup
 	$(BIN)/python -m pytest tests/sandbox
+
+## The chaos suite (tests/chaos): SEED=n replays one seed, SEEDS=N runs N fresh random seeds,
+## neither: the fixed seeds `make test` runs. A failing seed prints its `make chaos SEED=n` line.
+chaos: setup
+	CHAOS_SEED=$(SEED) CHAOS_SEEDS=$(SEEDS) $(BIN)/python -m pytest -q -rA tests/chaos/test_chaos.py
 
 ## Benchmarks (they measure; tests assert): writes benchmarks/results.{json,md} and scale.png.
 bench: setup

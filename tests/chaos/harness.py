@@ -45,8 +45,9 @@ class KillSwitch:
         self.fired = False
 
     def install(self, client: Any) -> None:
-        client.meta.events.register("before-call.ecs", self._before)
-        client.meta.events.register("after-call.ecs", self._after)
+        # first: a handler that answers the call (botocore's Stubber) would end the chain
+        client.meta.events.register_first("before-call.ecs", self._before)
+        client.meta.events.register_first("after-call.ecs", self._after)
 
     def _before(self, model: Any = None, **_: Any) -> None:
         if self.fired:
