@@ -26,13 +26,15 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
 from .lock import STEP_TAG, SURGE_TAG, SurgeLock, shape_signature, step_shape
 from .model import ClusterSnapshot, EngineError, Service, Task
-from .planner import Move, Plan, Status, default_max_moves
+from .planner import Move, Plan, ServicePlan, Status, default_max_moves
 from .snapshot import CountingClient, chunks
+from .surge import SurgePlan, smallest_surge, target_counts
 
 STRATEGIES = ("auto", "stop", "surge", "redeploy")
 MAX_TASKS_PER_GET_PROTECTION = 100
@@ -96,10 +98,15 @@ class Grant:
     moves: list[Move]
     tasks: Sequence[Task]
     shape: str
+    targets: Mapping[str, int] = field(default_factory=dict)
+    surge: SurgePlan | None = None
 
     def to_dict(self) -> dict:
-        return {"service": self.service.name, "mode": self.mode,
-                "moves": [m.to_dict() for m in self.moves]}
+        out = {"service": self.service.name, "mode": self.mode,
+               "moves": [m.to_dict() for m in self.moves]}
+        if self.surge is not None:
+            out["surge"] = self.surge.to_dict()
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +206,15 @@ class Evictor:
                     f"was spent on services before it; a later step takes them"))
                 continue
             capacity = self._capacity(service, tasks, mode)
-            take, dropped = self._take(sp.moves, tasks, min(capacity, left), per_az)
+            surge = None
+            if mode == "surge":
+                surge = self._surge_plan(snapshot, sp, min(capacity, left), per_az)
+                if isinstance(surge, Refusal):
+                    decision.refusals.append(surge)
+                    continue
+                take, dropped = surge_moves(snapshot, surge), 0
+            else:
+                take, dropped = self._take(sp.moves, tasks, min(capacity, left), per_az)
             if not take:
                 decision.refusals.append(self._why_none(service, sp.moves, dropped, capacity))
                 continue
@@ -207,8 +222,38 @@ class Evictor:
                 per_az[move.source_az] += 1
             decision.spent += len(take)
             decision.grants.append(Grant(service, mode, take, tasks,
-                                         service_shape(snapshot, service.name)))
+                                         service_shape(snapshot, service.name),
+                                         target_counts(sp, service.name), surge))
         return decision
+
+    def _surge_plan(self, snapshot: ClusterSnapshot, sp: ServicePlan, want: int,
+                    per_az: dict[str, int]) -> SurgePlan | Refusal:
+        """The surge ECS will actually make: where its k new tasks land (its spread still
+        counts the tasks they replace) and the k tasks to remove after that, the smallest k
+        (at most ``want``) that reaches the targets in one surge. Tasks protected by anyone
+        are never removed; the per-AZ budget bounds the removals."""
+        name = sp.service
+        tasks = snapshot.tasks.get(name, ())
+        protected = self.protected([t.arn for t in tasks])
+        marked = tuple(replace(t, protected=t.arn in protected) for t in tasks)
+        view = replace(snapshot, tasks={**snapshot.tasks, name: marked})
+        cap = self.limits.max_moves_per_az
+        for k in range(want, 0, -1):
+            try:
+                surge = smallest_surge(view, name, sp, k)
+            except ValueError as err:
+                return Refusal(name, Refused.NO_DISRUPTION_BUDGET,
+                               f"a surge cannot be predicted: {err}")
+            if not surge.remove:
+                return Refusal(name, Refused.PROTECTED,
+                               "every task a surge would remove is protected from scale-in by "
+                               "someone else; protected tasks are never stopped")
+            if cap is None or all(per_az.get(az, 0) + n <= cap
+                                  for az, n in _removals_per_az(view, surge).items()):
+                return surge
+        return Refusal(name, Refused.AZ_BUDGET,
+                       f"max_moves_per_az={cap} is spent for the AZ(s) a surge would remove "
+                       "tasks from in this step")
 
     # ------------------------------------------------------------------ gates
     def _gate(self, snapshot: ClusterSnapshot, service: Service) -> Refusal | None:
@@ -356,6 +401,27 @@ class Evictor:
             else:
                 dropped += 1
         return out, dropped
+
+
+def surge_moves(snapshot: ClusterSnapshot, surge: SurgePlan) -> list[Move]:
+    """A surge as moves: each removed task, paired with a predicted new task's instance."""
+    by_arn = {t.arn: t for t in snapshot.tasks.get(surge.service, ())}
+    instances = snapshot.instance_map()
+    out = []
+    for i, arn in enumerate(surge.remove):
+        task = by_arn[arn]
+        dest = surge.new_on[i] if i < len(surge.new_on) else ""
+        out.append(Move(surge.service, arn, task.instance_arn, task.az, dest,
+                        instances[dest].az if dest in instances else ""))
+    return out
+
+
+def _removals_per_az(snapshot: ClusterSnapshot, surge: SurgePlan) -> dict[str, int]:
+    by_arn = {t.arn: t for t in snapshot.tasks.get(surge.service, ())}
+    out: dict[str, int] = defaultdict(int)
+    for arn in surge.remove:
+        out[by_arn[arn].az] += 1
+    return dict(out)
 
 
 def _with_task(move: Move, task_arn: str) -> Move:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Sequence
 
 from .evictor import (
@@ -36,9 +36,10 @@ from .evictor import (
     require_no_failures,
 )
 from .lock import CLAIMED, LOWERING, RAISING, STEP_TAG, SURGE_TAG, SurgeLock, restore_count, step_tag
-from .model import ClusterSnapshot, EngineError, Service
+from .model import ClusterSnapshot, EngineError, Service, Task
 from .planner import Move
 from .snapshot import CountingClient, chunks
+from .surge import choose_removals
 
 try:
     from botocore.exceptions import BotoCoreError, ClientError
@@ -79,7 +80,8 @@ class ExecOptions:
 
 @dataclass(slots=True)
 class Action:
-    """What a step did to one service: only what happened."""
+    """What a step did to one service: only what happened. ``landing``: for a surge, where
+    its new tasks were predicted to land and where they did."""
 
     service: str
     mode: str
@@ -87,11 +89,15 @@ class Action:
     stopped_tasks: list[str] = field(default_factory=list)
     detail: str = ""
     error: str = ""         # set when the action was abandoned (what was undone is in detail)
+    landing: dict | None = None
 
     def to_dict(self) -> dict:
-        return {"service": self.service, "mode": self.mode, "detail": self.detail,
-                "moves": [m.to_dict() for m in self.moves],
-                "stopped_tasks": list(self.stopped_tasks), "error": self.error}
+        out = {"service": self.service, "mode": self.mode, "detail": self.detail,
+               "moves": [m.to_dict() for m in self.moves],
+               "stopped_tasks": list(self.stopped_tasks), "error": self.error}
+        if self.landing is not None:
+            out["landing"] = self.landing
+        return out
 
 
 @dataclass(slots=True)
@@ -184,27 +190,38 @@ class Executor:
 
     def surge(self, grant: Grant, action: Action) -> None:
         service = grant.service
-        leaving = {m.task_arn for m in grant.moves}
+        planned_k = grant.surge.k if grant.surge is not None else len(grant.moves)
         before = self.desired_count(service.name)
-        k = min(len(grant.moves), max(0, math.floor(before * service.max_percent / 100) - before))
+        k = min(planned_k, max(0, math.floor(before * service.max_percent / 100) - before))
         if k <= 0:
             action.detail = (f"desiredCount is {before} now; maximumPercent "
                              f"{service.max_percent} leaves no room; nothing done")
             return
-        moves = grant.moves[:k]
-        leaving = {m.task_arn for m in moves}
         self._acquire(service, k, before)
         before = self.desired_count(service.name)     # re-read once the lock is ours
         lock = SurgeLock(owner=self.run_id, phase=RAISING, delta=k, before=before,
                          set=before + k, start=self.clock(), deadline=self.deadline.at)
         self._write_lock(service, lock)
+        original = {t.arn for t in grant.tasks}
         raised = lowered = False
         added: list[str] = []
+        leaving: list[str] = []
         try:
             self._set_desired(service, before + k)
             raised = True
             self.wait_running(service.name)
-            added = self.protect(a for a in self.live_tasks(service.name) if a not in leaving)
+            if self.deadline.remaining() < 60:
+                # Protection expires in whole minutes, at least one: it would outlive the
+                # lock's deadline. Give the surge up instead.
+                raise SettleTimeout(f"service {service.name}: less than a minute left to "
+                                    "protect the tasks that stay and scale in")
+            live = self.live_task_docs(service.name)
+            protected = read_protection(self.api, self.cluster, [t.arn for t in live])
+            live = [replace(t, protected=t.arn in protected) for t in live]
+            leaving = choose_removals(live, grant.targets, k)
+            self._note_landing(grant, action, [t for t in live if t.arn not in original])
+            added = self.protect([t.arn for t in live if t.arn not in leaving
+                                  and t.arn not in protected], already=protected)
             current = self.desired_count(service.name)
             lowering = SurgeLock(owner=self.run_id, phase=LOWERING, delta=k, before=current,
                                  set=max(0, current - k), start=lock.start,
@@ -212,7 +229,7 @@ class Executor:
             self._write_lock(service, lowering)
             self._set_desired(service, lowering.set)
             lowered = True
-            self.wait_gone(service.name, leaving)
+            self.wait_gone(service.name, set(leaving))
         finally:
             # Whatever happened above: the delta comes off (if it was not taken off yet),
             # only the protection this run added goes, and the lock goes last.
@@ -221,10 +238,26 @@ class Executor:
             self.unprotect(added)
             if self._lock_owner(service) == self.run_id:
                 self._untag(service, SURGE_TAG)
-        action.moves.extend(moves)
-        action.stopped_tasks.extend(sorted(leaving))
+        by_arn = {m.task_arn: m for m in grant.moves}
+        action.moves.extend(by_arn.get(arn) or Move(service.name, arn, "", "", "", "")
+                            for arn in leaving)
+        action.stopped_tasks.extend(leaving)
         action.detail = (f"desiredCount {before} -> {before + k} -> back by {k}; "
-                         f"{len(added)} task(s) protected during the scale-in")
+                         f"{len(added)} task(s) protected during the scale-in"
+                         + (f"; {action.detail}" if action.detail else ""))
+
+    @staticmethod
+    def _note_landing(grant: Grant, action: Action, new: Sequence[Task]) -> None:
+        """Compare where the surge's new tasks landed with the prediction; say so if not."""
+        if grant.surge is None:
+            return
+        predicted = sorted(grant.surge.new_on)
+        actual = sorted(t.instance_arn for t in new)
+        action.landing = {"predicted": predicted, "actual": actual,
+                          "as_predicted": predicted == actual}
+        if predicted != actual:
+            action.detail = ("new tasks landed elsewhere than predicted; removals chosen "
+                             "from where they landed")
 
     # ---------------------------------------------------------------------- healing
     def heal(self, snapshot: ClusterSnapshot) -> list[str]:
@@ -304,10 +337,12 @@ class Executor:
         left = math.floor(self.deadline.remaining() / 60)
         return max(1, min(self.options.protection_minutes, left))
 
-    def protect(self, task_arns: Iterable[str]) -> list[str]:
-        """Protect tasks not protected already; return the ones this call protected."""
+    def protect(self, task_arns: Iterable[str], already: set[str] | None = None) -> list[str]:
+        """Protect tasks not protected already (``already``, else read now); return the ones
+        this call protected."""
         arns = list(task_arns)
-        already = read_protection(self.api, self.cluster, arns)
+        if already is None:
+            already = read_protection(self.api, self.cluster, arns)
         todo = [a for a in arns if a not in already]
         minutes = self.protection_expiry_minutes()
         added: list[str] = []
@@ -334,6 +369,21 @@ class Executor:
                                    desiredStatus="RUNNING"):
             arns.extend(page.get("taskArns", []))
         return arns
+
+    def live_task_docs(self, service: str) -> list[Task]:
+        """The service's live tasks with where they run (DescribeTasks, 100 a call)."""
+        arns = self.live_tasks(service)
+        out: list[Task] = []
+        for batch in chunks(arns, 100):
+            resp = self.api.call("describe_tasks", cluster=self.cluster, tasks=list(batch))
+            for doc in resp.get("tasks", []):
+                out.append(Task(arn=doc["taskArn"], service=service,
+                                instance_arn=doc.get("containerInstanceArn", ""),
+                                az=doc.get("availabilityZone", ""),
+                                last_status=doc.get("lastStatus", ""),
+                                health=doc.get("healthStatus", "UNKNOWN"),
+                                started_at=_epoch(doc.get("startedAt"))))
+        return out
 
     def describe_service(self, name: str) -> dict:
         resp = self.api.call("describe_services", cluster=self.cluster, services=[name])
@@ -390,6 +440,10 @@ class Executor:
             return True
 
         self._poll(done, f"services {', '.join(names)} did not settle")
+
+
+def _epoch(value: Any) -> float:
+    return value.timestamp() if hasattr(value, "timestamp") else float(value or 0.0)
 
 
 def service_settled(doc: dict) -> bool:

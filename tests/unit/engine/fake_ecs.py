@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
-from .factories import ACCOUNT, CLUSTER
+from .factories import ACCOUNT, CLUSTER, arn
 
 
 def client_error(operation: str, code: str = "InvalidParameterException",
@@ -134,9 +134,17 @@ class FakeEcs:
 
     def describe_tasks(self, cluster: str, tasks: list[str]) -> dict:
         self._record("describe_tasks", {"tasks": tasks})
-        live = {t for ts in self.live.values() for t, _ in ts}
-        return {"tasks": [{"taskArn": t, "lastStatus": "RUNNING" if t in live else "STOPPED"}
+        where = {t: inst for ts in self.live.values() for t, inst in ts}
+        return {"tasks": [{"taskArn": t, "lastStatus": "RUNNING" if t in where else "STOPPED",
+                           "containerInstanceArn": arn(where[t]) if t in where else "",
+                           "availabilityZone": self.zone_of(where.get(t, ""))}
                           for t in tasks]}
+
+    @staticmethod
+    def zone_of(instance_ref: str) -> str:
+        """Instance refs of the factories start with their AZ letter (a1, b1...)."""
+        return f"us-east-1{instance_ref[0]}" if instance_ref[:1] in "abc" and instance_ref \
+            else ""
 
     def get_paginator(self, operation: str):
         assert operation == "list_tasks"

@@ -234,13 +234,14 @@ def test_surge_restores_by_delta_against_the_count_read_before_lowering():
 def test_surge_writes_the_lock_first_and_never_touches_user_protection():
     snap = two_az(svc("web", min_healthy_percent=100), placement={"web": {"a1": 24}})
     fake, clock = fake_for(snap), Clock()
+    user = sorted(t.arn for t in snap.tasks["web"])[:3]
+    fake.protected.update(user)                          # the user protected three tasks
     decision = grant_of(snap, fake, clock, max_moves=1)
-    leaving = decision.moves[0].task_arn
-    user = {t.arn for t in snap.tasks["web"] if t.arn != leaving}
-    fake.protected.update(sorted(user)[:3])             # the user protected three tasks
+    assert not set(user) & {m.task_arn for m in decision.moves}
     mine_before = set(fake.protected)
     result = executor(snap, fake, clock).execute(decision)
-    assert result.errors == [] and result.actions[0].stopped_tasks == [leaving]
+    (leaving,) = result.actions[0].stopped_tasks
+    assert result.errors == [] and leaving not in user
     ops = [op for op, _ in fake.calls]
     assert ops.index("tag_resource") < ops.index("update_service")
     locks = [lk.SurgeLock.from_tag(p["tags"][0]["value"]) for op, p in fake.calls
