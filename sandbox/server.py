@@ -1,5 +1,8 @@
 """One loopback endpoint that answers AWS: moto for the plain services, our ECS control plane.
 
+The top of the sandbox's layers (bottom to top: ``runtime``/``config``/``faults``; ``ecs/``;
+``aws/``; ``traffic/``; this module; ``cli``/``demo``/``process``/``scenario`` outside it).
+Nothing below imports this module: ``Sandbox`` builds the parts and hands each what it needs.
 ``Sandbox`` wires the pieces together:
 
 * ``Runtime``: emulated clock, the world lock, timers (``sandbox/runtime.py``);
@@ -63,13 +66,16 @@ class Sandbox:
         self.host, self.port = host, port
         if reset_moto:
             reset_moto_backends()
-        self.ecs = EcsControlPlane(self)
+        load_balancers = aws.MotoLoadBalancers(aws.Env(self.config, self.runtime))
+        self.ecs = EcsControlPlane(self.config, self.runtime,
+                                   aws.ecs_ports(self.config, self.runtime, load_balancers),
+                                   endpoint=lambda: self.endpoint)
         self.faults = Faults()
         self.traffic = None
         if self.config.data_plane:
             from .traffic import DataPlane
 
-            self.traffic = DataPlane(self)
+            self.traffic = DataPlane(self.runtime, self.ecs, load_balancers)
         self.moto_app = _moto_app(DomainDispatcherApplication, create_backend_app)
         aws.install(self)
         self.runtime.on_tick(self.ecs.reconcile)

@@ -1,12 +1,17 @@
 """moto, patched where the sandbox needs AWS's documented behaviour.
 
-``install(sandbox)`` applies every patch and points it at that sandbox (moto's backends are
-process-global, so one sandbox is active per process); ``uninstall`` undoes it.
+This layer sits above the ECS control plane (``sandbox/ecs``) and below the data plane and the
+server. ``install(host)`` applies every patch and points it at that host (moto's backends are
+process-global, so one sandbox is active per process: the one module-global, ``host.py``);
+``uninstall`` undoes it.
 
-The ECS control plane talks to these modules only through their public functions:
+The ECS control plane never imports these modules. It names what it needs as ports
+(``sandbox/ecs/ports.py``) and ``ecs_ports(config, runtime)`` (``ports.py``) builds their
+implementations over moto's backends, which the server hands to ``EcsControlPlane``. Tests and the
+data plane also use the public functions:
 
-* ``elbv2.register_target / deregister_target / target_health`` (targets keyed by (id, port));
-  ``elbv2.set_unhealthy`` is a test hook;
+* ``elbv2.register_target / deregister_target / target_health / targets`` (targets keyed by
+  (id, port)); ``elbv2.set_unhealthy / set_healthy`` are test hooks;
 * ``eventbridge.emit`` (an event envelope onto the default bus, delivered to matching rules);
 * ``lambda_runner.wait_idle`` (tests wait for asynchronous invocations to finish).
 
@@ -26,46 +31,34 @@ The patches (see each module's docstring):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from . import appautoscaling, autoscaling, clock, elbv2, eventbridge, iam, lambda_runner
 from ._patching import Patcher
+from .host import Host, active, installed, push, remove
+from .ports import Env, MotoLoadBalancers, ecs_ports
 
-if TYPE_CHECKING:
-    from ..server import Sandbox
+__all__ = ["Env", "Host", "MotoLoadBalancers", "active", "ecs_ports", "install", "uninstall"]
 
-_ACTIVE: list["Sandbox"] = []
 _PATCHER = Patcher()
+_MODULES = [clock, elbv2, autoscaling, eventbridge, lambda_runner, iam, appautoscaling]
 
 
-def active() -> "Sandbox | None":
-    return _ACTIVE[-1] if _ACTIVE else None
-
-
-def _modules() -> list:
-    from . import appautoscaling, autoscaling, clock, elbv2, eventbridge, iam, lambda_runner
-
-    return [clock, elbv2, autoscaling, eventbridge, lambda_runner, iam, appautoscaling]
-
-
-def install(sandbox: "Sandbox") -> None:
-    """Apply every patch (once) and make ``sandbox`` the one they serve. Idempotent."""
-    if sandbox in _ACTIVE:
+def install(host: Host) -> None:
+    """Apply every patch (once) and make ``host`` the one they serve. Idempotent."""
+    if installed(host):
         return
-    _ACTIVE.append(sandbox)
-    modules = _modules()
+    push(host)
     if not _PATCHER.applied:
-        for module in modules:
+        for module in _MODULES:
             _PATCHER.apply(module.patches())
-    for module in modules:
-        module.on_install(sandbox)
+    for module in _MODULES:
+        module.on_install(host)
 
 
-def uninstall(sandbox: "Sandbox") -> None:
-    """Stop serving ``sandbox``; the last one out restores moto's originals."""
-    if sandbox not in _ACTIVE:
+def uninstall(host: Host) -> None:
+    """Stop serving ``host``; the last one out restores moto's originals."""
+    if not installed(host):
         return
-    for module in reversed(_modules()):
-        module.on_uninstall(sandbox)
-    _ACTIVE.remove(sandbox)
-    if not _ACTIVE:
+    for module in reversed(_MODULES):
+        module.on_uninstall(host)
+    if not remove(host):
         _PATCHER.restore()

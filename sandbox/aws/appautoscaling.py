@@ -49,6 +49,9 @@ from moto.applicationautoscaling.models import (ApplicationAutoscalingBackend,
 from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
 from moto.core.exceptions import JsonRESTError
 
+from ..ecs.api import dispatch
+from .host import Host, active
+
 ECS_DIMENSION = "ecs:service:DesiredCount"
 _ORIGINAL_REGISTER = ApplicationAutoscalingBackend.register_scalable_target
 _ORIGINAL_PUT_ACTION = ApplicationAutoscalingBackend.put_scheduled_action
@@ -63,9 +66,7 @@ class ObjectNotFound(JsonRESTError):
         super().__init__("ObjectNotFoundException", message)
 
 
-def _sandbox():
-    from . import active
-
+def _sandbox() -> Host | None:
     return active()
 
 
@@ -327,8 +328,6 @@ def run_action(sandbox, backend: ApplicationAutoscalingBackend, target: FakeScal
 
 def set_desired_count(sandbox, service, desired: int) -> None:
     """Change desiredCount through the control plane's UpdateService, as AAS calls ECS."""
-    from ..ecs.api import dispatch
-
     dispatch(sandbox.ecs, "UpdateService", {"cluster": service.cluster_name,
                                             "service": service.name, "desiredCount": desired})
 

@@ -55,6 +55,8 @@ from moto.core.responses import ActionResult, EmptyResult
 from moto.ec2.exceptions import InvalidLaunchTemplateVersionNotFound
 from moto.ec2.models.instances import MetadataOptions
 
+from .host import active
+
 _ORIGINAL_SET_DESIRED = FakeAutoScalingGroup.set_desired_capacity
 _ORIGINAL_DETACH = AutoScalingBackend.detach_instances
 _ORIGINAL_TERMINATE = AutoScalingBackend.terminate_instance
@@ -62,8 +64,6 @@ _FALLBACK_RNG = random.Random(0)
 
 
 def _rng() -> random.Random:
-    from . import active
-
     sandbox = active()
     return sandbox.runtime.rng if sandbox else _FALLBACK_RNG
 
@@ -234,8 +234,6 @@ def _set_desired_capacity(self: FakeAutoScalingGroup, new_capacity: int | None) 
 
 # ------------------------------------------------------------ termination lifecycle hooks
 def _now() -> float:
-    from . import active
-
     sandbox = active()
     return sandbox.now() if sandbox else 0.0
 
@@ -267,8 +265,6 @@ def _hold_victims(group: FakeAutoScalingGroup, new_capacity: int | None) -> list
 
 
 def _extend(group: FakeAutoScalingGroup, state: InstanceState, deadline: float) -> None:
-    from . import active
-
     sandbox = active()
     limit = state.sandbox_wait_started + (
         sandbox.config.lifecycle_hook_global_timeout_seconds if sandbox else 172800.0)

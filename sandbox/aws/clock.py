@@ -26,6 +26,8 @@ from typing import Any
 
 from moto.core import utils as moto_utils
 
+from .host import active
+
 _ORIGINAL_UTCNOW = moto_utils.utcnow
 
 # Every moto service the sandbox serves or its patches touch; imported before the scan.
@@ -39,16 +41,12 @@ SERVICE_MODULES = (
 
 def sandbox_time() -> float:
     """Seconds since the Unix epoch on the active sandbox's clock (the wall clock without one)."""
-    from . import active
-
     sandbox = active()
     return sandbox.runtime.now() if sandbox is not None else time.time()
 
 
 def utcnow() -> datetime.datetime:
     """moto's ``utcnow`` (a naive UTC datetime), read from the sandbox clock."""
-    from . import active
-
     if active() is None:
         return _ORIGINAL_UTCNOW()
     stamp = datetime.datetime.fromtimestamp(sandbox_time(), datetime.timezone.utc)

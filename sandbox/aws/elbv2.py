@@ -28,6 +28,8 @@ from typing import Any, Callable
 from moto.elbv2.exceptions import InvalidTargetError, TargetGroupNotFoundError, TargetNotRunning
 from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup, elbv2_backends
 
+from .host import active
+
 DEFAULT_DEREGISTRATION_DELAY = 300.0
 _DOWN_STATES = ("stopping", "stopped", "shutting-down", "terminated")
 
@@ -85,8 +87,6 @@ def deregistration_delay(group: FakeTargetGroup) -> float:
 
 
 def _runtime():
-    from . import active
-
     sandbox = active()
     return sandbox.runtime if sandbox else None
 

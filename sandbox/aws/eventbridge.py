@@ -32,6 +32,9 @@ from typing import Any
 from moto.events.models import Rule, events_backends
 from moto.events.utils import EventTemplateParser
 
+from . import lambda_runner
+from .host import active
+
 _ORIGINAL_SEND = Rule.send_to_targets
 _RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
@@ -72,8 +75,6 @@ def _lambda_payload(target: dict[str, Any], event: dict[str, Any]) -> Any:
 
 
 def _deliver_to_lambda(target: dict[str, Any], event: dict[str, Any]) -> None:
-    from . import active, lambda_runner
-
     clean = {k: v for k, v in event.items() if k != "ingestion-time"}
     clean["time"] = _iso(clean.get("time"))
     payload = json.dumps(_lambda_payload(target, clean)).encode()

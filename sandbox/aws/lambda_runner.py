@@ -71,6 +71,8 @@ from moto.awslambda.responses import LambdaResponse
 from moto.awslambda.utils import get_backend
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
+from .host import active
+
 LOG = logging.getLogger("sandbox.lambda")
 
 ASYNC_DEFAULT_CONCURRENCY = 10
@@ -522,8 +524,6 @@ def _header(headers: Any, name: str) -> str | None:
 
 def _function_invoke(self: LambdaFunction, body: Any, request_headers: Any,
                      response_headers: dict) -> bytes:
-    from . import active
-
     sandbox = active()
     payload = body.encode() if isinstance(body, str) else (body or b"")
     invocation_type = _header(request_headers, "X-Amz-Invocation-Type") or "RequestResponse"
@@ -548,8 +548,6 @@ def _simple_backend_invoke(self: LambdaSimpleBackend, function_name: str, qualif
 
 def _response_invoke_async(self: LambdaResponse) -> tuple[int, dict, str]:
     """Legacy InvokeAsync: always asynchronous (moto ran it inline, under the world lock)."""
-    from . import active
-
     index = -3 if self.path.endswith("/") else -2
     fn = self.backend.get_function(unquote(self.path.rsplit("/", 3)[index]), None)
     body = self.body.encode() if isinstance(self.body, str) else (self.body or b"")

@@ -1,6 +1,6 @@
 """The ECS agent, emulated: EC2 instances become container instances (ecs-semantics §5).
 
-On every reconcile pass ``sync`` looks at moto's EC2 instances:
+On every reconcile pass ``sync`` looks at EC2's instances (through ``plane.ports.ec2``):
 
 * a ``running`` instance whose UserData sets ``ECS_CLUSTER`` registers after
   ``config.agent_boot_seconds`` (also read: ECS_RESERVED_MEMORY, ECS_RESERVED_PORTS,
@@ -156,31 +156,9 @@ def agent_config(instance) -> Optional[dict]:
 
 
 # ------------------------------------------------------------------- EC2 view
-def ec2_backend(plane: "EcsControlPlane"):
-    """moto's EC2 backend of the sandbox's account and region, if EC2 has been used.
-
-    Plain dict lookups: indexing moto's BackendDict would build the backend (seconds of
-    work) on every pass of a sandbox that never touched EC2."""
-    try:
-        from moto.ec2.models import ec2_backends
-
-        account = dict.get(ec2_backends, plane.account)
-        if account is None or plane.region not in account.keys():
-            return None
-        return dict.__getitem__(account, plane.region)
-    except Exception:  # moto not initialised for this account/region
-        return None
-
-
 def ec2_instances(plane: "EcsControlPlane") -> dict[str, Any]:
-    backend = ec2_backend(plane)
-    if backend is None:
-        return {}
-    try:
-        return {i.id: i for r in backend.all_reservations() for i in r.instances}
-    except Exception:
-        LOG.exception("reading EC2 instances failed")
-        return {}
+    """Every EC2 instance by id, through the control plane's EC2 port."""
+    return plane.ports.ec2.instances()
 
 
 def _state(instance) -> str:

@@ -916,7 +916,7 @@ def update_container_instances_state(plane: EcsControlPlane, p: Params) -> dict:
 
 
 def discover_poll_endpoint(plane: EcsControlPlane, p: Params) -> dict:
-    endpoint = plane.sandbox.endpoint
+    endpoint = plane.endpoint()
     return {"endpoint": endpoint, "telemetryEndpoint": endpoint,
             "serviceConnectEndpoint": endpoint}
 

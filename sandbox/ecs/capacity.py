@@ -142,22 +142,9 @@ class CapacityState:
 
 
 # ----------------------------------------------------------------- auto scaling
-def _asg_backend(plane: "EcsControlPlane"):
-    """moto's Auto Scaling backend, without building it when Auto Scaling was never used."""
-    from moto.autoscaling.models import autoscaling_backends
-
-    account = dict.get(autoscaling_backends, plane.account)
-    if account is None or plane.region not in account.keys():
-        return None
-    return dict.__getitem__(account, plane.region)
-
-
 def _group(plane: "EcsControlPlane", ref: str):
-    backend = _asg_backend(plane)
-    if backend is None or not ref:
-        return None
-    name = ref.split("autoScalingGroupName/", 1)[-1] if ref.startswith("arn:") else ref
-    return backend.autoscaling_groups.get(name)
+    """The Auto Scaling group by name or ARN, through the control plane's port."""
+    return plane.ports.autoscaling.group(ref) if ref else None
 
 
 def _in_service(group) -> list:
@@ -224,7 +211,7 @@ def create_capacity_provider(plane: "EcsControlPlane", p: dict) -> dict:
         managed_draining=_enum(asg.get("managedDraining") or "ENABLED", "managedDraining"),
         tags=_tags(p))
     _check_protection(cp, group)
-    _tag_group(group)
+    _tag_group(plane, group)
     store[name] = cp
     return {"capacityProvider": cp.to_api({"TAGS"})}
 
@@ -233,14 +220,9 @@ def _tags(p: dict) -> list[dict]:
     return [{"key": t["key"], "value": t.get("value", "")} for t in p.get("tags") or []]
 
 
-def _tag_group(group) -> None:
+def _tag_group(plane: "EcsControlPlane", group) -> None:
     """ECS tags the group AmazonECSManaged (cluster-auto-scaling.html considerations)."""
-    if any(t.get("Key") == MANAGED_TAG for t in group.tags):
-        return
-    group.tags = list(group.tags) + [{"ResourceId": group.name,
-                                      "ResourceType": "auto-scaling-group",
-                                      "Key": MANAGED_TAG, "Value": "",
-                                      "PropagateAtLaunch": True}]
+    plane.ports.autoscaling.tag(group, MANAGED_TAG, "")
 
 
 def _find(plane: "EcsControlPlane", ref: str) -> Optional[CapacityProvider]:
@@ -308,9 +290,8 @@ def delete_capacity_provider(plane: "EcsControlPlane", p: dict) -> dict:
         cp.update_status_reason = DELETE_ASSOCIATED.format(cluster.name)
         return {"capacityProvider": cp.to_api()}
     cp.status, cp.update_status, cp.update_status_reason = "INACTIVE", "DELETE_COMPLETE", None
-    backend = _asg_backend(plane)
-    if backend is not None and cp.managed_draining == "ENABLED":
-        backend.delete_lifecycle_hook(cp.asg_name, DRAIN_HOOK)
+    if cp.managed_draining == "ENABLED":
+        plane.ports.autoscaling.delete_lifecycle_hook(cp.asg_name, DRAIN_HOOK)
     out = cp.to_api()
     out.update(status="ACTIVE", updateStatus="DELETE_IN_PROGRESS")
     return {"capacityProvider": out}
@@ -592,8 +573,6 @@ def _drain(plane: "EcsControlPlane", cp: CapacityProvider, group, cis: dict) -> 
     """managed-instance-draining.html: an instance the group wants to terminate waits in
     Terminating:Wait on ECS's hook; ECS sets it DRAINING (the scheduler replaces its service
     tasks under min/max percent) and lets it go once no non-daemon task is left on it."""
-    from ..aws import autoscaling
-
     if cp.managed_draining != "ENABLED":
         return
     for state in list(group.instance_states):
@@ -608,9 +587,10 @@ def _drain(plane: "EcsControlPlane", cp: CapacityProvider, group, cis: dict) -> 
                 svc.steady = False
             plane.runtime.call_later(0, lambda: None)   # let the scheduler see it
         if not _busy(plane, ci):
-            autoscaling.complete_lifecycle_action(group, state.instance.id, "CONTINUE")
+            plane.ports.autoscaling.complete_lifecycle_action(group, state.instance.id,
+                                                              "CONTINUE")
         else:
-            autoscaling.record_heartbeat(group, state.instance.id)
+            plane.ports.autoscaling.record_heartbeat(group, state.instance.id)
 
 
 def _protect(plane: "EcsControlPlane", cp: CapacityProvider, group, cis: dict) -> None:
@@ -624,7 +604,7 @@ def _protect(plane: "EcsControlPlane", cp: CapacityProvider, group, cis: dict) -
             continue   # not registered yet: keeps the group's protection for new instances
         want = _busy(plane, ci)
         if bool(state.protected_from_scale_in) != want:
-            state.protected_from_scale_in = want
+            plane.ports.autoscaling.set_protected(group, state.instance.id, want)
 
 
 def _needed(plane: "EcsControlPlane", group, tasks: list[Task]) -> int:
@@ -693,7 +673,7 @@ def _scale(plane: "EcsControlPlane", cp: CapacityProvider, group, cis: dict) -> 
         step = max(want - n, needed, 1)
         step = min(max(step, cp.managed_scaling["minimumScalingStepSize"]),
                    cp.managed_scaling["maximumScalingStepSize"])
-        _set_desired(group, min(n + step, group.max_size))
+        _set_desired(plane, group, min(n + step, group.max_size))
         cp.above_since = None
     elif value < target and want < n:
         cp.above_since = None
@@ -702,15 +682,15 @@ def _scale(plane: "EcsControlPlane", cp: CapacityProvider, group, cis: dict) -> 
         if now < due:
             plane.runtime.call_at(due, lambda: None)
             return
-        _set_desired(group, max(want, group.min_size))
+        _set_desired(plane, group, max(want, group.min_size))
         cp.below_since = None
     else:
         cp.above_since = cp.below_since = None
 
 
-def _set_desired(group, desired: int) -> None:
+def _set_desired(plane: "EcsControlPlane", group, desired: int) -> None:
     if desired != group.desired_capacity:
-        group.autoscaling_backend.set_desired_capacity(group.name, desired)
+        plane.ports.autoscaling.set_desired_capacity(group, desired)
 
 
 def _ensure_hook(plane: "EcsControlPlane", cp: CapacityProvider, group) -> None:
@@ -718,9 +698,8 @@ def _ensure_hook(plane: "EcsControlPlane", cp: CapacityProvider, group) -> None:
     (heartbeat 3600 s, default result CONTINUE, as seen on AWS)."""
     if cp.managed_draining != "ENABLED":
         return
-    backend = group.autoscaling_backend
-    if f"{group.name}_{DRAIN_HOOK}" not in backend.lifecycle_hooks:
-        backend.create_lifecycle_hook(DRAIN_HOOK, group.name, TERMINATING, 3600, "CONTINUE")
+    plane.ports.autoscaling.ensure_lifecycle_hook(group, DRAIN_HOOK, TERMINATING, 3600,
+                                                  "CONTINUE")
 
 
 def reconcile(plane: "EcsControlPlane") -> None:

@@ -29,12 +29,6 @@ SCALING = "Scaling activity initiated by (deployment {})"
 USER = "Task stopped by user"
 
 
-def _elbv2():
-    from ..aws import elbv2
-
-    return elbv2
-
-
 # ------------------------------------------------------------------------ shapes
 def task_shape(td: TaskDefinition, group: str) -> TaskShape:
     tcp: list[int] = []
@@ -186,7 +180,7 @@ def to_running(plane: "EcsControlPlane", arn: str, epoch: int) -> None:
         if not tg or port is None:
             continue
         try:
-            _elbv2().register_target(plane.sandbox, tg, target_id, port)
+            plane.ports.load_balancers.register_target(tg, target_id, port)
         except Exception:
             LOG.exception("registering %s:%s in %s failed", target_id, port, tg)
             continue
@@ -237,7 +231,7 @@ def target_states(plane: "EcsControlPlane", task: Task) -> list[str]:
     states = []
     for tg, instance_id, port in task.targets:
         try:
-            states.append(_elbv2().target_health(plane.sandbox, tg, instance_id, port))
+            states.append(plane.ports.load_balancers.target_health(tg, instance_id, port))
         except Exception:
             LOG.exception("target_health of %s:%s in %s failed", instance_id, port, tg)
             states.append("unavailable")
@@ -292,8 +286,8 @@ def _deactivate(plane: "EcsControlPlane", arn: str, epoch: int) -> None:
     delay = 0.0
     for tg, instance_id, port in task.targets:
         try:
-            delay = max(delay, float(_elbv2().deregister_target(plane.sandbox, tg,
-                                                                instance_id, port) or 0))
+            delay = max(delay, float(plane.ports.load_balancers.deregister_target(
+                tg, instance_id, port) or 0))
         except Exception:
             LOG.exception("deregistering %s:%s from %s failed", instance_id, port, tg)
         if svc is not None:
@@ -336,7 +330,7 @@ def _finalize(plane: "EcsControlPlane", task: Task, graceful: bool) -> None:
     if task.targets and not task.targets_deregistered:
         for tg, instance_id, port in task.targets:
             try:
-                _elbv2().deregister_target(plane.sandbox, tg, instance_id, port)
+                plane.ports.load_balancers.deregister_target(tg, instance_id, port)
             except Exception:
                 LOG.exception("deregistering %s:%s from %s failed", instance_id, port, tg)
         task.targets_deregistered = True

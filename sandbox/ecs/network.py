@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Optional
+from typing import TYPE_CHECKING, Iterable, Optional
 
 from . import errors, resources
 
@@ -89,11 +89,11 @@ def validate(plane: "EcsControlPlane", td: "TaskDefinition",
 
 def _check_subnets(plane: "EcsControlPlane", subnets: list[str]) -> None:
     """Every subnet must exist in EC2 (when the sandbox's EC2 has been used at all)."""
-    backend = _ec2(plane)
-    if backend is None:
+    ec2 = plane.ports.ec2
+    if not ec2.in_use():
         return
     for subnet_id in subnets:
-        if _subnet(backend, subnet_id) is None:
+        if ec2.subnet_cidr(subnet_id) is None:
             raise errors.invalid(
                 f"Error retrieving subnet information for [{subnet_id}]: The subnet ID "
                 f"'{subnet_id}' does not exist (ErrorCode: InvalidSubnetID.NotFound)")
@@ -106,11 +106,9 @@ def subnets_of(config: Optional[dict]) -> tuple[str, ...]:
 def check_target_groups(plane: "EcsControlPlane", td: "TaskDefinition",
                         load_balancers: Iterable[dict]) -> None:
     """awsvpc needs ``ip`` target groups, bridge and host need ``instance`` ones."""
-    from ..aws import elbv2
-
     for lb in load_balancers:
         arn = lb.get("targetGroupArn")
-        kind = elbv2.target_type(plane.sandbox, arn) if arn else None
+        kind = plane.ports.load_balancers.target_type(arn) if arn else None
         if kind is None:
             continue
         if (kind == "ip") != is_awsvpc(td) and kind in ("ip", "instance"):
@@ -184,39 +182,12 @@ def _free_ip(plane: "EcsControlPlane", subnet_id: str) -> str:
 
 
 def _subnet_cidr(plane: "EcsControlPlane", subnet_id: str) -> ipaddress.IPv4Network:
-    backend = _ec2(plane)
-    subnet = _subnet(backend, subnet_id) if backend is not None and subnet_id else None
-    block = getattr(subnet, "cidr_block", None) or "10.0.0.0/24"
-    return ipaddress.ip_network(block, strict=False)
+    block = plane.ports.ec2.subnet_cidr(subnet_id) if subnet_id else None
+    return ipaddress.ip_network(block or "10.0.0.0/24", strict=False)
 
 
 def _used_ips(plane: "EcsControlPlane", subnet_id: str) -> set[str]:
     used = {t.eni.private_ip for t in plane.tasks.values()
             if t.eni is not None and t.last_status != "STOPPED"
             and t.eni.subnet_id == subnet_id}
-    backend = _ec2(plane)
-    if backend is None:
-        return used
-    for reservation in backend.all_reservations():
-        for instance in reservation.instances:
-            if getattr(instance, "subnet_id", None) == subnet_id:
-                used.add(str(getattr(instance, "private_ip", "") or ""))
-    for eni in getattr(backend, "enis", {}).values():
-        if getattr(getattr(eni, "subnet", None), "id", None) == subnet_id:
-            used.add(str(getattr(eni, "private_ip_address", "") or ""))
-    return used
-
-
-def _ec2(plane: "EcsControlPlane") -> Any:
-    from .agent import ec2_backend
-
-    return ec2_backend(plane)
-
-
-def _subnet(backend: Any, subnet_id: str) -> Any:
-    from moto.ec2.exceptions import InvalidSubnetIdError
-
-    try:
-        return backend.get_subnet(subnet_id)
-    except InvalidSubnetIdError:
-        return None
+    return used | plane.ports.ec2.addresses_in(subnet_id)

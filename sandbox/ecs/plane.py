@@ -1,5 +1,9 @@
 """EcsControlPlane: the registry of ECS state, lookups by name or ARN, and the reconcile pass.
 
+The control plane sits on the runtime (clock, lock, timers) and the config, and reaches the rest
+of AWS only through the ports it is given (``sandbox/ecs/ports.py``): nothing in ``sandbox/ecs``
+imports the emulated services, the data plane or the server.
+
 The runtime calls ``reconcile()`` after every request and every batch of timers, under the
 world lock. A pass: the agent looks at EC2 (registrations, terminated and stopped hosts),
 then every service's scheduler takes its steps, then the service event messages noted along
@@ -12,22 +16,28 @@ from __future__ import annotations
 import collections
 import logging
 import uuid
-from typing import TYPE_CHECKING, Iterable, Optional
+from typing import TYPE_CHECKING, Callable, Iterable, Optional
 
 from . import agent, azrebalance, capacity, errors, events, scheduler
 from .models import Cluster, ContainerInstance, Service, Task, TaskDefinition
+from .ports import Ports
 
 if TYPE_CHECKING:
-    from ..server import Sandbox
+    from ..config import SandboxConfig
+    from ..runtime import Runtime
 
 LOG = logging.getLogger("sandbox.ecs")
 
 
 class EcsControlPlane:
-    def __init__(self, sandbox: "Sandbox"):
-        self.sandbox = sandbox
-        self.config = sandbox.config
-        self.runtime = sandbox.runtime
+    def __init__(self, config: "SandboxConfig", runtime: "Runtime",
+                 ports: Optional[Ports] = None,
+                 endpoint: Callable[[], str] = lambda: ""):
+        """``endpoint`` answers DiscoverPollEndpoint: the server's URL, known once it listens."""
+        self.config = config
+        self.runtime = runtime
+        self.ports = ports or Ports()
+        self.endpoint = endpoint
         self.clusters: dict[str, Cluster] = {}
         self.task_definitions: dict[str, list[TaskDefinition]] = {}
         self.services: dict[tuple[str, str], Service] = {}
@@ -56,7 +66,7 @@ class EcsControlPlane:
         return self.config.region
 
     def now(self) -> float:
-        return self.sandbox.now()
+        return self.runtime.now()
 
     def new_id(self) -> str:
         return f"{self.runtime.rng.getrandbits(128):032x}"
@@ -195,9 +205,7 @@ class EcsControlPlane:
     def emit(self, event: dict) -> None:
         self.emitted.append(event)
         try:
-            from ..aws import eventbridge
-
-            eventbridge.emit(self.sandbox, event)
+            self.ports.events.put(event)
         except Exception:  # delivery trouble must never break the control plane
             LOG.exception("EventBridge delivery of %s failed", event.get("detail-type"))
 

@@ -1,16 +1,23 @@
-"""DataPlane: keeps task servers and ALB listeners in step with the emulated world."""
+"""DataPlane: keeps task servers and ALB listeners in step with the emulated world.
+
+It sits above the ECS control plane and the emulated AWS services and below the server: it
+reads tasks from the ``EcsControlPlane`` it is given and load balancers through a
+``LoadBalancerView`` (``sandbox/aws/ports.py``'s ``MotoLoadBalancers`` in the sandbox), and
+registers its sync pass on the runtime. It never reaches the server.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional, Protocol
 
 from .alb import AlbProxy, forward
 from .tasks import TaskServer
 
 if TYPE_CHECKING:
-    from ..server import Sandbox
+    from ..ecs.plane import EcsControlPlane
+    from ..runtime import Runtime
 
 LOG = logging.getLogger("sandbox.traffic")
 SERVING = ("RUNNING", "DEACTIVATING")     # DEACTIVATING: its target drains, the task still runs
@@ -30,9 +37,25 @@ def _has_port_mapping(task) -> bool:
     return bool(_endpoints(task))
 
 
+class LoadBalancerView(Protocol):
+    """What the data plane reads of Elastic Load Balancing."""
+
+    def application_load_balancers(self) -> dict[str, tuple[str, str]]:
+        """arn -> (DNS name, target group its HTTP listener forwards to)."""
+
+    def forward_group_of(self, lb_arn: str) -> Optional[str]:
+        """The target group the load balancer forwards to, None if none (or no such LB)."""
+
+    def targets(self, target_group_arn: str) -> list[tuple[str, int, str]]:
+        """Every registered (id, port, state) of a group, as DescribeTargetHealth reports."""
+
+
 class DataPlane:
-    def __init__(self, sandbox: "Sandbox"):
-        self.sandbox = sandbox
+    def __init__(self, runtime: "Runtime", ecs: "EcsControlPlane",
+                 load_balancers: LoadBalancerView):
+        self.runtime = runtime
+        self.ecs = ecs
+        self.load_balancers = load_balancers
         self.tasks: dict[str, TaskServer] = {}
         self.albs: dict[str, AlbProxy] = {}            # load balancer arn -> proxy
         self._ports: dict[tuple[str, int], int] = {}  # (instance id or IP, port) -> local port
@@ -42,7 +65,7 @@ class DataPlane:
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
         self._running = True
-        self.sandbox.runtime.on_tick(self.sync)
+        self.runtime.on_tick(self.sync)
 
     def stop(self) -> None:
         self._running = False
@@ -59,7 +82,7 @@ class DataPlane:
         """Under the world lock: start and stop servers to match tasks and load balancers."""
         if not self._running:
             return
-        live = {arn: t for arn, t in self.sandbox.ecs.tasks.items()
+        live = {arn: t for arn, t in self.ecs.tasks.items()
                 if t.last_status in SERVING and _has_port_mapping(t)}
         gone = [arn for arn in self.tasks if arn not in live]
         for arn in gone:
@@ -87,15 +110,7 @@ class DataPlane:
         server.close()
 
     def _sync_albs(self) -> None:
-        from moto.elbv2.models import elbv2_backends
-
-        config = self.sandbox.config
-        backend = elbv2_backends[config.account_id][config.region]
-        wanted = {}
-        for arn, lb in backend.load_balancers.items():
-            group = _forward_group(lb)
-            if getattr(lb, "type", "application") == "application" and group:
-                wanted[arn] = (lb.dns_name, group)
+        wanted = self.load_balancers.application_load_balancers()
         for arn in [a for a in self.albs if a not in wanted]:
             with self._lock:
                 proxy = self.albs.pop(arn)
@@ -115,18 +130,11 @@ class DataPlane:
     def candidates(self, lb_arn: str) -> list[int]:
         """Local ports to route to: healthy targets; else (fail open) every registered target
         that is not draining; never a draining, unused or unserved one."""
-        from moto.elbv2.models import elbv2_backends
-
-        from ..aws import elbv2
-
-        config = self.sandbox.config
-        with self.sandbox.runtime.lock:   # a snapshot of health; the forwarding runs unlocked
-            backend = elbv2_backends[config.account_id][config.region]
-            lb = backend.load_balancers.get(lb_arn)
-            group_arn = _forward_group(lb) if lb else None
+        with self.runtime.lock:   # a snapshot of health; the forwarding runs unlocked
+            group_arn = self.load_balancers.forward_group_of(lb_arn)
             if not group_arn:
                 return []
-            states = elbv2.targets(self.sandbox, group_arn)
+            states = self.load_balancers.targets(group_arn)
         with self._lock:
             served = [(state, self._ports.get((target_id, port)))
                       for target_id, port, state in states]
@@ -149,19 +157,3 @@ class DataPlane:
             return {"load_balancers": {p.dns_name: p.url for p in self.albs.values()},
                     "tasks": {arn: s.url for arn, s in self.tasks.items()}}
 
-
-def _forward_group(lb) -> str | None:
-    """The target group an HTTP listener's default action forwards to."""
-    for listener in getattr(lb, "listeners", {}).values():
-        if (listener.protocol or "").upper() != "HTTP":
-            continue
-        for action in listener.default_actions:
-            data = getattr(action, "data", {}) or {}
-            if data.get("Type") != "forward":
-                continue
-            if data.get("TargetGroupArn"):
-                return data["TargetGroupArn"]
-            groups = (data.get("ForwardConfig") or {}).get("TargetGroups") or []
-            if groups:
-                return groups[0]["TargetGroupArn"]
-    return None
