@@ -497,27 +497,12 @@ def provision(plane: "EcsControlPlane", *, cluster_name: str, td: "TaskDefinitio
 
 def _promote(plane: "EcsControlPlane", task: Task, ci: "ContainerInstance",
              dynamic_ports: list[int]) -> None:
-    """PROVISIONING -> PENDING on ``ci``: the same task ARN, now with a host. Uses the
-    lifecycle module's port binding and accounting so both paths agree."""
-    now = plane.now()
-    dynamic = list(dynamic_ports)
-    td = task.task_definition
-    for container, definition in zip(task.containers, td.containers):
-        container.network_bindings = lifecycle._bindings(td, definition, dynamic)
-    task.container_instance_arn = ci.arn
-    task.ec2_instance_id = ci.ec2_instance_id
-    task.availability_zone = ci.availability_zone
-    task.dynamic_ports = list(dynamic_ports)
-    task.last_status = "PENDING"
-    task.connectivity_at = now
-    lifecycle._occupy(ci, task)
-    ci.tasks[task.arn] = task
+    """PROVISIONING -> PENDING on ``ci``: the same task ARN, now with a host, through the one
+    start path (``lifecycle.start_on``: ports, an awsvpc task's ENI, resources, timers)."""
     plane.capacity.requests.pop(task.arn, None)
-    plane.task_changed(task)
-    plane.instance_changed(ci)
-    arn, epoch = task.arn, task.stop_epoch
-    plane.runtime.call_later(plane.config.task_pending_seconds,
-                             lambda: lifecycle.to_running(plane, arn, epoch))
+    service = plane.services.get((task.cluster_name, task.service_name)) \
+        if task.service_name else None
+    lifecycle.start_on(plane, task, ci, dynamic_ports, service)
 
 
 def _provisioning(plane: "EcsControlPlane") -> list[Task]:

@@ -81,8 +81,6 @@ def start_task(plane: "EcsControlPlane", *, td: TaskDefinition, ci: ContainerIns
     now = plane.now()
     task_id = plane.new_id()
     arn = plane.arn(f"task/{ci.cluster_name}/{task_id}")
-    # dynamic ports were chosen as one list; hand them to mappings in definition order
-    dynamic = list(dynamic_ports)
     containers = []
     for c in td.containers:
         containers.append(Container(
@@ -93,7 +91,6 @@ def start_task(plane: "EcsControlPlane", *, td: TaskDefinition, ci: ContainerIns
             memory=int(c["memory"]) if c.get("memory") is not None else None,
             memory_reservation=int(c["memoryReservation"])
             if c.get("memoryReservation") is not None else None,
-            network_bindings=_bindings(td, c, dynamic),
         ))
     if overrides is None:
         overrides = {"containerOverrides": [{"name": c.name} for c in containers],
@@ -106,21 +103,40 @@ def start_task(plane: "EcsControlPlane", *, td: TaskDefinition, ci: ContainerIns
         memory=shape.memory, shape=shape, containers=containers, overrides=overrides,
         service_name=service.name if service else None,
         deployment_id=deployment.id if deployment else None,
-        tags=list(tags or []), updated_at=now, connectivity_at=now,
-        dynamic_ports=list(dynamic_ports),
+        tags=list(tags or []), updated_at=now,
         load_balancers=list(deployment.load_balancers) if deployment else [],
         enable_execute_command=enable_execute_command,
         version=0,
-        eni=network.attach(plane, ci) if td.network_mode == "awsvpc" else None,
     )
+    start_on(plane, task, ci, dynamic_ports, service)
+    return task
+
+
+def start_on(plane: "EcsControlPlane", task: Task, ci: ContainerInstance,
+             dynamic_ports: list[int], service: "Optional[Service]" = None) -> None:
+    """Put a new task (RunTask, StartTask, the scheduler) or a PROVISIONING one (capacity
+    providers) on its instance: host ports bound, an awsvpc task's ENI attached, resources
+    taken, PENDING, RUNNING after ``task_pending_seconds``. The one start path, so both kinds
+    of task get the same host."""
+    # dynamic ports were chosen as one list; hand them to mappings in definition order
+    dynamic = list(dynamic_ports)
+    for container, definition in zip(task.containers, task.task_definition.containers):
+        container.network_bindings = _bindings(task.task_definition, definition, dynamic)
+    task.container_instance_arn = ci.arn
+    task.ec2_instance_id = ci.ec2_instance_id
+    task.availability_zone = ci.availability_zone
+    task.dynamic_ports = list(dynamic_ports)
+    task.last_status = "PENDING"
+    task.connectivity_at = plane.now()
+    if task.task_definition.network_mode == "awsvpc":
+        task.eni = network.attach(plane, ci)
     _occupy(ci, task)
     plane.add_task(task, service, ci)
-    plane.task_changed(task)       # version 1, lastStatus PENDING
+    plane.task_changed(task)       # lastStatus PENDING (version 1 for a new task)
     plane.instance_changed(ci)     # remainingResources dropped
-    epoch = task.stop_epoch
+    arn, epoch = task.arn, task.stop_epoch
     plane.runtime.call_later(plane.config.task_pending_seconds,
                              lambda: to_running(plane, arn, epoch))
-    return task
 
 
 def _occupy(ci: ContainerInstance, task: Task) -> None:

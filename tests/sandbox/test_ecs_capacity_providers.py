@@ -333,6 +333,43 @@ def test_provisioning_tasks_wait_then_run_after_managed_scale_out(world):
     assert cp.reservation == 100.0
 
 
+def test_provisioning_awsvpc_tasks_get_their_eni_when_placed(world):
+    """A PROVISIONING task placed after managed scale-out starts like any other task: "Each
+    task that uses the awsvpc network mode receives its own elastic network interface"
+    (task-networking-awsvpc.html), in a subnet of its networkConfiguration, shown as the
+    task's ElasticNetworkInterface attachment (API Task.attachments); while PROVISIONING it
+    has no instance and so no ENI (asg-capacity-providers.html)."""
+    provider(world, "cp-a", "asg-a", desired=0, managedScaling={"status": "ENABLED"})
+    associate(world, ["cp-a"], [{"capacityProvider": "cp-a", "weight": 1}])
+    subnets = [world.subnets["us-east-1a"], world.subnets["us-east-1b"]]
+    td = world.task_definition(family="vpc", cpu=512, memory=512, networkMode="awsvpc")
+    world.service("vpc", 2, td=td, availabilityZoneRebalancing="DISABLED",
+                  networkConfiguration={"awsvpcConfiguration": {"subnets": subnets}})
+    world.sb.advance(1)
+    waiting = world.tasks("vpc")
+    assert [(t["lastStatus"], t.get("attachments", [])) for t in waiting] == [
+        ("PROVISIONING", [])] * 2
+    world.sb.advance(61)
+    world.settle(60)
+    tasks = world.tasks("vpc")
+    assert sorted(t["taskArn"] for t in tasks) == sorted(t["taskArn"] for t in waiting)
+    assert {t["lastStatus"] for t in tasks} == {"RUNNING"}
+    subnet_of = {ci["containerInstanceArn"]: next(a["value"] for a in ci["attributes"]
+                                                  if a["name"] == "ecs.subnet-id")
+                 for ci in world.instances()}
+    ips = set()
+    for t in tasks:
+        (att,) = t["attachments"]
+        details = {d["name"]: d["value"] for d in att["details"]}
+        assert (att["type"], att["status"]) == ("ElasticNetworkInterface", "ATTACHED")
+        assert details["subnetId"] == subnet_of[t["containerInstanceArn"]]
+        assert details["subnetId"] in subnets
+        assert [c["networkInterfaces"] for c in t["containers"]] == [[{
+            "attachmentId": att["id"], "privateIpv4Address": details["privateIPv4Address"]}]]
+        ips.add(details["privateIPv4Address"])
+    assert len(ips) == 2
+
+
 def test_managed_termination_protection_follows_tasks(world):
     """Managed termination protection: instances running non-daemon tasks are protected from
     scale-in; once their tasks stop the protection is removed (cluster-auto-scaling.html)."""
