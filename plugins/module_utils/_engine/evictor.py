@@ -238,19 +238,26 @@ class Evictor:
         marked = tuple(replace(t, protected=t.arn in protected) for t in tasks)
         view = replace(snapshot, tasks={**snapshot.tasks, name: marked})
         cap = self.limits.max_moves_per_az
+        short = False
         for k in range(want, 0, -1):
             try:
                 surge = smallest_surge(view, name, sp, k)
             except ValueError as err:
                 return Refusal(name, Refused.NO_DISRUPTION_BUDGET,
                                f"a surge cannot be predicted: {err}")
-            if not surge.remove:
-                return Refusal(name, Refused.PROTECTED,
-                               "every task a surge would remove is protected from scale-in by "
-                               "someone else; protected tasks are never stopped")
+            if len(surge.remove) < surge.k or surge.remaining_moves >= sp.moves_needed:
+                # Not enough unprotected tasks to remove (the surplus would be the new tasks
+                # themselves), or a surge that leaves the layout no better (the tasks that
+                # should leave are protected): restarts for nothing. Try a smaller surge.
+                short = True
+                continue
             if cap is None or all(per_az.get(az, 0) + n <= cap
                                   for az, n in _removals_per_az(view, surge).items()):
                 return surge
+        if short:
+            return Refusal(name, Refused.PROTECTED,
+                           "the tasks a surge would remove are protected from scale-in by "
+                           "someone else; protected tasks are never stopped")
         return Refusal(name, Refused.AZ_BUDGET,
                        f"max_moves_per_az={cap} is spent for the AZ(s) a surge would remove "
                        "tasks from in this step")
