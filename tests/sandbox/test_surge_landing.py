@@ -1,0 +1,64 @@
+"""Issue 13.1: a surge's new tasks land where the engine predicted, so a move inside the
+fullest AZ costs one surge, not two.
+
+ECS places a surge's new tasks while the tasks they replace still run, and its spread counts
+them (task-placement-strategies: spread places tasks "evenly based on the specified value").
+With AZ counts 3/2 and an empty instance in the 3-task AZ, one new task goes to the 2-task AZ,
+not to the empty instance; the engine must plan the surge ECS will actually make.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from ecs_world import World
+from engine_harness import run_engine
+
+SERVICE = "web"
+
+
+def build(sandbox, aws) -> tuple[World, str]:
+    """AZ a: a1, a2 and (later) an empty a3; AZ b: b1, b2; five tasks spread AZ then instance,
+    minimumHealthyPercent 100 (surge only). Returns the world and the EC2 id of the empty
+    instance, which sits in the AZ holding three tasks."""
+    world = World(sandbox, aws)
+    for az in ("us-east-1a", "us-east-1a", "us-east-1b", "us-east-1b"):
+        world.launch(az)
+    world.boot()
+    world.service(SERVICE, 5, td=world.task_definition(cpu=128, memory=128,
+                                                        ports=({"containerPort": 80},)),
+                  placementStrategy=[{"type": "spread", "field": "attribute:ecs.availability-zone"},
+                                     {"type": "spread", "field": "instanceId"}],
+                  deploymentConfiguration={"minimumHealthyPercent": 100, "maximumPercent": 200},
+                  availabilityZoneRebalancing="DISABLED")
+    world.settle(120)
+    full_az = max(world.by_az(SERVICE).items(), key=lambda kv: kv[1])[0]
+    assert sorted(world.by_az(SERVICE).values()) == [2, 3]
+    empty = world.launch(full_az)
+    world.boot()
+    return world, empty
+
+
+def test_a_move_inside_the_fullest_az_costs_one_surge(sandbox, aws):
+    world, empty = build(sandbox, aws)
+    before_az = world.by_az(SERVICE)
+    preview = run_engine(sandbox, cluster=world.cluster, check_mode=True, max_moves=5)
+    needed = preview.plan.moves_needed
+    assert needed == 1, preview.plan.to_dict()["services"]
+    (grant,) = preview.decision.grants
+    assert grant.mode == "surge" and grant.surge is not None
+
+    result = run_engine(sandbox, cluster=world.cluster, max_moves=5, wait_timeout=1800)
+    surges = [a for s in result.steps for a in s.actions if a.mode == "surge"]
+    assert len(surges) == 1, [a.to_dict() for a in surges]
+    (action,) = surges
+    assert action.landing is not None and action.landing["as_predicted"], action.landing
+    assert len(action.stopped_tasks) == grant.surge.k
+    world.settle(120)
+    counts = world.by_instance(SERVICE)
+    assert counts[empty] == 1, counts
+    assert max(counts.values()) - min(counts.values()) <= 1
+    assert Counter(world.by_az(SERVICE)) == Counter(before_az) or \
+        sorted(world.by_az(SERVICE).values()) == [2, 3]
+    again = run_engine(sandbox, cluster=world.cluster, max_moves=5)
+    assert not again.changed and again.to_dict()["balanced"]
