@@ -213,9 +213,7 @@ def _register_timer(plane: "EcsControlPlane", iid: str) -> None:
     cluster = plane.clusters.get(name)
     if cluster is None or cluster.status != "ACTIVE":
         if name == "default":
-            from .api import create_cluster_record
-
-            cluster = create_cluster_record(plane, "default")
+            cluster = plane.add_cluster("default")
         else:
             plane.runtime.call_later(plane.config.agent_retry_seconds,
                                      lambda: _register_timer(plane, iid))

@@ -7,7 +7,6 @@ the world lock; the server runs a reconcile pass after each request.
 
 from __future__ import annotations
 
-import base64
 import copy
 import json
 import re
@@ -17,8 +16,9 @@ from . import (agent, azrebalance, capacity, errors, events, lifecycle, network,
                scheduler)
 from .errors import EcsError
 from .models import Cluster, Deployment, Service, TaskDefinition
+from .paging import paginate
 from .plane import EcsControlPlane
-from .query import QueryError
+from .query import QueryError, parse
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 Params = dict
@@ -44,59 +44,6 @@ def _int(p: Params, name: str, default: Optional[int] = None) -> Optional[int]:
         return int(value)
     except (TypeError, ValueError):
         raise errors.invalid(f"{name} must be an integer.") from None
-
-
-def _default_order(item: Any) -> list:
-    """Stable order of a listed item: strings (ARNs, names) by themselves, anything else by
-    its canonical JSON."""
-    if isinstance(item, str):
-        return [item]
-    return [json.dumps(item, sort_keys=True, default=str)]
-
-
-def _token(after: list) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"after": after}).encode()).decode()
-
-
-def _resume_after(p: Params) -> Optional[list]:
-    """The order key of the last item the previous page returned, or None for page one."""
-    if not p.get("nextToken"):
-        return None
-    try:
-        after = json.loads(base64.urlsafe_b64decode(p["nextToken"]))["after"]
-    except (ValueError, KeyError, TypeError):
-        raise errors.invalid("Invalid nextToken.") from None
-    if not isinstance(after, list) or not all(isinstance(v, (str, int)) for v in after):
-        raise errors.invalid("Invalid nextToken.")
-    return after
-
-
-def paginate(items: list, p: Params, key: str, default: int = 100, maximum: int = 100,
-             order: Callable[[Any], list] = _default_order, descending: bool = False) -> dict:
-    """One page of ``items`` as ``{key: page, "nextToken": ...}``, as botocore paginators
-    expect: nextToken present only when more results follow.
-
-    Items come in a stable order (``order``: ARN order unless a list has a documented order,
-    e.g. ListTaskDefinitions' family and revision) and the token names the last item returned,
-    so the next page resumes right after it: an item that disappears between two calls
-    shifts nothing, and an item present throughout is listed exactly once."""
-    size = _int(p, "maxResults")
-    if size is None:
-        size = default
-    elif not 1 <= size <= maximum:
-        raise errors.invalid(f"maxResults must be between 1 and {maximum}.")
-    after = _resume_after(p)
-    keyed = sorted(((order(i), i) for i in items), key=lambda ki: ki[0], reverse=descending)
-    if after is not None:
-        try:
-            keyed = [(k, i) for k, i in keyed if (k < after if descending else k > after)]
-        except TypeError:   # a token of another list, whose keys do not compare
-            raise errors.invalid("Invalid nextToken.") from None
-    page = keyed[:size]
-    out: dict = {key: [i for _, i in page]}
-    if len(keyed) > size:
-        out["nextToken"] = _token(page[-1][0])
-    return out
 
 
 def _tags(p: Params, key: str = "tags") -> list[dict]:
@@ -179,14 +126,6 @@ def _missing(arn: str) -> dict:
 
 
 # --------------------------------------------------------------------- clusters
-def create_cluster_record(plane: EcsControlPlane, name: str, **fields) -> Cluster:
-    cluster = Cluster(name=name, arn=plane.arn(f"cluster/{name}"), created_at=plane.now(),
-                      **fields)
-    plane.clusters.pop(name, None)
-    plane.clusters[name] = cluster
-    return cluster
-
-
 def create_cluster(plane: EcsControlPlane, p: Params) -> dict:
     name = p.get("clusterName") or "default"
     if not NAME_RE.match(name):
@@ -205,7 +144,7 @@ def create_cluster(plane: EcsControlPlane, p: Params) -> dict:
         plane, name, fields["capacity_providers"], p.get("defaultCapacityProviderStrategy"))
     if p.get("serviceConnectDefaults"):
         fields["service_connect_defaults"] = copy.deepcopy(p["serviceConnectDefaults"])
-    cluster = create_cluster_record(plane, name, **fields)
+    cluster = plane.add_cluster(name, **fields)
     return {"cluster": cluster.to_api(plane.cluster_stats(cluster), {"TAGS"})}
 
 
@@ -877,8 +816,6 @@ def list_container_instances(plane: EcsControlPlane, p: Params) -> dict:
            if (ci.status == status if status else ci.status != "INACTIVE")]
     if p.get("filter"):
         try:
-            from .query import parse
-
             pred = parse(p["filter"])
         except QueryError as exc:
             raise errors.invalid(f"Invalid filter expression: {exc}") from None

@@ -45,9 +45,12 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
-from . import errors, lifecycle
+from . import errors, lifecycle, resources
 from .errors import EcsError
+from .hosts import build_hosts
 from .models import Container, Task
+from .paging import paginate
+from .placement import Failure, choose, occupy
 
 if TYPE_CHECKING:
     from .models import Cluster, ContainerInstance, Deployment, Service, TaskDefinition
@@ -231,8 +234,6 @@ def _find(plane: "EcsControlPlane", ref: str) -> Optional[CapacityProvider]:
 
 
 def describe_capacity_providers(plane: "EcsControlPlane", p: dict) -> dict:
-    from .api import paginate
-
     include = {str(i).upper() for i in p.get("include") or []}
     refs = p.get("capacityProviders")
     if not refs:
@@ -511,9 +512,6 @@ def _provisioning(plane: "EcsControlPlane") -> list[Task]:
 
 
 def _place_provisioning(plane: "EcsControlPlane") -> None:
-    from .placement import Failure, choose, occupy
-    from .scheduler import build_hosts
-
     hosts_by_cluster: dict[str, list] = {}
     for task in _provisioning(plane):
         if not task.live:
@@ -594,8 +592,6 @@ def _protect(plane: "EcsControlPlane", cp: CapacityProvider, group, cis: dict) -
 
 def _needed(plane: "EcsControlPlane", group, tasks: list[Task]) -> int:
     """Fresh instances a first-fit-decreasing binpack (CPU, memory) of ``tasks`` needs."""
-    from . import resources
-
     cpu, memory = resources.registered_resources(group.instance_type or "m5.large",
                                                  plane.config)
     bins: list[list[int]] = []

@@ -184,6 +184,14 @@ class EcsControlPlane:
                           max_events=self.config.max_service_events)
 
     # ---------------------------------------------------------------- registries
+    def add_cluster(self, name: str, **fields) -> Cluster:
+        """A new ACTIVE cluster record (CreateCluster, or the agent creating ``default``)."""
+        cluster = Cluster(name=name, arn=self.arn(f"cluster/{name}"), created_at=self.now(),
+                          **fields)
+        self.clusters.pop(name, None)
+        self.clusters[name] = cluster
+        return cluster
+
     def add_task(self, task: Task, service: Optional[Service], ci: ContainerInstance) -> None:
         self.tasks[task.arn] = task
         self.cluster_tasks[task.cluster_name][task.arn] = task

@@ -23,6 +23,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Optional
 
 from . import azrebalance, capacity, events, lifecycle, network
+from .hosts import build_hosts
 from .models import Service, Task, TaskDefinition
 from .placement import (DEFAULT_STRATEGY, Constraints, Failure, Host, Placement, Victim,
                         check, choose, choose_to_stop, free_dynamic_ports, occupy)
@@ -33,32 +34,6 @@ if TYPE_CHECKING:
 STUCK = ("service ({}) was unable to stop or start tasks during a deployment because of the "
          "service deployment configuration. Update the minimumHealthyPercent or "
          "maximumPercent value and try again.")
-
-
-# ------------------------------------------------------------------ plain views
-def build_hosts(plane: "EcsControlPlane", cluster_name: str) -> list[Host]:
-    hosts = []
-    for ci in plane.instances_in(cluster_name):
-        if ci.status == "INACTIVE":
-            continue
-        groups: Counter = Counter()
-        live: Counter = Counter()
-        for t in ci.tasks.values():
-            groups[t.group] += 1
-            if t.live:
-                live[t.group] += 1
-        hosts.append(Host(
-            arn=ci.arn, ec2_instance_id=ci.ec2_instance_id, status=ci.status,
-            agent_connected=ci.agent_connected, attributes=dict(ci.attributes),
-            remaining_cpu=ci.remaining_cpu, remaining_memory=ci.remaining_memory,
-            ports_tcp=set(ci.remaining_tcp()), ports_udp=set(ci.remaining_udp()),
-            dynamic_in_use=set(ci.dynamic_ports), groups=groups, live_groups=live,
-            facts={"runningTasksCount": sum(live.values()),
-                   "agentVersion": ci.version_info.get("agentVersion"),
-                   "registeredAt": ci.registered_at,
-                   "capacityProviderName": ci.capacity_provider_name},
-            eni_slots=network.eni_slots(plane, ci)))
-    return hosts
 
 
 def constraints_for(td: TaskDefinition, extra: Optional[list]) -> Constraints:
