@@ -73,7 +73,7 @@ def step(cfg: Config, budget_seconds: float) -> dict:
         cluster=cfg.cluster, strategy=cfg.strategy, max_skew=cfg.max_skew,
         max_moves=cfg.max_moves, max_moves_per_az=cfg.max_moves_per_az, wait=False,
         check_mode=cfg.dry_run, wait_timeout=budget_seconds,
-        poll_interval=min(5.0, budget_seconds))
+        poll_interval=min(5.0, budget_seconds), detail=False)
     try:
         ecs, elb = clients(cfg)
         result = _runner.rebalance(ecs, request, elb_client=elb)

@@ -21,18 +21,34 @@ __all__ = [
 
 def distribution_report(snapshot: ClusterSnapshot, max_skew: int = 1,
                         services: list[str] | None = None,
-                        detail: bool | list[str] = True) -> dict:
-    """What ``task_distribution_info`` returns: instances, per-service spread, balance;
-    per-instance counts and targets for the services in ``detail`` (True: all)."""
+                        detail: bool | list[str] = False) -> dict:
+    """What ``task_distribution_info`` returns: per-service spread and balance, a summary of
+    the container instances; with ``detail``, per-instance counts and targets for those
+    services (True: all) and the list of instances."""
     per_service = distributions(snapshot, max_skew, tuple(services) if services else None,
                                 detail=detail)
     imbalanced = sorted(n for n, d in per_service.items()
                         if not d["balanced"] and d["skip"] is None)
-    return {
+    out = {
         "cluster": snapshot.cluster_name,
-        "instances": [inst.to_dict() for inst in snapshot.instances],
+        "instance_summary": instance_summary(snapshot),
         "services": per_service,
         "balanced": not imbalanced,
         "imbalanced_services": imbalanced,
         "api_calls": snapshot.api_calls,
     }
+    if detail:
+        out["instances"] = [inst.to_dict() for inst in snapshot.instances]
+    return out
+
+
+def instance_summary(snapshot: ClusterSnapshot) -> dict:
+    """Container instances by status, and the ACTIVE ones with a connected agent by AZ."""
+    by_status: dict[str, int] = {}
+    by_az: dict[str, int] = {}
+    for inst in snapshot.instances:
+        by_status[inst.status] = by_status.get(inst.status, 0) + 1
+        if inst.accepts_tasks:
+            by_az[inst.az] = by_az.get(inst.az, 0) + 1
+    return {"total": len(snapshot.instances), "by_status": dict(sorted(by_status.items())),
+            "accepting_by_az": dict(sorted(by_az.items()))}

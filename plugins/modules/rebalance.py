@@ -20,21 +20,16 @@ description:
     in progress, a non-ECS deployment controller, fewer than two tasks, a placement expression
     the planner cannot evaluate, or the tag C(taskspread:rebalance=false) are left alone; the
     result says why for each.
-  - In check mode the module returns the plan and changes nothing. With C(--diff) it shows the
-    distribution before and after.
+  - Services with ECS's own Availability Zone rebalancing (C(availabilityZoneRebalancing=ENABLED),
+    AWS's default for new eligible services since 2025-09-05) keep their AZ counts; ECS owns
+    that level, this module balances instances inside each AZ, and waits while ECS rebalances.
+    A service with a capacity provider strategy is balanced inside each provider's pool.
+    FARGATE, FARGATE_SPOT and EXTERNAL services are skipped with the reason.
+  - In check mode the module returns the plan and the first step's decision and changes
+    nothing. With C(--diff) it shows the distribution before and after.
 author:
   - taskspread.ecs maintainers (@taskspread)
 options:
-  cluster:
-    description: Name or ARN of the ECS cluster.
-    type: str
-    required: true
-  services:
-    description:
-      - Names of the services to rebalance. All services of the cluster when omitted.
-      - Naming a service that does not exist is an error.
-    type: list
-    elements: str
   strategy:
     description:
       - How tasks are moved.
@@ -43,7 +38,7 @@ options:
       - C(surge) raises desiredCount within maximumPercent, protects the tasks that stay with
         ECS task scale-in protection, then lowers desiredCount back so ECS removes the surplus.
         The surge is a lock in the service tag C(taskspread:surge) (owner, delta, deadline),
-        written before desiredCount changes: other runs skip the service while it is held,
+        written before desiredCount changes; other runs skip the service while it is held,
         the restore takes the delta off the count read just before lowering (so an
         autoscaler's or a person's change during the surge stands), and a later run undoes
         a killed run's surge by delta once the lock's deadline has passed.
@@ -54,10 +49,6 @@ options:
     type: str
     choices: [auto, stop, surge, redeploy]
     default: auto
-  max_skew:
-    description: Largest skew (most minus fewest tasks over a level's domains) left alone.
-    type: int
-    default: 1
   max_moves:
     description:
       - Cluster-wide disruption budget per step. Defaults to 10% of the cluster's running
@@ -94,6 +85,7 @@ options:
     type: int
     default: 5
 extends_documentation_fragment:
+  - taskspread.ecs.cluster
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -224,6 +216,9 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.taskspread.ecs.plugins.module_utils.options import (
+    cluster_argument_spec, parse_detail,
+)
 from ansible_collections.taskspread.ecs.plugins.module_utils.engine import (
     EngineError, RebalanceRequest, client_config, rebalance,
 )
@@ -231,6 +226,8 @@ from ansible_collections.taskspread.ecs.plugins.module_utils.engine import (
 
 def build_request(module):
     params = module.params
+    # The diff compares per-instance counts, so it asks for them.
+    detail = parse_detail(module) or bool(module._diff)
     try:
         return RebalanceRequest(
             cluster=params["cluster"],
@@ -240,7 +237,8 @@ def build_request(module):
             wait=params["wait"],
             wait_timeout=params["wait_timeout"], check_mode=module.check_mode,
             protection_minutes=params["protection_minutes"],
-            poll_interval=params["poll_interval"])
+            poll_interval=params["poll_interval"],
+            detail=detail if isinstance(detail, bool) else tuple(detail))
     except ValueError as err:
         module.fail_json(msg=str(err))
 
@@ -249,7 +247,8 @@ def diff_of(output, check_mode):
     """Per service: task count per instance, the shape a human compares. In check mode the
     after side is the plan's prediction."""
     def shape(dists):
-        return {name: dict(d["instances"]) for name, d in dists.items()}
+        return {name: dict(d.get("instances") or d.get("azs") or {})
+                for name, d in dists.items()}
 
     after = shape(output["after"])
     if check_mode:
@@ -262,11 +261,9 @@ def diff_of(output, check_mode):
 
 
 def main():
-    argument_spec = dict(
-        cluster=dict(type="str", required=True),
-        services=dict(type="list", elements="str"),
+    argument_spec = cluster_argument_spec()
+    argument_spec.update(
         strategy=dict(type="str", default="auto", choices=["auto", "stop", "surge", "redeploy"]),
-        max_skew=dict(type="int", default=1),
         max_moves=dict(type="int"),
         max_moves_per_az=dict(type="int"),
         wait=dict(type="bool", default=True),

@@ -22,30 +22,8 @@ description:
     at most O(max_skew).
 author:
   - taskspread.ecs maintainers (@taskspread)
-options:
-  cluster:
-    description: Name or ARN of the ECS cluster.
-    type: str
-    required: true
-  services:
-    description:
-      - Names of the services to report. All services of the cluster when omitted.
-      - Naming a service that does not exist is an error.
-    type: list
-    elements: str
-  max_skew:
-    description: Largest skew at any level that still counts as balanced.
-    type: int
-    default: 1
-  detail:
-    description:
-      - Which services get per-instance counts and targets (C(instances), C(targets),
-        C(ineligible), C(complete)) besides their summary.
-      - C(true) for all, C(false) for none (the output then no longer grows with the number
-        of instances), or a list of service names or ARNs.
-    type: raw
-    default: true
 extends_documentation_fragment:
+  - taskspread.ecs.cluster
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -77,9 +55,16 @@ imbalanced_services:
   returned: always
   type: list
   elements: str
-instances:
-  description: The cluster's container instances.
+instance_summary:
+  description:
+    - The cluster's container instances by status (C(by_status)), how many (C(total)), and the
+      ones that accept tasks (ACTIVE, agent connected) per AZ (C(accepting_by_az)).
   returned: always
+  type: dict
+  sample: {"total": 3, "by_status": {"ACTIVE": 2, "DRAINING": 1}, "accepting_by_az": {"us-east-1a": 1, "us-east-1b": 1}}
+instances:
+  description: The cluster's container instances; only with O(detail).
+  returned: when O(detail) is not false
   type: list
   elements: dict
   contains:
@@ -179,31 +164,21 @@ try:
 except ImportError:
     pass  # handled by AnsibleAWSModule
 
-from ansible.module_utils.parsing.convert_bool import BOOLEANS, boolean
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.taskspread.ecs.plugins.module_utils.options import (
+    check_max_skew, cluster_argument_spec, parse_detail,
+)
 from ansible_collections.taskspread.ecs.plugins.module_utils.engine import (
     EngineError, client_config, distribution_report, take_snapshot,
 )
 
 
 def main():
-    argument_spec = dict(
-        cluster=dict(type="str", required=True),
-        services=dict(type="list", elements="str"),
-        max_skew=dict(type="int", default=1),
-        detail=dict(type="raw", default=True),
-    )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleAWSModule(argument_spec=cluster_argument_spec(), supports_check_mode=True)
     params = module.params
-    if params["max_skew"] < 1:
-        module.fail_json(msg=f"max_skew must be at least 1, got {params['max_skew']}")
-    detail = params["detail"]
-    if isinstance(detail, str):   # "true"/"no" from templated vars, or one service name
-        detail = boolean(detail, strict=False) if detail.lower() in BOOLEANS else [detail]
-    if not isinstance(detail, (bool, list)) or \
-            (isinstance(detail, list) and not all(isinstance(n, str) for n in detail)):
-        module.fail_json(msg="detail must be true, false or a list of service names")
+    check_max_skew(module)
+    detail = parse_detail(module)
     ecs = module.client("ecs", config=client_config())
     try:
         snapshot = take_snapshot(ecs, params["cluster"], params["services"])

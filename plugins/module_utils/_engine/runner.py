@@ -45,6 +45,7 @@ class RebalanceRequest:
     poll_interval: float = 5.0
     surge_min_seconds: float = 120.0
     run_id: str = ""
+    detail: bool | tuple[str, ...] = True
 
     def __post_init__(self) -> None:
         if not self.cluster:
@@ -138,7 +139,10 @@ class RebalanceResult:
         return text + ("; balanced" if self.balanced else "; not balanced yet")
 
     def to_dict(self) -> dict:
-        return {"changed": self.changed, "plan": self.plan.to_dict(),
+        """The result as the module and the Lambda return it. Its size does not grow with
+        the number of instances except through ``before``/``after`` detail (per-instance maps
+        only for the services the request asked detail for) and the moves themselves."""
+        return {"changed": self.changed, "plan": compact_plan(self.plan),
                 "decision": self.decision.to_dict() if self.decision else None,
                 "moves": [m.to_dict() for m in self.moves],
                 "actions": [a.to_dict() for s in self.steps for a in s.actions],
@@ -147,6 +151,19 @@ class RebalanceResult:
                 "balanced": self.balanced, "api_calls": self.api_calls,
                 "api_retries": self.api_retries, "run_id": self.run_id,
                 "timed_out": self.timed_out, "error": self.error, "message": self.message()}
+
+
+def compact_plan(planned: Plan) -> dict:
+    """The plan without per-instance maps (``before`` holds the distributions): the moves it
+    proposes and, per service, its status, lower bound and reason."""
+    return {"cluster": planned.cluster, "max_skew": planned.max_skew,
+            "moves": [m.to_dict() for m in planned.moves], "moves_needed": planned.moves_needed,
+            "message": planned.message,
+            "services": [{"service": sp.service, "status": sp.status, "balanced": sp.balanced,
+                          "moves_needed": sp.moves_needed, "planned_moves": len(sp.moves),
+                          "reason": sp.reason.to_dict() if sp.reason else None,
+                          "skip": sp.skip.to_dict() if sp.skip else None}
+                         for sp in planned.services]}
 
 
 def _status_message(status: str) -> str:
@@ -178,7 +195,7 @@ def rebalance(ecs_client: Any, request: RebalanceRequest,
     calls, retries = snap.api_calls, snap.api_retries
     evictor = Evictor(api, snap.cluster_arn, request.limits(), deadline, elb)
     current = plan(snap, request.plan_options())
-    before = distributions(snap, request.max_skew, request.services, current)
+    before = distributions(snap, request.max_skew, request.services, current, request.detail)
     result = RebalanceResult(plan=current, before=before, after=before,
                              check_mode=request.check_mode, run_id=run_id)
     executor = Executor(api, snap.cluster_arn, deadline, run_id, request.exec_options(),
@@ -217,7 +234,8 @@ def _loop(request: RebalanceRequest, result: RebalanceResult, snap: ClusterSnaps
         result.api_calls += snap.api_calls
         result.api_retries += snap.api_retries
         current = plan(snap, request.plan_options())
-        result.after = distributions(snap, request.max_skew, request.services, current)
+        result.after = distributions(snap, request.max_skew, request.services, current,
+                                     request.detail)
         if result.timed_out:
             return
         decision = evictor.decide(snap, current)
