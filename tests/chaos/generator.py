@@ -23,6 +23,7 @@ What is drawn (issue 10):
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field, replace
 
@@ -73,7 +74,8 @@ class ServiceSpec:
     host_port: int | None              # a static host port, or None (dynamic)
     az_rebalancing: str                # ENABLED | DISABLED, passed explicitly
     protect: int                       # tasks the "user" protects once placed
-    providers: tuple[str, ...] = ()    # capacity providers (group names), () = launch type EC2
+    providers: tuple[str, ...] = ()    # capacity providers (group names); () = the cluster's
+                                       # default strategy when there are providers, else EC2
 
     @property
     def placement(self) -> list[dict]:
@@ -140,17 +142,23 @@ class _Budget:
     left: dict[str, list[float]] = field(default_factory=dict)
 
     def take(self, pools: tuple[str, ...], cpu: int, memory: int, wanted: int) -> int:
-        """How many tasks fit (at most ``wanted``; 0 when none does); reserve them."""
-        keys = ("", *pools)
-        fit = min(min(int(self.left[k][0] // cpu), int(self.left[k][1] // memory))
-                  for k in keys)
-        count = max(0, min(wanted, fit))
-        self._spend("", count, cpu, memory)
-        for key in pools:
-            self._spend(key, count / len(pools), cpu, memory)
-        return count
+        """How many tasks fit (at most ``wanted``; 0 when none does); reserve them. Over
+        several pools a capacity provider strategy of equal weights gives each pool at most
+        ceil(count / pools) of them."""
+        for count in range(wanted, 0, -1):
+            share = math.ceil(count / len(pools)) if pools else 0
+            if self._fits("", count, cpu, memory) and all(
+                    self._fits(p, share, cpu, memory) for p in pools):
+                self._spend("", count, cpu, memory)
+                for pool in pools:
+                    self._spend(pool, share, cpu, memory)
+                return count
+        return 0
 
-    def _spend(self, key: str, count: float, cpu: int, memory: int) -> None:
+    def _fits(self, key: str, count: int, cpu: int, memory: int) -> bool:
+        return self.left[key][0] >= count * cpu and self.left[key][1] >= count * memory
+
+    def _spend(self, key: str, count: int, cpu: int, memory: int) -> None:
         self.left[key][0] -= count * cpu
         self.left[key][1] -= count * memory
 
@@ -193,14 +201,18 @@ def _services(rng: random.Random, groups: tuple[GroupSpec, ...], features: froze
             providers = tuple(sorted(rng.sample([g.name for g in groups],
                                                 rng.randint(1, min(2, len(groups))))))
         cpu, memory = rng.choice((32, 64, 128)), rng.choice((128, 256, 512))
-        desired = budget.take(providers, cpu, memory, rng.randint(2, 8))
+        # with capacity providers, a service naming none uses the cluster's default strategy
+        # (every provider, equal weights): its tasks land in every pool too
+        pools = providers or (tuple(g.name for g in groups)
+                              if FEATURE_CAPACITY_PROVIDERS in features else ())
+        desired = budget.take(pools, cpu, memory, rng.randint(2, 8))
         if not desired:
             continue        # the instances present at creation are full enough
         host_port = None
         # a static port needs one free instance per task; a split over several capacity
         # providers could ask one provider for more tasks than it has instances
-        if rng.random() < 0.25 and len(providers) <= 1:
-            pool = [g for g in groups if not providers or g.name in providers]
+        if rng.random() < 0.25 and len(pools) <= 1:
+            pool = [g for g in groups if not pools or g.name in pools]
             host_port = 8000 + index
             desired = max(1, min(desired, sum(g.initial for g in pool) - removals))
         eligible = strategy in ("default", "az-instance") and max_percent > 100

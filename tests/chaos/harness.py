@@ -128,13 +128,17 @@ def _describe(run: RunOutcome, t0: float) -> list[str]:
 def start_sandbox(seed: int) -> Any:
     """An in-process sandbox on the manual clock, moto's identifiers seeded too (EC2 instance
     ids decide placement ties, so they must repeat for a seed to repeat)."""
-    from moto.moto_api._internal import mock_random
-
     from sandbox.server import Sandbox
 
     sandbox = Sandbox(speed=None, port=0, seed=seed)
-    mock_random.seed(seed)
+    _seed_moto(seed)
     return sandbox.start()
+
+
+def _seed_moto(seed: int) -> None:
+    from moto.moto_api._internal import mock_random
+
+    mock_random.seed(seed)
 
 
 def play_seed(seed: int) -> Record:
@@ -142,6 +146,7 @@ def play_seed(seed: int) -> Record:
     try:
         aws = Clients(sandbox.endpoint)
         scenario = generate(seed, probe_features(sandbox, aws))
+        _seed_moto(seed + 10**6)   # again: creating moto's backends drew ids in the probe
         world = build(sandbox, aws, scenario)
         return Player(world).play()
     finally:

@@ -176,7 +176,7 @@ def build(sandbox: Any, aws: Clients, scenario: Scenario) -> World:
     initial = sum(g.initial for g in scenario.groups)
     world.wait_for(lambda: len(world.instances()) == initial, f"{initial} instances registered")
     for spec in scenario.services:
-        _service(aws, spec)
+        _service(aws, spec, FEATURE_CAPACITY_PROVIDERS in scenario.features)
     world.wait_for(world.all_settled, "services settled")
     _protect_user_tasks(world, random.Random(scenario.seed))
     for group in scenario.groups:
@@ -212,7 +212,8 @@ def _group(aws: Clients, group: GroupSpec, subnets: list[str]) -> None:
 
 def _capacity_providers(aws: Clients, groups: tuple[GroupSpec, ...]) -> None:
     """One provider per group, no managed scaling (the sequence resizes the groups itself);
-    managed draining is left at its default (ENABLED), so a scale-in drains first."""
+    managed draining is left at its default (ENABLED), so a scale-in drains first. The
+    cluster's default strategy spreads over all of them with equal weights."""
     asg = aws("autoscaling")
     for group in groups:
         arn = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[group.name])[
@@ -221,17 +222,21 @@ def _capacity_providers(aws: Clients, groups: tuple[GroupSpec, ...]) -> None:
             "autoScalingGroupArn": arn, "managedScaling": {"status": "DISABLED"}})
     aws("ecs").put_cluster_capacity_providers(
         cluster=CLUSTER, capacityProviders=[g.name for g in groups],
-        defaultCapacityProviderStrategy=[])
+        defaultCapacityProviderStrategy=[{"capacityProvider": g.name, "weight": 1}
+                                         for g in groups])
 
 
-def _service(aws: Clients, spec: ServiceSpec) -> None:
+def _service(aws: Clients, spec: ServiceSpec, providers: bool) -> None:
+    """``providers``: the cluster has capacity providers; a service that names none then uses
+    the cluster's default strategy ("If no capacityProviderStrategy or launchType is
+    specified, the defaultCapacityProviderStrategy for the cluster is used", API)."""
     port = {"containerPort": 80, "hostPort": spec.host_port or 0, "protocol": "tcp"}
     aws("ecs").register_task_definition(family=spec.name, networkMode="bridge",
                                         containerDefinitions=[{
                                             "name": "app", "image": "nginx:1.27",
                                             "cpu": spec.cpu, "memory": spec.memory,
                                             "essential": True, "portMappings": [port]}])
-    where: dict[str, Any] = {"launchType": "EC2"}
+    where: dict[str, Any] = {} if providers else {"launchType": "EC2"}
     if spec.providers:
         where = {"capacityProviderStrategy": [{"capacityProvider": p, "weight": 1}
                                               for p in spec.providers]}
