@@ -1,9 +1,16 @@
 """Part 2: tasks stopped per strategy on skewed scenarios, against an independent lower bound.
 
-Strategies, without a cluster: ``stop``, ``surge`` and ``auto`` stop exactly the planned moves
-(the executor stops the planned tasks; surge scales the same tasks in); ``redeploy`` restarts
-every task of each service the plan touches; the reference architecture ("redeploy every
-service" on each instance state change) restarts every task of every service.
+2a, planned (no cluster): ``stop`` and ``auto`` in stop mode stop exactly the planned moves
+(the evictor grants them, the executor stops those tasks); ``redeploy`` restarts every task
+of each service the plan touches; the reference architecture ("redeploy every service" on each
+instance state change) restarts every task of every service. The mode ``auto`` picks per
+service is the evictor's rule: ``stop`` when a healthy task is spare above
+ceil(desired * minimumHealthyPercent / 100) (``evictor.floor_running``), else ``surge`` when
+maximumPercent leaves room (``evictor.surge_room``).
+
+2b, surge measured in the sandbox (``surge_sandbox.py``, issue 13.1): a surge's cost is not
+the plan's move count (ECS places the new tasks by its own spread, and a surge may need more
+than one round), so it is measured: the tasks the engine's surge actions actually stopped.
 
 The lower bound is computed here by brute force, not by the planner: over every layout that is
 balanced at AZ level and at instance level inside each AZ (skew <= 1, every ACTIVE instance
@@ -17,8 +24,8 @@ import random
 from itertools import combinations
 
 from .common import ENGINE, table
+from .surge_sandbox import MAX_RUNS
 
-BIG = 10 ** 6
 
 
 def _scenarios():
@@ -95,44 +102,98 @@ def _balanced_after(planner, snap, moves) -> bool:
     return all(planner.distribution(after, name).balanced for name in after.services)
 
 
-def run() -> dict:
+def auto_mode(evictor, service, tasks) -> str:
+    """The mode the evictor's ``auto`` picks for a service in a snapshot (no load balancer)."""
+    healthy = evictor.healthy_tasks(service, tasks)
+    if healthy - evictor.floor_running(service) > 0:
+        return "stop"
+    return "surge" if evictor.surge_room(service) > 0 else "none (no budget)"
+
+
+def run(quick: bool = False) -> dict:
     from dataclasses import replace
 
+    from . import surge_sandbox
+
     planner = importlib.import_module(f"{ENGINE}.planner")
-    executor = importlib.import_module(f"{ENGINE}.executor")
+    evictor = importlib.import_module(f"{ENGINE}.evictor")
     rows = []
     for name, snap in _scenarios().items():
         if "minHealthy 100" not in name:      # others: minimumHealthyPercent 50 (a spare)
             snap = replace(snap, services={n: replace(s, min_healthy_percent=50)
                                            for n, s in snap.services.items()})
-        p = planner.plan(snap, planner.PlanOptions(max_moves=BIG))
+        p = planner.plan(snap, planner.PlanOptions(max_moves=planner.UNLIMITED))
         moved = len(p.moves)
         touched = {m.service for m in p.moves}
         tasks = {n: len(ts) for n, ts in snap.tasks.items()}
-        modes = {executor.Executor(None, "", executor.ExecOptions(strategy="auto"))._mode(
-            snap.services[s], snap.tasks[s]) for s in touched}
+        modes = {auto_mode(evictor, snap.services[s], snap.tasks[s]) for s in touched}
         bound = sum(lower_bound(snap, s) for s in snap.services)
+        stops = modes == {"stop"}
         rows.append({
             "scenario": name, "instances": len(snap.instances), "services": len(snap.services),
             "tasks": sum(tasks.values()), "lower_bound": bound,
-            "auto": moved, "auto_modes": sorted(modes),
-            "stop": moved if "minHealthy 100" not in name else None,   # no spare: stop skips
-            "surge": moved, "redeploy": sum(tasks[s] for s in touched),
+            "planner_moves_needed": p.moves_needed, "planned_moves": moved,
+            "auto_modes": sorted(modes),
+            "auto": moved if stops else None, "stop": moved if stops else None,
+            "redeploy": sum(tasks[s] for s in touched),
             "reference_redeploy_all": sum(tasks.values()),
-            "auto_equals_lower_bound": moved == bound,
-            "balanced_after_auto": _balanced_after(planner, snap, p.moves)})
+            "planned_equals_lower_bound": moved == bound,
+            "balanced_after_planned": _balanced_after(planner, snap, p.moves)})
     return {"command": "make bench  (python -m benchmarks.run --only moves)", "rows": rows,
-            "auto_equals_lower_bound_everywhere": all(r["auto_equals_lower_bound"] for r in rows),
-            "notes": "stop = n/a where minimumHealthyPercent 100 leaves no spare task (the "
-                     "executor skips the service with a reason); auto surges there instead."}
+            "planned_equals_lower_bound_everywhere": all(r["planned_equals_lower_bound"]
+                                                         for r in rows),
+            "surge_measured": surge_sandbox.run(quick=quick),
+            "notes": "2a: stop and auto = n/a where minimumHealthyPercent 100 leaves no spare "
+                     "task (the evictor refuses stop with a reason; auto surges there, and a "
+                     "surge's cost is measured in 2b, not assumed)."}
+
+
+def _na(value: object) -> object:
+    return "n/a" if value is None else value
 
 
 def render(res: dict) -> str:
     rows = [[r["scenario"], r["instances"], r["services"], r["tasks"], r["lower_bound"],
-             r["auto"], "n/a" if r["stop"] is None else r["stop"], r["surge"], r["redeploy"],
-             r["reference_redeploy_all"], "yes" if r["auto_equals_lower_bound"] else "NO",
-             "yes" if r["balanced_after_auto"] else "NO"] for r in res["rows"]]
-    return (table(["scenario", "inst", "svcs", "tasks", "lower bound", "auto", "stop", "surge",
-                   "redeploy", "reference (redeploy all)", "auto = bound", "balanced after"],
-                  rows)
-            + "\n\nTasks stopped/restarted per strategy. " + res["notes"])
+             r["planned_moves"], "/".join(r["auto_modes"]), _na(r["auto"]), _na(r["stop"]),
+             r["redeploy"], r["reference_redeploy_all"],
+             "yes" if r["planned_equals_lower_bound"] else "NO",
+             "yes" if r["balanced_after_planned"] else "NO"] for r in res["rows"]]
+    out = ("2a. Planned, no cluster: tasks stopped/restarted per strategy.\n\n"
+           + table(["scenario", "inst", "svcs", "tasks", "lower bound", "planned moves",
+                    "auto mode", "auto", "stop", "redeploy", "reference (redeploy all)",
+                    "planned = bound", "balanced after"], rows)
+           + "\n\n" + res["notes"])
+    measured = res.get("surge_measured")
+    if measured:
+        out += "\n\n2b. Surge measured in the sandbox (auto, minimumHealthyPercent 100).\n\n" \
+            + render_measured(measured)
+    return out
+
+
+def _spread(values: list[int]) -> str:
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    return str(low) if low == high else f"{low}-{high} ({'/'.join(map(str, values))})"
+
+
+def render_measured(rows: list[dict]) -> str:
+    out = []
+    for r in rows:
+        out.append([r["scenario"], r["instances"], r["services"], r["tasks"],
+                    _na(r.get("max_moves")) if r.get("max_moves") else "default",
+                    _spread(r["lower_bound"]), _spread(r["surge_stopped"]),
+                    _spread(r["surge_actions"]), _spread(r["steps"]),
+                    f"{r['balanced']}/{len(r['id_seeds'])}",
+                    f"{r['cost_equals_bound']}/{len(r['id_seeds'])}",
+                    f"{r['landed_as_predicted']}/{r['landings_reported']}",
+                    ", ".join(r["refused_at_end"]) or "-"])
+    return (table(["scenario", "inst", "svcs", "tasks", "max_moves", "lower bound",
+                   "tasks stopped by surges", "surges", "steps", "balanced",
+                   "stopped = bound", "landed as predicted", "refused at the end"], out)
+            + "\n\nOne run per moto ID seed (the layout's tie-breaks differ, the shape does "
+              "not); a range lists every run's figure. Tasks stopped = the surge actions' "
+              "stopped_tasks in the engine's RebalanceResult; surges = surge actions (one per "
+              "service per step); the engine is re-run while it still changes something "
+              f"(at most {MAX_RUNS} runs). Services are created with "
+              "availabilityZoneRebalancing=DISABLED (the engine alone).")

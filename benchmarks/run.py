@@ -51,8 +51,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"## {title}", flush=True)
         if key == "scale":
             res = mod.run(repeats=args.repeats, quick=args.quick)
-        elif key == "moves":
-            res = mod.run()
         else:
             res = mod.run(quick=args.quick)
         res["bench_wall_seconds"] = round(time.perf_counter() - t0, 1)
