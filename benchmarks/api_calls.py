@@ -3,8 +3,8 @@ mode), for the engine and for the reference architecture's Lambda.
 
 A fake ECS client serves a synthetic cluster (the planner benchmark's scale-out snapshots) with
 AWS's page and batch sizes: ListContainerInstances and ListTasks 100 per page, ListServices 10
-per page (AWS defaults when no maxResults is given, which is how the engine's paginators call
-them), DescribeContainerInstances and DescribeTasks up to 100, DescribeServices up to 10. Every
+per page unless the caller asks for up to 100 (``PaginationConfig.PageSize``, as the engine's
+snapshot does), DescribeContainerInstances and DescribeTasks up to 100, DescribeServices up to 10. Every
 request counts one call; the engine's own count (``ClusterSnapshot.api_calls`` + the
 executor's counting client) is cross-checked against the fake's.
 
@@ -24,6 +24,7 @@ from .common import ENGINE, table
 
 PAGE = {"list_container_instances": ("containerInstanceArns", 100),
         "list_tasks": ("taskArns", 100), "list_services": ("serviceArns", 10)}
+MAX_PAGE = {"list_container_instances": 100, "list_tasks": 100, "list_services": 100}
 BATCH = {"describe_container_instances": 100, "describe_tasks": 100, "describe_services": 10,
          "get_task_protection": 100}
 
@@ -45,8 +46,12 @@ class FakeEcs:
         fake = self
 
         class Paginator:
-            def paginate(self, **params):
+            def paginate(self, PaginationConfig=None, **params):
                 key, size = PAGE[op]
+                asked = (PaginationConfig or {}).get("PageSize")
+                if asked:
+                    assert asked <= MAX_PAGE[op], f"{op} PageSize {asked}"
+                    size = asked
                 items = fake._list(op, params)
                 for start in range(0, max(len(items), 1), size):
                     fake._count(op)
@@ -113,7 +118,7 @@ class FakeEcs:
             "cpu": str(s.resources.cpu), "memory": str(s.resources.memory),
             "containerDefinitions": [{"name": "app", "image": "httpd", "portMappings": []}]}}
 
-    def describe_tasks(self, cluster, tasks):
+    def describe_tasks(self, cluster, tasks, include=()):
         self._batch("describe_tasks", tasks)
         return {"tasks": [{
             "taskArn": t.arn, "group": f"service:{t.service}", "desiredStatus": "RUNNING",

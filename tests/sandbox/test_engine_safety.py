@@ -392,7 +392,11 @@ def test_no_progress_step_is_not_repeated_until_the_shape_changes(sandbox, aws):
     assert stopped_by(again) == [], "the step that made no progress was repeated"
     assert refusals(again) == {SERVICE: "no_progress"}
     assert world.by_instance(SERVICE) == {loaded: 4}
-    assert STEP_TAG in tags(world.ecs)
+    assert STEP_TAG not in tags(world.ecs)           # never on the service: others own its tags
+    records = [t for t in world.tasks(SERVICE) if any(
+        tag["key"] == STEP_TAG for tag in world.ecs.list_tags_for_resource(
+            resourceArn=t["taskArn"])["tags"])]
+    assert len(records) == 1
 
     added = world.launch("us-east-1b")
     world.boot()

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
-from .lock import STEP_TAG, SURGE_TAG, SurgeLock, shape_signature, step_shape
+from .lock import STEP_TAG, SURGE_TAG, SurgeLock, shape_signature, step_shape, step_time
 from .model import ClusterSnapshot, EngineError, Service, Task
 from .planner import Move, Plan, ServicePlan, Status, default_max_moves
 from .snapshot import CountingClient, chunks
@@ -270,12 +270,12 @@ class Evictor:
             return Refusal(service.name, Refused.SURGE_IN_PROGRESS,
                            f"surge in progress (lock of run {lock.owner or 'unknown'}, "
                            f"phase {lock.phase}, deadline {lock.deadline:.0f}); not touched")
-        record = service.tags.get(STEP_TAG)
-        if record is not None and step_shape(record) == service_shape(snapshot, service.name):
+        record = latest_step_record(snapshot.tasks.get(service.name, ()))
+        if record and step_shape(record) == service_shape(snapshot, service.name):
             return Refusal(service.name, Refused.NO_PROGRESS,
                            "the last step left the service exactly as it found it (same "
                            "instances, desired count and task counts); not repeated until "
-                           f"the cluster's shape changes (tag {STEP_TAG})")
+                           f"the cluster's shape changes (tag {STEP_TAG} on one of its tasks)")
         return None
 
     def _mode(self, service: Service, tasks: Sequence[Task]) -> str | Refusal:
@@ -429,6 +429,12 @@ def _removals_per_az(snapshot: ClusterSnapshot, surge: SurgePlan) -> dict[str, i
     for arn in surge.remove:
         out[by_arn[arn].az] += 1
     return dict(out)
+
+
+def latest_step_record(tasks: Sequence[Task]) -> str:
+    """The newest step record among the service's tasks ('' when none)."""
+    records = [t.step_record for t in tasks if t.step_record]
+    return max(records, key=step_time, default="")
 
 
 def _with_task(move: Move, task_arn: str) -> Move:

@@ -159,7 +159,7 @@ class Executor:
                     self.surge(grant, action)
                 else:
                     self.redeploy(grant, action)
-                self._record_step(grant)
+                self._record_step(grant, action)
             except LockLost as err:
                 result.actions.remove(action)
                 decision.refusals.append(Refusal(grant.service.name, Refused.SURGE_IN_PROGRESS,
@@ -327,8 +327,14 @@ class Executor:
     def _untag(self, service: Service, key: str) -> None:
         self.api.call("untag_resource", resourceArn=service.arn, tagKeys=[key])
 
-    def _record_step(self, grant: Grant) -> None:
-        self.api.call("tag_resource", resourceArn=grant.service.arn,
+    def _record_step(self, grant: Grant, action: Action) -> None:
+        """Tag one task of the service that stays with the shape before this step."""
+        gone = set(action.stopped_tasks) | {m.task_arn for m in grant.moves}
+        keeper = next((t.arn for t in sorted(grant.tasks, key=lambda t: t.arn)
+                       if t.arn not in gone), None)
+        if keeper is None or grant.mode == "redeploy":
+            return              # a redeploy replaces every task: no task would carry it
+        self.api.call("tag_resource", resourceArn=keeper,
                       tags=[{"key": STEP_TAG, "value": step_tag(grant.shape, self.clock())}])
 
     def protection_expiry_minutes(self) -> int:

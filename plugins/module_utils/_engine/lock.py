@@ -25,8 +25,11 @@ ECS tag values allow letters, digits, spaces and ``+ - = . _ : / @``; this forma
 those. Tags are the one durable store a run has on ECS: no table, no extra permissions.
 
 The step record (``taskspread:last-step``) is the no-progress breaker's memory: the shape of the
-service's world when a run last acted on it. If a later read shows exactly that shape again,
-the step did not help and is not repeated until the shape changes.
+service's world when a run last acted on it, written as a tag on one of the service's tasks
+that stays. If a later read shows exactly that shape again, the step did not help and is not
+repeated until the shape changes. It lives on a task, not on the service, so tools that manage
+the service's own tags (community.aws.ecs_service compares them exactly) never see it, and it
+goes away with the task.
 """
 
 from __future__ import annotations
@@ -101,6 +104,16 @@ def step_tag(shape: str, now: float) -> str:
     return f"v1 shape={shape} at={now:.0f}"
 
 
+def _step_fields(value: str) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in value.split()[1:] if "=" in part)
+
+
 def step_shape(value: str) -> str:
-    fields = dict(part.split("=", 1) for part in value.split()[1:] if "=" in part)
-    return fields.get("shape", "")
+    return _step_fields(value).get("shape", "")
+
+
+def step_time(value: str) -> float:
+    try:
+        return float(_step_fields(value).get("at", "0"))
+    except ValueError:
+        return 0.0

@@ -15,6 +15,7 @@ try:
 except ImportError:  # the modules report a missing botocore through AnsibleAWSModule
     Config = None
 
+from .lock import STEP_TAG
 from .model import (
     AZ_ATTRIBUTE, CapacityProviderItem, ClusterNotFound, ClusterSnapshot, Instance,
     PlacementConstraint, PlacementStrategy, Service, Task, TaskResources, UnknownServices,
@@ -308,7 +309,8 @@ def _read_tasks(api: CountingClient, cluster_arn: str, names: list[str],
             arns.extend(page.get("taskArns", []))
     by_service: dict[str, list[Task]] = {n: [] for n in names}
     for batch in chunks(sorted(set(arns)), MAX_TASKS_PER_DESCRIBE):
-        resp = api.call("describe_tasks", cluster=cluster_arn, tasks=list(batch))
+        resp = api.call("describe_tasks", cluster=cluster_arn, tasks=list(batch),
+                        include=["TAGS"])
         for doc in resp.get("tasks", []):
             task = _task(doc, az_of)
             if task is not None and task.service in by_service:
@@ -334,4 +336,6 @@ def _task(doc: dict, az_of: dict[str, str]) -> Task | None:
         protected=None if protection is None else bool(protection),
         started_at=_epoch(doc.get("startedAt")), created_at=_epoch(doc.get("createdAt")),
         task_definition=doc.get("taskDefinitionArn", ""),
-        capacity_provider=doc.get("capacityProviderName", ""))
+        capacity_provider=doc.get("capacityProviderName", ""),
+        step_record=next((t.get("value", "") for t in doc.get("tags", [])
+                          if t.get("key") == STEP_TAG), ""))

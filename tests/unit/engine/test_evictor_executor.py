@@ -111,15 +111,18 @@ def test_a_surge_lock_of_another_run_is_never_touched():
 
 
 def test_no_progress_record_stops_a_repeat_until_the_shape_changes():
+    """The record sits on a task that stayed (not on the service, whose tags others manage);
+    the newest record counts."""
     snap = two_az(svc("web", min_healthy_percent=50), placement={"web": {"a1": 4}})
-    record = lk.step_tag(service_shape(snap, "web"), 1.0)
-    same = replace(snap, services={"web": replace(snap.services["web"],
-                                                  tags={lk.STEP_TAG: record})})
+    record = lk.step_tag(service_shape(snap, "web"), 2.0)
+    older = lk.step_tag("0123456789abcdef", 1.0)
+    fields = {"web-000001": {"step_record": older}, "web-000002": {"step_record": record}}
+    same = two_az(svc("web", min_healthy_percent=50), placement={"web": {"a1": 4}},
+                  fields=fields)
     decision = decide(same, fake_for(same))
     assert decision.grants == [] and decision.refusals[0].code == Refused.NO_PROGRESS
     grown = cluster([inst("a1", "a"), inst("b1", "b"), inst("b2", "b")],
-                    [svc("web", min_healthy_percent=50, tags={lk.STEP_TAG: record})],
-                    {"web": {"a1": 4}})
+                    [svc("web", min_healthy_percent=50)], {"web": {"a1": 4}}, fields)
     assert [g.service.name for g in decide(grown, fake_for(grown)).grants] == ["web"]
 
 
@@ -227,7 +230,9 @@ def test_surge_restores_by_delta_against_the_count_read_before_lowering():
     assert scaled == [4 + len(decision.moves) + 2] and result.errors == []
     assert fake.desired["web"] == 6
     assert lk.SURGE_TAG not in fake.tags[snap.services["web"].arn]
-    assert lk.STEP_TAG in fake.tags[snap.services["web"].arn]
+    assert lk.STEP_TAG not in fake.tags[snap.services["web"].arn]   # the service's own tags
+    (keeper,) = [arn for arn, tags in fake.tags.items() if lk.STEP_TAG in tags]
+    assert keeper in {t.arn for t in snap.tasks["web"]} and keeper not in fake.stopped
     assert fake.protected == set()                      # only ours, and it is gone
 
 

@@ -83,7 +83,8 @@ def test_effective_strategy_provider_names_and_health_check(ecs):
                           {"cluster": CL, "desiredStatus": "RUNNING", "serviceName": name})
     stub.add_response("describe_tasks", {"tasks": [task(0, "dflt", "cp-a")]},
                       {"cluster": CL, "tasks": [f"{ACC}:task/prod/{n}" for n in
-                                                ("dflt", "ec2", "own")]})
+                                                ("dflt", "ec2", "own")],
+                       "include": ["TAGS"]})
     snap = take_snapshot(client, "prod", services=["own", "ec2", "dflt"])
     assert snap.instances[0].capacity_provider == "cp-a"
     assert snap.tasks["dflt"][0].capacity_provider == "cp-a"
