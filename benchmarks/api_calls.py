@@ -188,6 +188,26 @@ def reference_decision(snap) -> dict:
             "by_operation": dict(sorted(fake.calls.items()))}
 
 
+# Sustained request rates per account and region, shared with every other caller
+# (ecs-semantics.md §1.7, request-throttling.html): ListTasks and DescribeTasks share one
+# bucket; StopTask and UpdateService have their own.
+READ_BUCKET_PER_S = 20.0
+STOP_TASK_PER_S = 40.0
+UPDATE_SERVICE_PER_S = 5.0
+
+
+def budget(engine_ops: dict, reference_ops: dict) -> dict:
+    """Seconds of ECS's shared request buckets one decision spends (issue 12.2)."""
+    read = engine_ops.get("list_tasks", 0) + engine_ops.get("describe_tasks", 0)
+    return {"engine_read_bucket_calls": read,
+            "engine_read_bucket_s": round(read / READ_BUCKET_PER_S, 1),
+            "engine_stop_task_s": round(engine_ops.get("stop_task", 0) / STOP_TASK_PER_S, 1),
+            "reference_read_bucket_calls": reference_ops.get("list_tasks", 0)
+            + reference_ops.get("describe_tasks", 0),
+            "reference_update_service_s": round(
+                reference_ops.get("update_service", 0) / UPDATE_SERVICE_PER_S, 1)}
+
+
 # (instances, services, tasks): the scale series, then one dimension varied at a time.
 GRID = [(10, 10, 200), (100, 50, 2_000), (1_000, 200, 20_000), (5_000, 500, 100_000),
         (1_000, 10, 2_000), (1_000, 100, 2_000), (1_000, 500, 2_000),
@@ -210,13 +230,15 @@ def run(quick: bool = False) -> dict:
             row[f"{label}_read"], row[f"{label}_step"] = e["read"], e["step"]
             row[f"{label}_total"], row[f"{label}_stopped"] = e["total"], e["stopped"]
             row[f"{label}_by_operation"] = e["by_operation"]
-        batched = 1 + 2 * math.ceil(instances / 100) + 2 * math.ceil(services / 10) \
-            + 2 * math.ceil(tasks / 100)
+        batched = 1 + 2 * math.ceil(instances / 100) + math.ceil(services / 100) \
+            + math.ceil(services / 10) + 2 * math.ceil(tasks / 100)
         row["engine_read_batched_part"] = batched
         row["engine_read_task_definitions"] = row["engine_budget1_by_operation"].get(
             "describe_task_definition", 0)
         ref = reference_decision(snap)
         row["reference_total"], row["reference_restarted"] = ref["total"], ref["restarted"]
+        row["reference_by_operation"] = ref["by_operation"]
+        row["budget"] = budget(row["engine_budget10_by_operation"], ref["by_operation"])
         rows.append(row)
     return {"command": "make bench  (python -m benchmarks.run --only api)", "rows": rows,
             "notes": (
@@ -225,10 +247,27 @@ def run(quick: bool = False) -> dict:
                 "List/Describe Tasks; step = GetTaskProtection of the tasks on the moves' source "
                 "instances (100 a call) + StopTask calls (one per task: StopTask takes one "
                 "task) + one TagResource (the step record) per service acted on. engine_budget10 = default max_moves (10% of tasks); engine_budget1 = "
-                "max_moves 1. The batched part of the read is 1 + 2*ceil(I/100) + 2*ceil(S/10) "
-                "+ 2*ceil(T/100) ~ 2x the formula; DescribeTaskDefinition has no batch form, "
+                "max_moves 1. The batched part of the read is 1 + 2*ceil(I/100) + ceil(S/100) "
+                "(ListServices, pages of 100) + ceil(S/10) + 2*ceil(T/100) ~ 2x the formula; DescribeTaskDefinition has no batch form, "
                 "so distinct task definitions add one call each (here every service has its "
                 "own).")}
+
+
+def render_budget(res: dict) -> str:
+    """Issue 12.2: seconds of the shared buckets per decision, engine vs reference."""
+    rows = [[r["instances"], r["services"], r["tasks"], r["budget"]["engine_read_bucket_calls"],
+             r["budget"]["engine_read_bucket_s"], r["engine_budget10_stopped"],
+             r["budget"]["engine_stop_task_s"], r["budget"]["reference_read_bucket_calls"],
+             r["reference_by_operation"].get("update_service", 0),
+             r["budget"]["reference_update_service_s"]] for r in res["rows"] if "budget" in r]
+    return ("API budget per decision (default budget, stop mode): seconds of ECS's shared "
+            f"ListTasks+DescribeTasks bucket at ~{READ_BUCKET_PER_S:g} requests/s sustained, "
+            f"StopTask at ~{STOP_TASK_PER_S:g}/s, UpdateService at ~{UPDATE_SERVICE_PER_S:g}/s "
+            "(ecs-semantics.md §1.7; shared per account and region with every other caller).\n\n"
+            + table(["inst", "svcs", "tasks", "engine List+DescribeTasks calls",
+                     "engine read-bucket s", "engine stops", "engine StopTask s",
+                     "reference List+DescribeTasks calls", "reference UpdateService calls",
+                     "reference UpdateService s"], rows))
 
 
 def render(res: dict) -> str:
@@ -239,4 +278,5 @@ def render(res: dict) -> str:
     return (table(["inst", "svcs", "tasks", "(I+T)/100+S/10", "engine read: batched",
                    "+ task defs", "engine total (max_moves 1)", "stops (default budget)",
                    "engine total (default budget)", "reference calls",
-                   "reference tasks restarted"], rows) + "\n\n" + res["notes"])
+                   "reference tasks restarted"], rows) + "\n\n" + res["notes"]
+            + "\n\n" + render_budget(res))

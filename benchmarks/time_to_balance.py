@@ -10,6 +10,11 @@ reference does, per service, DescribeServices, DescribeTaskDefinition, RegisterT
 UpdateService(taskDefinition=new revision), as the AWS reference Lambda does. Both end when
 every service is steady (one deployment, running == desired) and the engine's own distribution
 says every service is balanced (skew <= 1 at every level).
+
+Every service is created with ``availabilityZoneRebalancing="DISABLED"`` (the seed's own
+``create_service`` does so too): the sandbox, like AWS since 2025-09-05, enables ECS's AZ
+rebalancing for new eligible services, and this part measures the engine alone, and the
+reference architecture in the world it was written for.
 """
 
 from __future__ import annotations
@@ -103,7 +108,8 @@ class Run:
             self.ecs.create_service(
                 cluster=self.seed.cluster, serviceName=name, taskDefinition=self.seed.service,
                 desiredCount=self.seed.tasks, launchType="EC2",
-                deploymentConfiguration={"minimumHealthyPercent": 100, "maximumPercent": 200})
+                deploymentConfiguration={"minimumHealthyPercent": 100, "maximumPercent": 200},
+                availabilityZoneRebalancing="DISABLED")
         self._settle(self.seed.instances)
         asg = self.aws("autoscaling")
         asg.set_desired_capacity(AutoScalingGroupName=self.seed.asg,
