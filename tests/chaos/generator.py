@@ -44,6 +44,7 @@ PERCENTS: tuple[tuple[int, int], ...] = ((50, 200), (100, 200), (100, 150), (0, 
 SETTLE_RUNS = 4          # K: every service balanced (or skipped with a reason) within K runs
 WAIT_TIMEOUT = 600.0     # each run's one deadline, emulated seconds
 BUDGET = 0.5     # of the first instances' CPU and memory the services may reserve
+SURGING = "@surging"
 FEATURE_CAPACITY_PROVIDERS = "capacity_providers"
 FEATURE_SCHEDULED_ACTIONS = "scheduled_actions"
 
@@ -86,12 +87,14 @@ class ServiceSpec:
 class Event:
     """Something another actor does. ``kind``: scale_out | scale_in | terminate | drain |
     desired. ``pick`` chooses among the candidates found when the event fires (instances,
-    sorted), so the generator stays pure. ``at_sleep``: for events during a run, the engine
+    sorted), so the generator stays pure. A desired event aimed at ``SURGING`` hits a service
+    that holds a surge lock when it fires (the worst moment for a restore), else ``fallback``. ``at_sleep``: for events during a run, the engine
     sleep call it fires in (0-based); ``via``: for desired, "aas" (a scheduled action
     ``delay`` seconds later) or "direct" (UpdateService)."""
 
     kind: str
-    target: str = ""
+    target: str = ""                   # a group, a service, or SURGING
+    fallback: str = ""                 # the service when no service is being surged
     value: int = 0
     pick: int = 0
     at_sleep: int = -1
@@ -273,5 +276,8 @@ def _desired_event(rng: random.Random, services: tuple[ServiceSpec, ...],
     # a static host port needs a free instance per task: others only ever lower those
     delta = -1 if svc.host_port else rng.choice((-2, -1, 1, 2))
     via = "aas" if FEATURE_SCHEDULED_ACTIONS in features and rng.random() < 0.5 else "direct"
-    return Event(kind="desired", target=svc.name, value=delta, via=via,
-                 delay=rng.randint(1, 90))
+    # half the time the worst moment: a service the engine is surging right now, if any
+    worst = rng.random() < 0.5
+    return Event(kind="desired", target=SURGING if worst else svc.name, fallback=svc.name,
+                 value=delta, via=via, delay=rng.randint(1, 90) if not worst else 1,
+                 pick=rng.randrange(1000))

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ansible_collections.taskspread.ecs.plugins.module_utils._engine import runner
+from ansible_collections.taskspread.ecs.plugins.module_utils._engine.lock import SURGE_TAG
 from sandbox.scenario import Clients
-from .generator import Event, RunSpec, Scenario, generate
+from .generator import SURGING, Event, RunSpec, Scenario, generate
 from .observer import FloorWatch
 from .world import CLUSTER, World, build, probe_features
 
@@ -260,9 +261,11 @@ class Player:
         return f"drain {victim['ec2InstanceId']}"
 
     def _desired(self, event: Event) -> str:
-        spec = next(s for s in self.scenario.services if s.name == event.target)
+        name = self._surging(event.pick) if event.target == SURGING else None
+        spec = next(s for s in self.scenario.services if s.name == (name or event.fallback))
         base = self.watch.intended[spec.name]
-        count = max(1, min(spec.desired + 3, base + event.value))
+        delta = -abs(event.value) if spec.host_port else event.value
+        count = max(1, min(spec.desired + 3, base + delta))
         if count == base:
             return f"desired {spec.name}: stays {base}"
         if event.via == "aas":
@@ -272,7 +275,13 @@ class Player:
             self.watch.others_set(spec.name, count)
         self.world.set_desired(spec.name, count, event.via, event.delay)
         how = f"scheduled action in {event.delay}s" if event.via == "aas" else "UpdateService"
-        return f"desired {spec.name}: {base} -> {count} by {how}"
+        return f"desired {spec.name}{' (mid-surge)' if name else ''}: {base} -> {count} by {how}"
+
+    def _surging(self, pick: int) -> str | None:
+        """A service holding a surge lock right now (sorted by name, chosen by ``pick``)."""
+        held = sorted(name for name, doc in self.world.services(include_tags=True).items()
+                      if any(t["key"] == SURGE_TAG for t in doc.get("tags", [])))
+        return held[pick % len(held)] if held else None
 
     def _excuse(self, ec2_id: str) -> None:
         ci = next((c for c in self.world.instances(None) if c["ec2InstanceId"] == ec2_id), None)
@@ -287,7 +296,6 @@ class Player:
     def _after_run(self, index: int) -> AfterRun:
         docs = self.world.services(include_tags=True)
         live = self.world.task_arns(desiredStatus="RUNNING")
-        from ansible_collections.taskspread.ecs.plugins.module_utils._engine.lock import SURGE_TAG
         surge = {n: t["value"] for n, d in docs.items() for t in d.get("tags", [])
                  if t["key"] == SURGE_TAG}
         return AfterRun(run=index, at=self.world.sandbox.now(),

@@ -101,7 +101,8 @@ def no_repeat(record: Record) -> list[str]:
     for first, second in zip(done, done[1:]):
         for service, source in _repeated(first, second):
             out.append(f"no-repeat: run {second.index} repeated run {first.index}'s move of "
-                       f"{service} from {source} though it made no progress")
+                       f"{service} from {source or '(no instance named)'} though it made no "
+                       "progress")
     return out
 
 

@@ -26,7 +26,8 @@ import pytest
 from .harness import play_seed
 from .invariants import check_all
 
-FIXED_SEEDS = tuple(range(1, 17))
+# 0-11, plus seeds that hit a surge at its worst moment (kept while the engine is fixed)
+FIXED_SEEDS = (*range(0, 12), 13, 35, 41, 57)
 
 
 def chosen_seeds() -> tuple[int, ...]:
