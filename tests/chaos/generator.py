@@ -88,9 +88,10 @@ class Event:
     """Something another actor does. ``kind``: scale_out | scale_in | terminate | drain |
     desired. ``pick`` chooses among the candidates found when the event fires (instances,
     sorted), so the generator stays pure. A desired event aimed at ``SURGING`` hits a service
-    that holds a surge lock when it fires (the worst moment for a restore), else ``fallback``. ``at_sleep``: for events during a run, the engine
-    sleep call it fires in (0-based); ``via``: for desired, "aas" (a scheduled action
-    ``delay`` seconds later) or "direct" (UpdateService)."""
+    that holds a surge lock when it fires (the worst moment for a restore), else
+    ``fallback``. ``at_sleep``: for events during a run, the engine sleep call it fires in
+    (0-based); ``via``: for desired, "aas" (a scheduled action ``delay`` seconds later) or
+    "direct" (UpdateService)."""
 
     kind: str
     target: str = ""                   # a group, a service, or SURGING

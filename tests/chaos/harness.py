@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from ansible_collections.taskspread.ecs.plugins.module_utils._engine import runner
 from ansible_collections.taskspread.ecs.plugins.module_utils._engine.lock import SURGE_TAG
@@ -143,6 +143,7 @@ def _seed_moto(seed: int) -> None:
 
 
 def play_seed(seed: int) -> Record:
+    """Everything for one seed on a sandbox of its own: probe, generate, build, play."""
     sandbox = start_sandbox(seed)
     try:
         aws = Clients(sandbox.endpoint)
@@ -155,6 +156,8 @@ def play_seed(seed: int) -> Record:
 
 
 class Player:
+    """Plays one scenario's runs on a built world, with the floor watch listening."""
+
     def __init__(self, world: World):
         self.world = world
         self.scenario = world.scenario
@@ -186,30 +189,19 @@ class Player:
 
     # ------------------------------------------------------------------- a run
     def run(self, spec: RunSpec, outcome: RunOutcome, nested: bool = False) -> None:
+        """One engine run with its own ECS client (killable unless ``nested``); events
+        planned for sleeps it never reached still happen, after it."""
         client = Clients(self.world.sandbox.endpoint)("ecs")
-        switch = None
         if spec.kill_at_call is not None and not nested:
-            switch = KillSwitch(spec.kill_at_call, spec.kill_after_landing, spec.kill_counts)
-            switch.install(client)
-        during = list(spec.during) if not nested else []
-        sleeps = [0]
-
-        def sleep(seconds: float) -> None:
-            number = sleeps[0]
-            sleeps[0] += 1
-            while during and during[0].at_sleep <= number:
-                outcome.events.append(self.apply(during.pop(0)))
-            if (not nested and spec.concurrent_at_sleep == number and outcome.inner is None):
-                outcome.inner = RunOutcome(index=outcome.index, phase="concurrent",
-                                           run_id=f"{outcome.run_id}-b",
-                                           started=self.world.sandbox.now())
-                self.run(spec, outcome.inner, nested=True)
-            self.world.advance(seconds)
-
+            KillSwitch(spec.kill_at_call, spec.kill_after_landing, spec.kill_counts).install(
+                client)
+        during = [] if nested else list(spec.during)
         request = runner.RebalanceRequest(cluster=CLUSTER, wait_timeout=self.scenario.wait_timeout,
                                           poll_interval=POLL_INTERVAL, run_id=outcome.run_id)
         try:
-            result = runner.rebalance(client, request, sleep=sleep, clock=self.world.sandbox.now,
+            result = runner.rebalance(client, request,
+                                      sleep=self._sleep_hook(spec, outcome, during, nested),
+                                      clock=self.world.sandbox.now,
                                       elb_client=Clients(self.world.sandbox.endpoint)("elbv2"))
             outcome.report = result.to_dict()
         except Killed as kill:
@@ -217,8 +209,28 @@ class Player:
         except Exception as err:  # noqa: BLE001 - any escape is a finding, recorded with its type
             outcome.crashed = f"{type(err).__name__}: {err}"
         outcome.ended = self.world.sandbox.now()
-        for event in during:            # the run ended before these came: they still happen
+        for event in during:
             outcome.events.append(self.apply(event) + " (after the run)")
+
+    def _sleep_hook(self, spec: RunSpec, outcome: RunOutcome, during: list[Event],
+                    nested: bool) -> Callable[[float], None]:
+        """The engine's ``sleep``: others act first (the events due at this sleep, maybe a
+        second run), then the sandbox clock moves on."""
+        sleeps = [0]
+
+        def sleep(seconds: float) -> None:
+            number = sleeps[0]
+            sleeps[0] += 1
+            while during and during[0].at_sleep <= number:
+                outcome.events.append(self.apply(during.pop(0)))
+            if not nested and spec.concurrent_at_sleep == number and outcome.inner is None:
+                outcome.inner = RunOutcome(index=outcome.index, phase="concurrent",
+                                           run_id=f"{outcome.run_id}-b",
+                                           started=self.world.sandbox.now())
+                self.run(spec, outcome.inner, nested=True)
+            self.world.advance(seconds)
+
+        return sleep
 
     # ---------------------------------------------------------------- events
     def apply(self, event: Event) -> str:
