@@ -97,6 +97,7 @@ class AfterRun:
     expected: dict[str, int]
     surge_tags: dict[str, str]
     engine_protected: list[str]
+    user_unprotected: list[str] = field(default_factory=list)   # the user's, now cleared
 
 
 @dataclass
@@ -310,11 +311,13 @@ class Player:
         live = self.world.task_arns(desiredStatus="RUNNING")
         surge = {n: t["value"] for n, d in docs.items() for t in d.get("tags", [])
                  if t["key"] == SURGE_TAG}
+        protected = self.world.protected(live)
         return AfterRun(run=index, at=self.world.sandbox.now(),
                         desired={n: d["desiredCount"] for n, d in docs.items()},
                         expected=dict(self.watch.expected), surge_tags=surge,
-                        engine_protected=sorted(self.world.protected(live)
-                                                - self.world.user_protected))
+                        engine_protected=sorted(protected - self.world.user_protected),
+                        user_unprotected=sorted((self.world.user_protected & set(live))
+                                                - protected))
 
     def _note_user_stops(self) -> None:
         if not self.world.user_protected:

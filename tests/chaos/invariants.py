@@ -54,10 +54,17 @@ def desired_count(record: Record) -> list[str]:
 
 def user_protection(record: Record) -> list[str]:
     """No task protected by someone else was stopped by the engine (ecs-semantics §1.6:
-    "StopTask is not documented to honour protection: a rebalancer must check it itself")."""
-    return [f"user-protection: protected task {arn.rsplit('/', 1)[-1]} stopped: {reason!r}"
-            for arn, reason in sorted(record.user_stopped.items())
-            if reason.startswith(ENGINE_REASON)]
+    "StopTask is not documented to honour protection: a rebalancer must check it itself"),
+    and their protection is still there ("A tool that adds protection must remember which
+    tasks it protected": it removes only its own; the user's lasts 2880 minutes)."""
+    out = [f"user-protection: protected task {arn.rsplit('/', 1)[-1]} stopped: {reason!r}"
+           for arn, reason in sorted(record.user_stopped.items())
+           if reason.startswith(ENGINE_REASON)]
+    for after in record.after:
+        if after.user_unprotected:
+            out.append(f"user-protection: after run {after.run} the protection of "
+                       f"{len(after.user_unprotected)} task(s) the user protected is gone")
+    return out
 
 
 def leftovers(record: Record) -> list[str]:

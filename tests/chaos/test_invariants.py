@@ -57,6 +57,10 @@ def test_user_protection_fires_only_on_the_engine_stop_reason():
                                "arn:task/chaos/bbb": "Scaling activity initiated by (x)"})
     assert invariants.user_protection(rec) == [
         f"user-protection: protected task aaa stopped: {ENGINE_STOP!r}"]
+    cleared = after_run()
+    cleared.user_unprotected = ["arn:task/chaos/ccc"]
+    assert invariants.user_protection(record(after=[cleared])) == [
+        "user-protection: after run 0 the protection of 1 task(s) the user protected is gone"]
 
 
 def test_leftovers_are_surge_tags_and_protection_the_user_did_not_add():
