@@ -17,8 +17,11 @@ from .observer import ENGINE_REASON
 def floor(record: Record) -> list[str]:
     """Running tasks never below ceil(desiredCount others set * minimumHealthyPercent / 100),
     except what ECS explains (see observer.py)."""
+    if record.watch is None or record.watch.error:
+        return [f"floor: the watch could not read the sandbox "
+                f"({record.watch.error if record.watch else 'no watch'})"]
     out = []
-    for name, breaches in sorted((record.watch.breaches if record.watch else {}).items()):
+    for name, breaches in sorted(record.watch.breaches.items()):
         episodes = _episodes(breaches)
         shown = "; then ".join(e[0].describe(record.t0) + f" [{len(e)} tick(s)]"
                                for e in episodes[:3])

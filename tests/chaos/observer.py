@@ -60,6 +60,7 @@ class FloorWatch:
     breaches: dict[str, list[Breach]] = field(default_factory=dict)
     armed: bool = False
     ticks: int = 0
+    error: str = ""        # the sandbox's models changed under the watch: it stops, says why
 
     def arm(self, desired: dict[str, int]) -> None:
         for name, count in desired.items():
@@ -92,8 +93,13 @@ class FloorWatch:
         for item in [p for p in self.pending if p[0] <= now]:
             self.pending.remove(item)
             self._expect(item[1], item[2])
-        for name in self.expected:
-            self._check(name, now)
+        try:
+            for name in self.expected:
+                self._check(name, now)
+        except (AttributeError, KeyError, TypeError) as err:
+            # it runs inside the sandbox's reconcile pass: raising would break every request
+            self.error = f"{type(err).__name__}: {err}"
+            self.armed = False
 
     def _check(self, name: str, now: float) -> None:
         svc = self.sandbox.ecs.services.get((self.cluster, name))

@@ -13,7 +13,7 @@ import pytest
 from . import invariants
 from .generator import SETTLE_RUNS, generate
 from .harness import AfterRun, Killed, KillSwitch, Record, RunOutcome
-from .observer import FloorWatch
+from .observer import Breach, FloorWatch
 
 ENGINE_STOP = "taskspread.ecs rebalancing: moving a task from an over-target instance"
 
@@ -100,6 +100,24 @@ def test_no_repeat_fires_only_without_progress_and_on_the_same_shape():
     new_shape = record(run(0, report({"web": shape}, {"web": shape}, [move])),
                        run(1, report({"web": reshaped}, {"web": reshaped}, [move])))
     assert invariants.no_repeat(new_shape) == []
+
+
+def test_floor_groups_consecutive_ticks_into_episodes_and_reports_a_blind_watch():
+    watch = FloorWatch(sandbox=None, cluster="chaos", min_healthy={"web": 100})
+    watch.breaches["web"] = [Breach(at=t, tick=tick, service="web", running=3, floor=4,
+                                    expected=4, excused=0, recent_stops=[])
+                             for t, tick in ((10, 1), (11, 2), (50, 9))]
+    rec = record()
+    rec.watch = watch
+    assert invariants.floor(rec) == [
+        "floor: web below its floor in 2 episode(s): t+10s web: 3 running < floor 4 "
+        "(desiredCount others set: 4, excused 0); stops in the last 60 s: none [2 tick(s)]; "
+        "then t+50s web: 3 running < floor 4 (desiredCount others set: 4, excused 0); stops "
+        "in the last 60 s: none [1 tick(s)]"]
+    watch.error = "AttributeError: 'Task' object has no attribute 'last_status'"
+    assert invariants.floor(rec) == [
+        "floor: the watch could not read the sandbox (AttributeError: 'Task' object has no "
+        "attribute 'last_status')"]
 
 
 def test_an_escaped_exception_is_a_crash():
