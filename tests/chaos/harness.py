@@ -44,6 +44,8 @@ class KillSwitch:
         self.at_call, self.after_landing, self.counts = at_call, after_landing, counts
         self.calls = 0
         self.fired = False
+        self.reason = ""          # the kill itself (later calls raise too, and say so)
+        self.after_kill = 0       # calls the run's finally/except blocks tried afterwards
 
     def install(self, client: Any) -> None:
         # first: a handler that answers the call (botocore's Stubber) would end the chain
@@ -52,21 +54,29 @@ class KillSwitch:
 
     def _before(self, model: Any = None, **_: Any) -> None:
         if self.fired:
+            self.after_kill += 1
             raise Killed(f"call after the kill: {getattr(model, 'name', '?')}")
         if self.counts == "all" or getattr(model, "name", "") in WRITES:
             self.calls += 1
         else:
             return
         if self.calls == self.at_call and not self.after_landing:
-            self.fired = True
-            raise Killed(f"killed before call {self.calls} ({getattr(model, 'name', '?')})")
+            self._fire(f"killed before call {self.calls} ({getattr(model, 'name', '?')})")
 
     def _after(self, model: Any = None, **_: Any) -> None:
         if self.counts == "writes" and getattr(model, "name", "") not in WRITES:
             return
         if self.calls == self.at_call and self.after_landing and not self.fired:
-            self.fired = True
-            raise Killed(f"killed after call {self.calls} ({getattr(model, 'name', '?')}) landed")
+            self._fire(f"killed after call {self.calls} ({getattr(model, 'name', '?')}) "
+                       "landed")
+
+    def _fire(self, reason: str) -> None:
+        self.fired, self.reason = True, reason
+        raise Killed(reason)
+
+    def describe(self) -> str:
+        tail = f"; {self.after_kill} later call(s) refused" if self.after_kill else ""
+        return self.reason + tail
 
 
 @dataclass
@@ -193,9 +203,10 @@ class Player:
         """One engine run with its own ECS client (killable unless ``nested``); events
         planned for sleeps it never reached still happen, after it."""
         client = Clients(self.world.sandbox.endpoint)("ecs")
+        switch = None
         if spec.kill_at_call is not None and not nested:
-            KillSwitch(spec.kill_at_call, spec.kill_after_landing, spec.kill_counts).install(
-                client)
+            switch = KillSwitch(spec.kill_at_call, spec.kill_after_landing, spec.kill_counts)
+            switch.install(client)
         during = [] if nested else list(spec.during)
         request = runner.RebalanceRequest(cluster=CLUSTER, wait_timeout=self.scenario.wait_timeout,
                                           poll_interval=POLL_INTERVAL, run_id=outcome.run_id)
@@ -206,7 +217,7 @@ class Player:
                                       elb_client=Clients(self.world.sandbox.endpoint)("elbv2"))
             outcome.report = result.to_dict()
         except Killed as kill:
-            outcome.killed = str(kill)
+            outcome.killed = switch.describe() if switch else str(kill)
         except Exception as err:  # noqa: BLE001 - any escape is a finding, recorded with its type
             outcome.crashed = f"{type(err).__name__}: {err}"
         outcome.ended = self.world.sandbox.now()

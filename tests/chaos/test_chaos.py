@@ -27,7 +27,7 @@ from .harness import play_seed
 from .invariants import check_all
 
 # 0-11, plus seeds that hit a surge at its worst moment (kept while the engine is fixed)
-FIXED_SEEDS = (*range(0, 12), 13, 35, 41, 57)
+FIXED_SEEDS = (*range(0, 12), 13, 35, 41, 407)
 
 
 def chosen_seeds() -> tuple[int, ...]:

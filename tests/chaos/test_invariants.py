@@ -144,12 +144,16 @@ def answered_ecs() -> tuple[object, list[str]]:
 @pytest.mark.parametrize("after_landing", [False, True])
 def test_kill_switch_kills_the_nth_call_and_every_later_one(after_landing):
     client, answered = answered_ecs()
-    KillSwitch(at_call=2, after_landing=after_landing).install(client)
+    switch = KillSwitch(at_call=2, after_landing=after_landing)
+    switch.install(client)
     assert client.list_clusters()["clusterArns"] == []
     with pytest.raises(Killed, match="call 2 \\(ListClusters\\)"):
         client.list_clusters()
     with pytest.raises(Killed, match="call after the kill: ListClusters"):
         client.list_clusters()
+    landed = " landed" if after_landing else ""
+    assert switch.describe() == (f"killed {'after' if after_landing else 'before'} call 2 "
+                                 f"(ListClusters){landed}; 1 later call(s) refused")
     # the killed call reached ECS only when the kill came after it landed; nothing after it
     assert answered == ["ListClusters"] * (2 if after_landing else 1)
     # a kill is not an Exception: nothing in the engine catches it by accident
