@@ -26,7 +26,8 @@ import pytest
 from .harness import play_seed
 from .invariants import check_all
 
-# 0-11, plus seeds that hit a surge at its worst moment (kept while the engine is fixed)
+# 0-11, plus seeds that change desiredCount at a surge's worst moment (mid-surge, or after a
+# kill and before the heal): they fail until the restore respects what others set
 FIXED_SEEDS = (*range(0, 12), 13, 35, 41, 407)
 
 
