@@ -32,9 +32,11 @@ from typing import Callable, Sequence
 
 from .lock import STEP_TAG, SURGE_TAG, SurgeLock, shape_signature, step_shape, step_time
 from .model import ClusterSnapshot, EngineError, Service, Task
-from .planner import Move, Plan, ServicePlan, Status, default_max_moves
+from .planner import (
+    UNLIMITED, Move, Plan, PlanOptions, ServicePlan, Status, default_max_moves, plan,
+)
 from .snapshot import CountingClient, chunks
-from .surge import SurgePlan, smallest_surge, target_counts
+from .surge import SurgePlan, plan_surge, smallest_surge, target_counts
 
 STRATEGIES = ("auto", "stop", "surge", "redeploy")
 MAX_TASKS_PER_GET_PROTECTION = 100
@@ -50,6 +52,7 @@ class Refused:
     DEFERRED = "deferred"
     AZ_BUDGET = "az_budget"
     DEADLINE = "deadline"
+    SURGE_WOULD_NOT_HELP = "surge_would_not_help"
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +211,8 @@ class Evictor:
             capacity = self._capacity(service, tasks, mode)
             surge = None
             if mode == "surge":
-                surge = self._surge_plan(snapshot, sp, min(capacity, left), per_az)
+                surge = self._surge_plan(snapshot, sp, min(capacity, left), per_az,
+                                         plan.max_skew)
                 if isinstance(surge, Refusal):
                     decision.refusals.append(surge)
                     continue
@@ -227,40 +231,56 @@ class Evictor:
         return decision
 
     def _surge_plan(self, snapshot: ClusterSnapshot, sp: ServicePlan, want: int,
-                    per_az: dict[str, int]) -> SurgePlan | Refusal:
+                    per_az: dict[str, int], max_skew: int) -> SurgePlan | Refusal:
         """The surge ECS will actually make: where its k new tasks land (its spread still
-        counts the tasks they replace) and the k tasks to remove after that, the smallest k
-        (at most ``want``) that reaches the targets in one surge. Tasks protected by anyone
-        are never removed; the per-AZ budget bounds the removals."""
+        counts the tasks they replace) and the k tasks to remove after that; the smallest k
+        (at most ``want``, and never more than twice the moves needed) that reaches the
+        targets in one surge, else a smaller one that still helps. Tasks protected by anyone
+        are never removed; the per-AZ budget bounds the removals; a surge whose predicted
+        result is no better than today (the planner's own judgement) is never granted."""
         name = sp.service
         tasks = snapshot.tasks.get(name, ())
         protected = self.protected([t.arn for t in tasks])
         marked = tuple(replace(t, protected=t.arn in protected) for t in tasks)
         view = replace(snapshot, tasks={**snapshot.tasks, name: marked})
+        want = max(1, min(want, 2 * sp.moves_needed))
+        try:
+            best = smallest_surge(view, name, sp, want)
+            candidates = [best] + [plan_surge(view, name, sp, k, best.new_on, best.ties)
+                                   for k in range(best.k - 1, 0, -1)]
+        except ValueError as err:
+            return Refusal(name, Refused.NO_DISRUPTION_BUDGET,
+                           f"a surge cannot be predicted: {err}")
         cap = self.limits.max_moves_per_az
-        short = False
-        for k in range(want, 0, -1):
-            try:
-                surge = smallest_surge(view, name, sp, k)
-            except ValueError as err:
-                return Refusal(name, Refused.NO_DISRUPTION_BUDGET,
-                               f"a surge cannot be predicted: {err}")
-            if len(surge.remove) < surge.k or surge.remaining_moves >= sp.moves_needed:
-                # Not enough unprotected tasks to remove (the surplus would be the new tasks
-                # themselves), or a surge that leaves the layout no better (the tasks that
-                # should leave are protected): restarts for nothing. Try a smaller surge.
-                short = True
+        short = useful = False
+        for surge in candidates:
+            if len(surge.remove) < surge.k:
+                short = True    # the surplus would be the new tasks themselves
                 continue
+            if not surge_helps(view, sp, surge, max_skew):
+                continue
+            useful = True
             if cap is None or all(per_az.get(az, 0) + n <= cap
                                   for az, n in _removals_per_az(view, surge).items()):
                 return surge
-        if short:
+        if useful:
+            return Refusal(name, Refused.AZ_BUDGET,
+                           f"max_moves_per_az={cap} is spent for the AZ(s) a surge would "
+                           "remove tasks from in this step")
+        targets = target_counts(sp, name)
+        counts: dict[str, int] = defaultdict(int)
+        for t in tasks:
+            counts[t.instance_arn] += 1
+        blocked = [t for t in tasks if t.arn in protected
+                   and counts[t.instance_arn] > targets.get(t.instance_arn, 0)]
+        if blocked or (short and protected):
             return Refusal(name, Refused.PROTECTED,
-                           "the tasks a surge would remove are protected from scale-in by "
-                           "someone else; protected tasks are never stopped")
-        return Refusal(name, Refused.AZ_BUDGET,
-                       f"max_moves_per_az={cap} is spent for the AZ(s) a surge would remove "
-                       "tasks from in this step")
+                           f"{len(blocked)} task(s) on over-target instances are protected "
+                           "from scale-in by someone else and no surge without them helps; "
+                           "protected tasks are never stopped")
+        return Refusal(name, Refused.SURGE_WOULD_NOT_HELP,
+                       f"no surge of at most {want} task(s) leaves the service better "
+                       "balanced: ECS would place the new tasks where they do not help")
 
     # ------------------------------------------------------------------ gates
     def _gate(self, snapshot: ClusterSnapshot, service: Service) -> Refusal | None:
@@ -408,6 +428,32 @@ class Evictor:
             else:
                 dropped += 1
         return out, dropped
+
+
+def surge_helps(snapshot: ClusterSnapshot, sp: ServicePlan, surge: SurgePlan,
+                max_skew: int) -> bool:
+    """Whether the layout a surge predicts is better than today's: fewer moves left against
+    the plan's targets, or (ECS may break ties onto another instance than the plan's) the
+    planner's own verdict on the predicted layout: balanced, or fewer moves needed."""
+    if surge.remaining_moves < sp.moves_needed:
+        return True
+    after = predicted_snapshot(snapshot, surge)
+    again = plan(after, PlanOptions(services=(surge.service,), max_skew=max_skew,
+                                    max_moves=UNLIMITED)).service(surge.service)
+    return again.balanced or again.moves_needed < sp.moves_needed
+
+
+def predicted_snapshot(snapshot: ClusterSnapshot, surge: SurgePlan) -> ClusterSnapshot:
+    """The snapshot as it would be once a surge ran as predicted (resources not shifted: the
+    planner only needs where the service's tasks are)."""
+    name = surge.service
+    instances = snapshot.instance_map()
+    removed = set(surge.remove)
+    kept = [t for t in snapshot.tasks.get(name, ()) if t.arn not in removed]
+    added = [Task(arn=f"predicted-{i}", service=name, instance_arn=arn,
+                  az=instances[arn].az if arn in instances else "")
+             for i, arn in enumerate(surge.new_on)]
+    return replace(snapshot, tasks={**snapshot.tasks, name: tuple(kept + added)})
 
 
 def surge_moves(snapshot: ClusterSnapshot, surge: SurgePlan) -> list[Move]:

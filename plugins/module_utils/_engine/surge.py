@@ -77,18 +77,22 @@ def target_counts(targets: Targets, service: str) -> dict[str, int]:
 
 
 def plan_surge(snapshot: ClusterSnapshot, service_name: str, targets: Targets,
-               k: int) -> SurgePlan:
+               k: int, placed: Sequence[str] | None = None, ties: int = 0) -> SurgePlan:
     """Predict where ECS places ``k`` new tasks of the service with its current tasks still
     counted, then choose the k existing tasks to remove so the result is ``targets`` (or as
-    close as one surge of k can get). Raises KeyError for an unknown service, ValueError for
-    k < 1 or a strategy that does not spread."""
+    close as one surge of k can get). ``placed``: a prediction already made for at least k
+    new tasks (placement is greedy, one task at a time, so the first k of a longer prediction
+    are the prediction for k). Raises KeyError for an unknown service, ValueError for k < 1
+    or a strategy that does not spread."""
     if k < 1:
         raise ValueError("k must be >= 1")
     service = snapshot.services[service_name]
     tasks = snapshot.tasks.get(service_name, ())
     wanted = target_counts(targets, service_name)
     counts = _counts(tasks)
-    new_on, ties = predict_placements(snapshot, service, counts, k)
+    if placed is None:
+        placed, ties = predict_placements(snapshot, service, counts, k)
+    new_on = list(placed[:k])
     after = dict(counts)
     for arn in new_on:
         after[arn] = after.get(arn, 0) + 1
@@ -107,10 +111,19 @@ def plan_surge(snapshot: ClusterSnapshot, service_name: str, targets: Targets,
 def smallest_surge(snapshot: ClusterSnapshot, service_name: str, targets: Targets,
                    max_k: int) -> SurgePlan:
     """The smallest k in 1..max_k whose one surge reaches the targets; else the k leaving the
-    fewest moves (the smallest such k). ``max_k`` comes from maximumPercent headroom."""
+    fewest moves (the smallest such k). ``max_k`` comes from maximumPercent headroom. The
+    placements are predicted once, for max_k; each k uses their prefix. No k below the lower
+    bound of moves can reach the targets (one surge removes k tasks), so the search starts
+    there: near-linear in the moves needed, not quadratic in max_k."""
+    service = snapshot.services[service_name]
+    tasks = snapshot.tasks.get(service_name, ())
+    counts = _counts(tasks)
+    wanted = target_counts(targets, service_name)
+    needed = sum(max(0, n - wanted.get(a, 0)) for a, n in counts.items())
+    placed, ties = predict_placements(snapshot, service, counts, max(1, max_k))
     best: SurgePlan | None = None
-    for k in range(1, max(1, max_k) + 1):
-        surge = plan_surge(snapshot, service_name, targets, k)
+    for k in range(max(1, min(needed, max_k)), max(1, max_k) + 1):
+        surge = plan_surge(snapshot, service_name, targets, k, placed, ties)
         if surge.remaining_moves == 0:
             return surge
         if best is None or surge.remaining_moves < best.remaining_moves:

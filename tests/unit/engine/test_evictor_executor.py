@@ -384,3 +384,17 @@ def test_exec_options_reject_bad_values(kw, message):
 def test_limits_reject_bad_values(kw, message):
     with pytest.raises(ValueError, match=message):
         Limits(**kw)
+
+
+def test_the_fullest_az_with_an_empty_instance_gets_one_useful_surge_under_the_default_budget():
+    """Issue 13.1 under the default budget (1 move): a surge of 1 lands in the other AZ (ECS's
+    spread counts the task it replaces), which the planner still calls balanced; granted, not
+    refused as 'protected' (nothing is protected)."""
+    snap = cluster([inst("a1", "a"), inst("a2", "a"), inst("a3", "a"), inst("b1", "b"),
+                    inst("b2", "b")], [svc("web", min_healthy_percent=100)],
+                   {"web": {"a1": 2, "a2": 1, "b1": 1, "b2": 1}})
+    decision = decide(snap, fake_for(snap))
+    assert decision.refusals == [] and decision.max_moves == 1
+    (grant,) = decision.grants
+    assert grant.mode == "surge" and grant.surge.k == 1
+    assert grant.surge.remove == (decision.moves[0].task_arn,)
