@@ -39,11 +39,13 @@ class Breach:
     expected: int
     excused: int
     recent_stops: list[str]
+    desired_now: int | None = None     # the service's desiredCount at that moment
 
     def describe(self, t0: float) -> str:
         stops = "; ".join(self.recent_stops) or "none"
+        now = "" if self.desired_now is None else f"desiredCount {self.desired_now}, "
         return (f"t+{self.at - t0:.0f}s {self.service}: {self.running} running < floor "
-                f"{self.floor} (desiredCount others set: {self.expected}, excused {self.excused}"
+                f"{self.floor} ({now}others set {self.expected}, excused {self.excused}"
                 f"); stops in the last 60 s: {stops}")
 
 
@@ -122,7 +124,8 @@ class FloorWatch:
             return
         self.breaches.setdefault(name, []).append(Breach(
             at=now, tick=self.ticks, service=name, running=running, floor=floor, expected=expected,
-            excused=len(lost), recent_stops=_recent_stops(tasks, now)))
+            excused=len(lost), recent_stops=_recent_stops(tasks, now),
+            desired_now=getattr(svc, "desired_count", None)))
 
 
 def _running(task: Any) -> bool:

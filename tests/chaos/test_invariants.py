@@ -111,8 +111,8 @@ def test_floor_groups_consecutive_ticks_into_episodes_and_reports_a_blind_watch(
     rec.watch = watch
     assert invariants.floor(rec) == [
         "floor: web below its floor in 2 episode(s): t+10s web: 3 running < floor 4 "
-        "(desiredCount others set: 4, excused 0); stops in the last 60 s: none [2 tick(s)]; "
-        "then t+50s web: 3 running < floor 4 (desiredCount others set: 4, excused 0); stops "
+        "(others set 4, excused 0); stops in the last 60 s: none [2 tick(s)]; "
+        "then t+50s web: 3 running < floor 4 (others set 4, excused 0); stops "
         "in the last 60 s: none [1 tick(s)]"]
     watch.error = "AttributeError: 'Task' object has no attribute 'last_status'"
     assert invariants.floor(rec) == [
