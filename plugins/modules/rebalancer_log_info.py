@@ -53,6 +53,13 @@ entries:
   type: list
   elements: dict
   sample: [{"event": "no_rebalancing_needed", "reason": "nothing to move", "timestamp": 1764340000000}]
+last_timestamp:
+  description:
+    - Timestamp (ms) of the newest log event read, 0 when none. A playbook that wants "what
+      happened from now on" passes this plus one as the next O(start_time): it is on the log
+      service's clock, which is not the controller's (nor, in the sandbox, the wall clock).
+  returned: always
+  type: int
 counts:
   description: Number of entries per C(event) kind.
   returned: always
@@ -118,8 +125,9 @@ def main():
     for entry in entries:
         counts[entry["event"]] = counts.get(entry["event"], 0) + 1
     moved = sum(int(e.get("count", 0)) for e in entries if e["event"] == "moves")
+    last = max((int(e.get("timestamp", 0)) for e in events), default=0)
     module.exit_json(changed=False, invocations=invocations, entries=entries, counts=counts,
-                     moved=moved)
+                     moved=moved, last_timestamp=last)
 
 
 if __name__ == "__main__":
