@@ -1,6 +1,7 @@
 """The four playbooks end to end against one fresh sandbox subprocess.
 
-deploy -> validate (scale in, scale out, the rebalancer moves tasks back, the site stays up; PASS 9 of 9) ->
+deploy -> validate (stage 1: scale in, scale out, the rebalancer moves tasks back, the site stays up;
+stage 2: ECS's AZ rebalancing and the rebalancer together; PASS 17 of 17) ->
 rebalance (check mode, then for real: nothing to move) -> boto3 checks of the final spread ->
 teardown twice (the second changes nothing) -> boto3 checks that nothing is left behind.
 
@@ -101,9 +102,15 @@ def test_validate(stack):
         pytest.skip("deploy failed")
     code, out = stack.playbook("validate", "validate")
     assert_succeeded("validate", code, out)
-    assert "PASS: 9 of 9 checks passed" in out, tail(out)
-    # The summary repeats the three stage tables: each title line, then the service's rows.
-    for stage in ("baseline", "after scale-in", "after scale-out"):
+    assert "PASS: 17 of 17 checks passed" in out, tail(out)
+    # Stage 2: ECS's own AZ rebalancing and the rebalancer, each on its own level.
+    assert re.search(r"ok\s+stage 2: ECS rebalanced the AZs itself", out), tail(out)
+    assert re.search(r"ok\s+stage 2: every move of the rebalancer stayed inside its AZ \(\d+ "
+                     r"move\(s\), 0 across", out), tail(out)
+    assert "Stage 1 (the seed): ECS's own Availability Zone rebalancing is DISABLED" in out
+    # The summary repeats the stage tables: each title line, then the service's rows.
+    for stage in ("baseline", "after scale-in", "after scale-out", "stage 2, one instance",
+                  "stage 2, after scale-out"):
         assert re.search(rf"^\s*-\s+'?{re.escape(stage)}'?\s*\n\s*-\s+'?service {SERVICE}:'?\s*$",
                          out, re.MULTILINE), f"no table for stage {stage!r}:\n{tail(out)}"
     stack.validated = True
