@@ -40,9 +40,11 @@ ecs-semantics 1.3: "Count over all of the cluster's instances, not only the cand
 Cross-service effects: services are planned in name order against one shared capacity ledger;
 each planned destination takes the task's CPU, memory and ports from the ledger, so two services
 never plan into the same free space. Capacity freed at sources is not credited (the executor
-may start the replacement before stopping the original). The cluster-wide ``max_moves`` budget
-is spent in the same order; services left without budget get status ``deferred``. The controller
-is level-triggered, so balanced services cost no budget on the next run.
+may start the replacement before stopping the original). ``PlanOptions.max_moves`` truncates
+the proposal in the same order (services left without budget get status ``deferred``), but the
+runner proposes every move (``UNLIMITED``): the disruption budget is spent by the evictor
+(``evictor.py``), only on moves that can happen now. The controller is level-triggered, so
+balanced services cost nothing on the next run.
 """
 
 from __future__ import annotations
