@@ -40,11 +40,14 @@ def config() -> Config:
 
 
 def clients(cfg: Config):
-    """ECS, and ELBv2 so load-balanced tasks count as healthy only once their targets are."""
+    """ECS; ELBv2, so load-balanced tasks count as healthy only once their targets are;
+    Application Auto Scaling, so a surge never restores below the service's MinCapacity."""
     import boto3
 
     return (boto3.client("ecs", region_name=cfg.region, config=engine.client_config()),
-            boto3.client("elbv2", region_name=cfg.region, config=engine.client_config()))
+            boto3.client("elbv2", region_name=cfg.region, config=engine.client_config()),
+            boto3.client("application-autoscaling", region_name=cfg.region,
+                         config=engine.client_config()))
 
 
 def handler(event: Any, context: Any = None) -> dict:
@@ -75,8 +78,8 @@ def step(cfg: Config, budget_seconds: float) -> dict:
         check_mode=cfg.dry_run, wait_timeout=budget_seconds,
         poll_interval=min(5.0, budget_seconds), detail=False)
     try:
-        ecs, elb = clients(cfg)
-        result = _runner.rebalance(ecs, request, elb_client=elb)
+        ecs, elb, aas = clients(cfg)
+        result = _runner.rebalance(ecs, request, elb_client=elb, aas_client=aas)
     except engine.EngineError as err:
         log("engine_error", error=str(err))
         return {"status": "error", "reason": str(err)}

@@ -275,8 +275,9 @@ def main():
     request = build_request(module)
     ecs = module.client("ecs", config=client_config())
     elb = module.client("elbv2", config=client_config())
+    aas = module.client("application-autoscaling", config=client_config())
     try:
-        result = rebalance(ecs, request, elb_client=elb)
+        result = rebalance(ecs, request, elb_client=elb, aas_client=aas)
     except EngineError as err:
         module.fail_json(msg=str(err))
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as err:

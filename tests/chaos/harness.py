@@ -214,7 +214,9 @@ class Player:
             result = runner.rebalance(client, request,
                                       sleep=self._sleep_hook(spec, outcome, during, nested),
                                       clock=self.world.sandbox.now,
-                                      elb_client=Clients(self.world.sandbox.endpoint)("elbv2"))
+                                      elb_client=Clients(self.world.sandbox.endpoint)("elbv2"),
+                                      aas_client=Clients(self.world.sandbox.endpoint)(
+                                          "application-autoscaling"))
             outcome.report = result.to_dict()
         except Killed as kill:
             outcome.killed = switch.describe() if switch else str(kill)

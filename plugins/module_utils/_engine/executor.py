@@ -90,6 +90,7 @@ class Action:
     detail: str = ""
     error: str = ""         # set when the action was abandoned (what was undone is in detail)
     landing: dict | None = None
+    touched: bool = False   # desiredCount was changed (a surge), whatever came of it
 
     def to_dict(self) -> dict:
         out = {"service": self.service, "mode": self.mode, "detail": self.detail,
@@ -109,7 +110,7 @@ class StepResult:
     @property
     def changed(self) -> bool:
         return bool(self.healed) or any(a.moves or a.stopped_tasks or a.mode == "redeploy"
-                                        or a.error for a in self.actions)
+                                        or a.error or a.touched for a in self.actions)
 
     @property
     def moves(self) -> list[Move]:
@@ -131,7 +132,8 @@ class Executor:
                  options: ExecOptions | None = None,
                  sleep: Callable[[float], Any] = time.sleep,
                  elb: CountingClient | None = None,
-                 healthy_targets: Callable[[Sequence[str]], int] | None = None):
+                 healthy_targets: Callable[[Sequence[str]], int] | None = None,
+                 aas: CountingClient | None = None):
         """``healthy_targets``: counts healthy targets of target groups (the evictor's); with
         it, load-balanced tasks count as settled only once their targets are healthy."""
         self.api, self.cluster, self.elb = api, cluster_arn, elb
@@ -139,6 +141,7 @@ class Executor:
         self.options = options or ExecOptions()
         self.sleep = sleep
         self.healthy_targets = healthy_targets
+        self.aas = aas          # Application Auto Scaling: the service's MinCapacity
 
     @property
     def clock(self) -> Callable[[], float]:
@@ -203,12 +206,20 @@ class Executor:
                          set=before + k, start=self.clock(), deadline=self.deadline.at)
         self._write_lock(service, lock)
         original = {t.arn for t in grant.tasks}
+        planned_leaving = {m.task_arn for m in grant.moves}
         raised = lowered = False
+        others: int | None = None
         added: list[str] = []
         leaving: list[str] = []
         try:
+            # Protect the tasks meant to stay BEFORE raising: a scale-in by anyone else
+            # during the surge (a person, an autoscaler) can then only take unprotected tasks.
+            user = read_protection(self.api, self.cluster, sorted(original))
+            added = self.protect([a for a in sorted(original)
+                                  if a not in planned_leaving and a not in user], already=user)
+            protected_at = self.clock()
             self._set_desired(service, before + k)
-            raised = True
+            raised = action.touched = True
             self.wait_running(service.name)
             if self.deadline.remaining() < 60:
                 # Protection expires in whole minutes, at least one: it would outlive the
@@ -216,25 +227,46 @@ class Executor:
                 raise SettleTimeout(f"service {service.name}: less than a minute left to "
                                     "protect the tasks that stay and scale in")
             live = self.live_task_docs(service.name)
+            ours = set(added)
             protected = read_protection(self.api, self.cluster, [t.arn for t in live])
-            live = [replace(t, protected=t.arn in protected) for t in live]
+            others_protect = protected - ours
+            live = [replace(t, protected=t.arn in others_protect) for t in live]
             leaving = choose_removals(live, grant.targets, k)
             self._note_landing(grant, action, [t for t in live if t.arn not in original])
-            added = self.protect([t.arn for t in live if t.arn not in leaving
-                                  and t.arn not in protected], already=protected)
+            # Ours, adjusted to where the new tasks landed: leaving tasks unprotected, every
+            # other task protected (the refresh also resets the expiry before the scale-in).
+            self.unprotect([a for a in added if a in leaving])
+            earlier = [a for a in added if a not in leaving]
+            added = earlier + self.protect([t.arn for t in live if t.arn not in leaving
+                                            and t.arn not in others_protect
+                                            and t.arn not in earlier], already=others_protect)
+            if self.clock() - protected_at > 60:     # reset the expiry before the scale-in
+                self.protect(earlier, already=set(), refresh=True)
             current = self.desired_count(service.name)
-            lowering = SurgeLock(owner=self.run_id, phase=LOWERING, delta=k, before=current,
-                                 set=max(0, current - k), start=lock.start,
-                                 deadline=lock.deadline)
-            self._write_lock(service, lowering)
-            self._set_desired(service, lowering.set)
-            lowered = True
-            self.wait_gone(service.name, set(leaving))
+            if current != before + k or self.autoscaled_since(service, lock.start):
+                # Someone else wrote desiredCount during the surge: theirs stands, and ECS
+                # scales to it; the tasks meant to leave may stay (reported, not counted).
+                lowered, others = True, current
+                leaving = []
+            else:
+                target = self._restore_value(service, current, k)
+                lowering = SurgeLock(owner=self.run_id, phase=LOWERING, delta=k, before=current,
+                                     set=target, start=lock.start, deadline=lock.deadline)
+                self._write_lock(service, lowering)
+                self._set_desired(service, lowering.set)
+                lowered = True
+                if target == current - k:
+                    self.wait_gone(service.name, set(leaving))
+                else:
+                    others, leaving = target, []
         finally:
             # Whatever happened above: the delta comes off (if it was not taken off yet),
             # only the protection this run added goes, and the lock goes last.
             if raised and not lowered:
-                self._set_desired(service, max(0, self.desired_count(service.name) - k))
+                current = self.desired_count(service.name)
+                if current == before + k and not self.autoscaled_since(service, lock.start):
+                    # only our own write is undone
+                    self._set_desired(service, self._restore_value(service, current, k))
             self.unprotect(added)
             if self._lock_owner(service) == self.run_id:
                 self._untag(service, SURGE_TAG)
@@ -242,6 +274,10 @@ class Executor:
         action.moves.extend(by_arn.get(arn) or Move(service.name, arn, "", "", "", "")
                             for arn in leaving)
         action.stopped_tasks.extend(leaving)
+        if others is not None:
+            action.detail = (f"desiredCount {before} -> {before + k}; set to {others} by "
+                             "someone else during the surge, left as they set it")
+            return
         action.detail = (f"desiredCount {before} -> {before + k} -> back by {k}; "
                          f"{len(added)} task(s) protected during the scale-in"
                          + (f"; {action.detail}" if action.detail else ""))
@@ -272,13 +308,52 @@ class Executor:
             if now < lock.deadline:
                 continue            # its run may still be in flight; the evictor skips it
             target = restore_count(lock, self.desired_count(service.name))
+            if target is not None and self.autoscaled_since(service, lock.start):
+                target = None           # Service Auto Scaling wrote the count after us
             if target is not None:
-                self._set_desired(service, target)
+                self._set_desired(service, max(target, self.scaling_floor(service)))
             self._untag(service, SURGE_TAG)
             healed.append(service.name)
         return healed
 
     # ------------------------------------------------------------------ ECS helpers
+    def _restore_value(self, service: Service, current: int, k: int) -> int:
+        """``current - k``, but never below the MinCapacity of the service's Service Auto
+        Scaling target (a scheduled action that set exactly the surged count cannot be told
+        from our own write; its minimum can)."""
+        return max(0, current - k, self.scaling_floor(service))
+
+    def scaling_floor(self, service: Service) -> int:
+        """MinCapacity of the service's Application Auto Scaling target (0 when none, or when
+        no Application Auto Scaling client was given or it may not read)."""
+        if self.aas is None:
+            return 0
+        resource = f"service/{self.cluster.rsplit('/', 1)[-1]}/{service.name}"
+        try:
+            resp = self.aas.call("describe_scalable_targets", ServiceNamespace="ecs",
+                                 ResourceIds=[resource],
+                                 ScalableDimension="ecs:service:DesiredCount")
+        except AWS_ERRORS:
+            return 0
+        return max([int(t.get("MinCapacity", 0)) for t in resp.get("ScalableTargets", [])],
+                   default=0)
+
+    def autoscaled_since(self, service: Service, since: float) -> bool:
+        """Whether Service Auto Scaling changed the service's desired count since ``since``
+        (epoch seconds): a scheduled action or a policy can write exactly the count a surge
+        wrote, which the count alone cannot tell apart from ours; its activity record can."""
+        if self.aas is None:
+            return False
+        resource = f"service/{self.cluster.rsplit('/', 1)[-1]}/{service.name}"
+        try:
+            resp = self.aas.call("describe_scaling_activities", ServiceNamespace="ecs",
+                                 ResourceId=resource,
+                                 ScalableDimension="ecs:service:DesiredCount")
+        except AWS_ERRORS:
+            return False
+        return any(_epoch(a.get("StartTime")) >= since
+                   for a in resp.get("ScalingActivities", []))
+
     def desired_count(self, name: str) -> int:
         return int(self.describe_service(name).get("desiredCount", 0))
 
@@ -343,9 +418,10 @@ class Executor:
         left = math.floor(self.deadline.remaining() / 60)
         return max(1, min(self.options.protection_minutes, left))
 
-    def protect(self, task_arns: Iterable[str], already: set[str] | None = None) -> list[str]:
+    def protect(self, task_arns: Iterable[str], already: set[str] | None = None,
+                refresh: bool = False) -> list[str]:
         """Protect tasks not protected already (``already``, else read now); return the ones
-        this call protected."""
+        this call protected. ``refresh``: the tasks are ours already; reset their expiry."""
         arns = list(task_arns)
         if already is None:
             already = read_protection(self.api, self.cluster, arns)
@@ -360,7 +436,8 @@ class Executor:
                 added.extend(p["taskArn"] for p in resp.get("protectedTasks", []))
                 require_no_failures(resp, "protecting the tasks that stay")
         except BaseException:
-            self.unprotect(added)
+            if not refresh:
+                self.unprotect(added)
             raise
         return added
 

@@ -10,8 +10,10 @@ start=<epoch> deadline=<epoch>"``
 
 * ``owner``: the run that holds it; another run never overwrites it and skips the service
   ("surge in progress") until ``deadline``.
-* ``delta``: how much this run added. Every restore is by delta against the desiredCount read
-  just before lowering, never an absolute value read earlier, so others' changes survive.
+* ``delta``: how much this run added. The restore takes the delta off the desiredCount read
+  just before lowering, and only when that count is still the one this run wrote: a count
+  someone else wrote meanwhile (desiredCount is absolute: a person's UpdateService, Service
+  Auto Scaling) stands as they set it. Never an absolute value read earlier.
 * ``phase``: ``claimed`` (delta 0) takes the lock; ``raising`` is written before desiredCount goes up (``before`` = the count read
   just before, ``set`` = before + delta), ``lowering`` before it comes down (``before`` = the
   count read just before lowering, ``set`` = that minus delta). A run killed between the tag
@@ -81,17 +83,20 @@ def restore_count(lock: SurgeLock, current: int) -> int | None:
     """The desiredCount that undoes an abandoned surge, given the current one; None when
     nothing is to be changed (only the tag is removed).
 
-    ``raising``: if the count is still ``before``, the raise never happened; otherwise it did
-    (the tag and the UpdateService are adjacent calls, so a changed count means ours landed,
-    maybe with others' changes on top) and the delta comes off. ``lowering``: if the count is
-    the ``set`` we meant to write, the lowering happened; otherwise the delta still comes off.
+    Only our own write is ever undone. ``raising``: the count is still ``before`` (the raise
+    never happened): nothing to undo; it is ``set`` (ours, untouched): the delta comes off.
+    ``lowering``: it is ``set`` (the lowering happened): nothing; it is ``before`` (the raised
+    count read just before lowering): the delta comes off. Any other count was written by
+    someone else after us (a person's UpdateService, Service Auto Scaling): desiredCount is an
+    absolute value, so theirs stands and only the tag goes. (Someone writing exactly the value
+    we wrote cannot be told apart from us; see the README.)
     """
     if lock.delta <= 0:
         return None
     if lock.phase == RAISING:
-        return None if current == lock.before else max(0, current - lock.delta)
+        return max(0, current - lock.delta) if current == lock.set else None
     if lock.phase == LOWERING:
-        return None if current == lock.set else max(0, current - lock.delta)
+        return max(0, current - lock.delta) if current == lock.before else None
     return None
 
 

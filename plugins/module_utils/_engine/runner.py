@@ -183,14 +183,17 @@ def distributions(snapshot: ClusterSnapshot, max_skew: int,
 def rebalance(ecs_client: Any, request: RebalanceRequest,
               sleep: Callable[[float], Any] = time.sleep,
               clock: Callable[[], float] = time.time,
-              elb_client: Any = None) -> RebalanceResult:
+              elb_client: Any = None, aas_client: Any = None) -> RebalanceResult:
     """Read, plan, grant and (unless check mode) move, until balanced or the deadline.
     ``elb_client`` (ELBv2) lets load-balanced tasks count as healthy only once their targets
-    are. AWS errors after the first read end the run with the result so far (``error``)."""
+    are; ``aas_client`` (Application Auto Scaling) keeps a surge's restore at or above the
+    service's MinCapacity. AWS errors after the first read end the run with the result so far
+    (``error``)."""
     deadline = Deadline(clock, request.wait_timeout)
     run_id = request.run_id or uuid.uuid4().hex[:12]
     api = CountingClient(ecs_client)
     elb = CountingClient(elb_client) if elb_client is not None else None
+    aas = CountingClient(aas_client) if aas_client is not None else None
     snap = take_snapshot(ecs_client, request.cluster, request.services)
     calls, retries = snap.api_calls, snap.api_retries
     evictor = Evictor(api, snap.cluster_arn, request.limits(), deadline, elb)
@@ -199,14 +202,15 @@ def rebalance(ecs_client: Any, request: RebalanceRequest,
     result = RebalanceResult(plan=current, before=before, after=before,
                              check_mode=request.check_mode, run_id=run_id)
     executor = Executor(api, snap.cluster_arn, deadline, run_id, request.exec_options(),
-                        sleep=sleep, elb=elb, healthy_targets=evictor.healthy_targets)
+                        sleep=sleep, elb=elb, healthy_targets=evictor.healthy_targets, aas=aas)
     try:
         result.decision = evictor.decide(snap, current)
         if not request.check_mode:
             _loop(request, result, snap, evictor, executor, deadline, ecs_client)
     except AWS_ERRORS as err:
         result.error = f"{type(err).__name__}: {err}"
-    result.api_calls = calls + api.calls + (elb.calls if elb else 0) + result.api_calls
+    result.api_calls = (calls + api.calls + (elb.calls if elb else 0) + (aas.calls if aas else 0)
+                        + result.api_calls)
     result.api_retries = retries + api.retries + (elb.retries if elb else 0) + result.api_retries
     return result
 

@@ -212,22 +212,25 @@ def test_stop_records_each_stop_and_keeps_them_when_a_later_one_fails():
     assert fake.calls[-1][1]["reason"] == STOP_REASON
 
 
-def test_surge_restores_by_delta_against_the_count_read_before_lowering():
-    """Defect 2: someone scales 4 -> 6 during the surge; the run ends at 6, not 4."""
+def test_a_count_written_by_someone_else_during_the_surge_stands():
+    """Defect 2: someone sets 6 during the surge (it read 5); the run ends at 6, not 4 and
+    not 6 minus the delta: desiredCount is absolute, only our own write is undone."""
     snap = two_az(svc("web", min_healthy_percent=100), placement={"web": {"a1": 4}})
     fake, clock = fake_for(snap), Clock()
     decision = grant_of(snap, fake, clock)
     scaled: list[int] = []
 
     def autoscaler(params):
-        if not scaled:                       # while the surge tasks run, +2 from outside
-            fake.desired["web"] += 2
+        if not scaled:                       # while the surge tasks run, someone sets 6
+            fake.desired["web"] = 6
             fake._reconcile("web")
             scaled.append(fake.desired["web"])
 
     fake.fail["list_tasks"] = autoscaler
     result = executor(snap, fake, clock).execute(decision)
-    assert scaled == [4 + len(decision.moves) + 2] and result.errors == []
+    assert scaled == [6] and result.errors == []
+    assert "set to 6 by someone else" in result.actions[0].detail
+    assert result.actions[0].moves == []            # nothing was moved by this surge
     assert fake.desired["web"] == 6
     assert lk.SURGE_TAG not in fake.tags[snap.services["web"].arn]
     assert lk.STEP_TAG not in fake.tags[snap.services["web"].arn]   # the service's own tags
@@ -334,9 +337,10 @@ def test_redeploy_forces_a_new_deployment():
 @pytest.mark.parametrize("phase,desired,expected", [
     (lk.RAISING, 4, 4),      # killed between the tag and the raise: nothing to undo
     (lk.RAISING, 5, 4),      # raised, never lowered: the delta comes off
-    (lk.RAISING, 7, 6),      # raised, then someone added 2: their change stands
+    (lk.RAISING, 7, 7),      # raised, then someone set 7: theirs stands
     (lk.LOWERING, 4, 4),     # lowered already: only the tag goes
     (lk.LOWERING, 5, 4),     # killed between the tag and the lowering
+    (lk.LOWERING, 9, 9),     # someone set 9 after: theirs stands
 ])
 def test_heal_undoes_an_expired_lock_by_delta(phase, desired, expected):
     clock = Clock()
