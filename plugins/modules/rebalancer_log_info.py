@@ -56,7 +56,7 @@ entries:
 last_timestamp:
   description:
     - Timestamp (ms) of the newest log event read, 0 when none. A playbook that wants "what
-      happened from now on" passes this plus one as the next O(start_time): it is on the log
+      happened from now on" passes this plus one as the next O(start_time); it is on the log
       service's clock, which is not the controller's (nor, in the sandbox, the wall clock).
   returned: always
   type: int

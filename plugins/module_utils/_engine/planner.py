@@ -1279,7 +1279,8 @@ def distribution(snapshot: ClusterSnapshot, service: str, max_skew: int = 1) -> 
     tasks = snapshot.tasks.get(service, ())
     dist = _fallback_distribution(svc, tasks, _Context(snapshot), max_skew,
                                   policy_skip(svc, tasks), exhaustive=True)
-    assert dist is not None   # without constraints analyze cannot skip
+    if dist is None:   # without constraints analyze cannot skip
+        raise AssertionError("analysis without constraints skipped")
     return dist
 
 

@@ -11,11 +11,12 @@ the services asked for (``detail``).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Union
 
 from .model import ClusterSnapshot
 from .planner import UNLIMITED, Plan, PlanOptions, ServicePlan, plan
 
-Detail = bool | Iterable[str] | None
+Detail = Union[bool, Iterable[str], None]
 
 
 def service_summary(sp: ServicePlan, max_skew: int) -> dict:

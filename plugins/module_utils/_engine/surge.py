@@ -29,6 +29,7 @@ import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Union
 
 from .model import ClusterSnapshot, Instance, Service, Task
 from .planner import (
@@ -36,7 +37,7 @@ from .planner import (
     service_constraints, strategy_levels, task_preference,
 )
 
-Targets = Mapping[str, int] | Distribution | ServicePlan | Plan
+Targets = Union[Mapping[str, int], Distribution, ServicePlan, Plan]
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +129,8 @@ def smallest_surge(snapshot: ClusterSnapshot, service_name: str, targets: Target
             return surge
         if best is None or surge.remaining_moves < best.remaining_moves:
             best = surge
-    assert best is not None
+    if best is None:
+        raise AssertionError("no surge size was tried")
     return best
 
 
@@ -152,7 +154,7 @@ def predict_placements(snapshot: ClusterSnapshot, service: Service, counts: Mapp
     live = dict(counts)
     placed: list[str] = []
     ties = 0
-    for _ in range(k):
+    for _placement in range(k):
         room = ctx.ledger.room_fn(service.resources, distinct=cons.distinct)
         cands = [i for i in pool if room(i.arn) > 0
                  and not (cons.distinct and live.get(i.arn, 0) > 0)]
