@@ -117,7 +117,11 @@ changed:
   returned: always
   type: bool
 plan:
-  description: The first plan, with per-service status, planned moves and skip reasons.
+  description:
+    - The first plan, compact. C(moves) are the moves the first step makes (or, in check mode,
+      would make), the evictor's grants, at most the step's budget. C(moves_planned) counts
+      every move the planner proposed, C(moves_needed) is the lower bound. C(services) gives
+      per service its status, C(moves_needed), C(reason) and C(skip).
   returned: always
   type: dict
 moves:

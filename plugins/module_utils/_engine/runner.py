@@ -142,7 +142,7 @@ class RebalanceResult:
         """The result as the module and the Lambda return it. Its size does not grow with
         the number of instances except through ``before``/``after`` detail (per-instance maps
         only for the services the request asked detail for) and the moves themselves."""
-        return {"changed": self.changed, "plan": compact_plan(self.plan),
+        return {"changed": self.changed, "plan": compact_plan(self.plan, self.decision),
                 "decision": self.decision.to_dict() if self.decision else None,
                 "moves": [m.to_dict() for m in self.moves],
                 "actions": [a.to_dict() for s in self.steps for a in s.actions],
@@ -153,11 +153,15 @@ class RebalanceResult:
                 "timed_out": self.timed_out, "error": self.error, "message": self.message()}
 
 
-def compact_plan(planned: Plan) -> dict:
-    """The plan without per-instance maps (``before`` holds the distributions): the moves it
-    proposes and, per service, its status, lower bound and reason."""
+def compact_plan(planned: Plan, decision: Decision | None = None) -> dict:
+    """The plan without per-instance maps (``before`` holds the distributions): the moves the
+    first step would make (the evictor's grants: bounded by the budget, so the output does not
+    grow with every move the planner proposed), how many it proposed, and per service its
+    status, lower bound and reason."""
+    granted = decision.moves if decision is not None else list(planned.moves)
     return {"cluster": planned.cluster, "max_skew": planned.max_skew,
-            "moves": [m.to_dict() for m in planned.moves], "moves_needed": planned.moves_needed,
+            "moves": [m.to_dict() for m in granted], "moves_planned": len(planned.moves),
+            "moves_needed": planned.moves_needed,
             "message": planned.message,
             "services": [{"service": sp.service, "status": sp.status, "balanced": sp.balanced,
                           "moves_needed": sp.moves_needed, "planned_moves": len(sp.moves),
