@@ -39,3 +39,17 @@ def walk(sandbox):
         return stages
 
     return aws, run
+
+
+@pytest.fixture
+def live():
+    """An in-process sandbox with the data plane on (tasks serve HTTP, ALBs route), manual
+    clock, free port."""
+    from sandbox.config import SandboxConfig
+    from sandbox.server import Sandbox
+
+    sb = Sandbox(config=SandboxConfig(data_plane=True), speed=None, port=0, seed=1234).start()
+    try:
+        yield sb
+    finally:
+        sb.stop()

@@ -14,10 +14,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from ecs_world import World
-from sandbox.config import SandboxConfig
 from sandbox.ecs import resources
 from sandbox.scenario import Clients
-from sandbox.server import Sandbox
 
 A, B = "us-east-1a", "us-east-1b"
 MISSING = "Network Configuration must be provided when networkMode 'awsvpc' is specified."
@@ -267,13 +265,6 @@ def test_target_type_must_match_the_network_mode(world):
 
 
 # ------------------------------------------------------------------ data plane
-@pytest.fixture
-def live():
-    sb = Sandbox(config=SandboxConfig(data_plane=True), speed=None, port=0, seed=1234).start()
-    try:
-        yield sb
-    finally:
-        sb.stop()
 
 
 def test_alb_routes_to_awsvpc_tasks_by_ip_and_port(live):

@@ -12,6 +12,7 @@ import pytest
 
 from ansible_collections.taskspread.ecs.plugins.module_utils._engine import client_config, runner
 from ansible_collections.taskspread.ecs.plugins.module_utils._engine.executor import SURGE_TAG
+from engine_harness import Killed, Proxy
 from sandbox.scenario import Driver, Seed, counts, distribution
 
 CLUSTER, SERVICE = "demo", "sample-app"
@@ -134,45 +135,18 @@ def test_instance_lost_mid_rebalance_then_the_next_run_balances(sandbox, walk):
     assert_clean(aws, 6)
 
 
-class Killed(BaseException):
-    """The Lambda's sandbox was torn down: no finally block gets to call AWS any more."""
-
-
-class Mortal:
-    """An ECS client that dies (every call raises Killed) once ``kill()`` was called, or right
-    after a call ``die_after(name, kwargs)`` picks."""
-
-    def __init__(self, client, die_after=lambda name, kwargs: False):
-        self._client, self.dead, self._die_after = client, False, die_after
-
-    def kill(self):
-        self.dead = True
-        raise Killed()
-
-    def __getattr__(self, name):
-        attr = getattr(self._client, name)
-        if not callable(attr):
-            return attr
-
-        def call(*args, **kwargs):
-            if self.dead:
-                raise Killed()
-            out = attr(*args, **kwargs)
-            if self._die_after(name, kwargs):
-                self.kill()
-            return out
-        return call
-
-
 @pytest.mark.parametrize("when", ["after_raising_desired", "after_protecting"])
 def test_run_killed_mid_surge_is_healed_by_the_next_run(sandbox, walk, when):
     aws, run = walk
     run(Seed(azs=2, instances=2, tasks=4, min_healthy_percent=100, max_percent=200))
     watch = Watch(sandbox, aws)
     ecs = aws("ecs")
-    mortal = Mortal(engine_client(sandbox), die_after=lambda name, kw: (
-        when == "after_protecting" and name == "update_task_protection"
-        and kw.get("protectionEnabled")))
+    def die_after_protecting(name, kw):
+        if when == "after_protecting" and name == "update_task_protection" and \
+                kw.get("protectionEnabled"):
+            mortal.kill()
+
+    mortal = Proxy(engine_client(sandbox), after=die_after_protecting)
 
     def sleep(seconds):
         svc = ecs.describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]

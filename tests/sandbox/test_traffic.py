@@ -11,22 +11,13 @@ import urllib.request
 import pytest
 
 from ansible_collections.taskspread.ecs.plugins.module_utils.probe import Probe
-from sandbox.config import SandboxConfig
 from sandbox.scenario import (Clients, Driver, Seed, build_alb, build_seed, create_service,
                               healthy_targets)
-from sandbox.server import Sandbox
 
 TASK_ID = re.compile(rb"task <code>([0-9a-f]+)</code> on instance <code>(i-[0-9a-f]+)</code> "
                      rb"in <code>([a-z0-9-]+)</code>")
 
 
-@pytest.fixture
-def live():
-    sb = Sandbox(config=SandboxConfig(data_plane=True), speed=None, port=0, seed=1234).start()
-    try:
-        yield sb
-    finally:
-        sb.stop()
 
 
 def get(url: str, host: str | None = None) -> tuple[int, bytes]:
