@@ -43,8 +43,9 @@ def run(repeats: int = 5, quick: bool = False) -> dict:
                      "peak_mem_mib": round(peak / 2 ** 20, 2),
                      "moves_needed": result.moves_needed, "moves_planned": len(result.moves),
                      "us_per_task": round(cpu / tasks * 1e6, 2)})
-    whole = [measure_whole_run(*size) for size in (WHOLE_RUN_SIZES[:1] if quick
-                                                   else WHOLE_RUN_SIZES)]
+    whole = [measure_whole_run(*size, mode=mode)
+             for size in (WHOLE_RUN_SIZES[:1] if quick else WHOLE_RUN_SIZES)
+             for mode in WHOLE_RUN_MODES]
     xs = [r["tasks"] for r in rows]
     exponent = loglog_slope(xs, [r["plan_cpu_s_median"] for r in rows])
     big = rows[-1]
@@ -67,9 +68,6 @@ def run(repeats: int = 5, quick: bool = False) -> dict:
 # Issue 12.2: the whole run at these sizes (instances, services, tasks).
 WHOLE_RUN_SIZES = [(1_000, 200, 20_000), (5_000, 500, 100_000)]
 WHOLE_RUN_TARGET = {"cpu_s": 2.0, "bytes": 1_000_000}
-# The surge decision grows with k squared (evictor._surge_plan calls smallest_surge for every
-# k from the budget down, each trying k = 1..k): timed only up to this many instances.
-SURGE_DECISION_MAX = 1_000
 # The old code's figures, quoted from issue 12.2 (results.json never recorded them).
 WHOLE_RUN_BEFORE = {"distributions_cpu_s_5000_100k": 15.8, "module_output_mb_1000_200": 90,
                     "source": "issue 12.2 (distributions() ~15.8 s CPU at 5,000/100,000; "
@@ -82,14 +80,19 @@ def _timed(fn):
     return out, time.process_time() - start
 
 
-def measure_whole_run(instances: int, services: int, tasks: int) -> dict:
+# minimumHealthyPercent per whole-run mode: 50 lets the evictor stop spare tasks; 100 (ECS's
+# default, maximumPercent 200) leaves no spare task, so every service is a surge decision.
+WHOLE_RUN_MODES = {"stop": 50, "surge": 100}
+
+
+def measure_whole_run(instances: int, services: int, tasks: int, mode: str = "stop") -> dict:
     """Issue 12.2: what one ``rebalance`` run in check mode costs before it calls ECS to
     act, on one core: read (snapshot from the in-memory fake ECS of api_calls.py), plan (every
     move), the evictor's decision (default budget: 10% of tasks), the per-service report
     (the run's own plan, no per-instance detail: the modules' default), and json.dumps of the
-    module's output (``RebalanceResult.to_dict()``). The services get minimumHealthyPercent 50
-    so the decision is stop mode; a surge decision is timed apart (``surge_decision``).
-    Also: ``task_distribution_info``'s default output (``engine.distribution_report``)."""
+    module's output (``RebalanceResult.to_dict()``). ``mode`` sets every service's
+    minimumHealthyPercent (``WHOLE_RUN_MODES``): "stop" or "surge" decisions for every
+    service. Also: ``task_distribution_info``'s default output (``engine.distribution_report``)."""
     import json
     from dataclasses import replace
     from tests.unit.engine.factories import synthetic_cluster
@@ -101,7 +104,8 @@ def measure_whole_run(instances: int, services: int, tasks: int) -> dict:
     runner = importlib.import_module(f"{ENGINE}.runner")
     facade = importlib.import_module(ENGINE.rsplit("._engine", 1)[0] + ".engine")
     snap = synthetic_cluster(instances, 3, services, tasks, skew="scale-out", seed=0)
-    snap = replace(snap, services={n: replace(s, min_healthy_percent=50)
+    snap = replace(snap, services={n: replace(s, min_healthy_percent=WHOLE_RUN_MODES[mode],
+                                              max_percent=200)
                                    for n, s in snap.services.items()})
     fake = FakeEcs(snap)
     gc.collect()
@@ -119,40 +123,25 @@ def measure_whole_run(instances: int, services: int, tasks: int) -> dict:
     parts = {k: len(json.dumps(v)) for k, v in result.to_dict().items()}
     info, t_info = _timed(lambda: json.dumps(facade.distribution_report(read, 1, None, False)))
     cpu = t_read + t_plan + t_decide + t_report + t_dumps
-    return {"instances": instances, "services": services, "tasks": tasks,
+    modes = [g.mode for g in decision.grants]
+    refused: dict[str, int] = {}
+    for r in decision.refusals:
+        refused[r.code] = refused.get(r.code, 0) + 1
+    return {"instances": instances, "services": services, "tasks": tasks, "mode": mode,
             "read_cpu_s": round(t_read, 3), "plan_cpu_s": round(t_plan, 3),
             "decide_cpu_s": round(t_decide, 3), "report_cpu_s": round(t_report, 3),
             "dumps_cpu_s": round(t_dumps, 3), "total_cpu_s": round(cpu, 3),
-            "granted_moves": len(decision.moves), "output_bytes": len(output),
+            "moves_planned": len(planned.moves), "max_moves": decision.max_moves,
+            "granted_moves": len(decision.moves),
+            "grants_by_mode": {m: modes.count(m) for m in sorted(set(modes))},
+            "refused_by_code": refused,
+            "surge_k_total": sum(g.surge.k for g in decision.grants if g.surge),
+            "output_bytes": len(output),
             "output_bytes_by_key": dict(sorted(parts.items(), key=lambda kv: -kv[1])[:4]),
+            "plan_moves_bytes": len(json.dumps(result.to_dict()["plan"]["moves"])),
             "info_output_bytes": len(info), "info_plan_report_dumps_cpu_s": round(t_info, 3),
-            "surge_decision": (surge_decision(snap, fake) if instances <= SURGE_DECISION_MAX
-                               else None),
             "target_cpu_met": cpu < WHOLE_RUN_TARGET["cpu_s"],
             "target_bytes_met": len(output) < WHOLE_RUN_TARGET["bytes"]}
-
-
-def surge_decision(snap, fake) -> dict:
-    """The evictor's decision for ONE service in surge mode (minimumHealthyPercent 100, ECS's
-    default; maximumPercent 200), CPU seconds. The whole cluster's surge decision is not run
-    here: at 1,000/200 it took 72 s CPU (measured once, 2026-11-29), see the README."""
-    from dataclasses import replace
-    planner = importlib.import_module(f"{ENGINE}.planner")
-    snapshot = importlib.import_module(f"{ENGINE}.snapshot")
-    evictor = importlib.import_module(f"{ENGINE}.evictor")
-    name = sorted(snap.services)[0]
-    one = replace(snap, services={n: replace(s, min_healthy_percent=100)
-                                  for n, s in snap.services.items()})
-    planned = planner.plan(one, planner.PlanOptions(services=(name,),
-                                                    max_moves=planner.UNLIMITED))
-    decision, cpu = _timed(lambda: evictor.Evictor(
-        snapshot.CountingClient(fake), one.cluster_arn, evictor.Limits(),
-        evictor.Deadline(lambda: 0.0, 900)).decide(one, planned))
-    grant = decision.grants[0] if decision.grants else None
-    return {"service": name, "desired": one.services[name].desired,
-            "moves_needed": planned.moves_needed, "cpu_s": round(cpu, 3),
-            "k": grant.surge.k if grant and grant.surge else 0,
-            "refused": [r.code for r in decision.refusals]}
 
 
 def render(res: dict) -> str:
@@ -174,24 +163,42 @@ def render(res: dict) -> str:
 
 
 def render_whole_run(rows: list[dict], before: dict) -> str:
-    """The whole-run table (issue 12.2) with the old code's figures beside it."""
-    table_rows = [[r["instances"], r["services"], r["tasks"], r["read_cpu_s"], r["plan_cpu_s"],
-                   r["decide_cpu_s"], r["report_cpu_s"], r["dumps_cpu_s"], r["total_cpu_s"],
-                   r["output_bytes"], r["info_output_bytes"],
-                   r["surge_decision"]["cpu_s"] if r["surge_decision"] else "not run",
-                   r["surge_decision"]["k"] if r["surge_decision"] else ""] for r in rows]
-    big = rows[-1]
-    verdict = (f"at {big['instances']}/{big['services']}/{big['tasks']}: CPU "
-               f"{big['total_cpu_s']} s ({'met' if big['target_cpu_met'] else 'NOT met'}), "
-               f"rebalance output {big['output_bytes']:,} bytes "
-               f"({'met' if big['target_bytes_met'] else 'NOT met'}; largest keys: "
-               + ", ".join(f"{k} {v:,}" for k, v in big["output_bytes_by_key"].items()) + ")")
+    """The whole-run table (issue 12.2), one row per size and mode, with the old code's
+    figures beside it and a verdict per row of the largest size."""
+    table_rows = [[r["instances"], r["services"], r["tasks"], r.get("mode", "stop"),
+                   r["read_cpu_s"], r["plan_cpu_s"], r["decide_cpu_s"], r["report_cpu_s"],
+                   r["dumps_cpu_s"], r["total_cpu_s"], r.get("moves_planned", ""),
+                   r["granted_moves"], _grants(r), r["output_bytes"],
+                   r["info_output_bytes"]] for r in rows]
+    biggest = max(r["tasks"] for r in rows)
+    verdicts = [_verdict(r) for r in rows if r["tasks"] == biggest]
     return ("Whole run (issue 12.2), CPU seconds on one core: read (snapshot from the in-memory "
-            "fake ECS) + plan + evictor decision (stop mode, default budget) + report + "
-            "json.dumps of the rebalance module's check-mode output.\n\n"
-            + table(["instances", "services", "tasks", "read", "plan", "decide", "report",
-                     "dumps", "total CPU s", "rebalance output bytes",
-                     "task_distribution_info output bytes", "surge decide, 1 service, CPU s",
-                     "its k"], table_rows)
+            "fake ECS) + plan (every move) + evictor decision (default budget: 10% of tasks) + "
+            "report + json.dumps of the rebalance module's check-mode output. Mode stop: every "
+            "service minimumHealthyPercent 50; mode surge: 100 (ECS's default) and "
+            "maximumPercent 200, so every decision is a surge.\n\n"
+            + table(["instances", "services", "tasks", "mode", "read", "plan", "decide",
+                     "report", "dumps", "total CPU s", "moves planned", "moves granted",
+                     "grants / refusals", "rebalance output bytes",
+                     "task_distribution_info output bytes"], table_rows)
             + f"\n\nTargets (< {WHOLE_RUN_TARGET['cpu_s']:g} s CPU, < 1 MB default output) "
-            + verdict + f". Before: {before['source']}.")
+            + "; ".join(verdicts) + f". Before: {before['source']}.")
+
+
+def _grants(row: dict) -> str:
+    """Grants per mode and refusals per code, e.g. "surge 200 (k 1000)" or "stop 180; deferred 20"."""
+    parts = [f"{m} {n}" for m, n in row.get("grants_by_mode", {}).items()]
+    if row.get("surge_k_total"):
+        parts[-1] += f" (k {row['surge_k_total']})"
+    parts += [f"{c} {n}" for c, n in row.get("refused_by_code", {}).items()]
+    return "; ".join(parts) or "none"
+
+
+def _verdict(row: dict) -> str:
+    return (f"at {row['instances']}/{row['services']}/{row['tasks']} {row.get('mode', 'stop')} "
+            f"mode: CPU {row['total_cpu_s']} s ({'met' if row['target_cpu_met'] else 'NOT met'}),"
+            f" rebalance output {row['output_bytes']:,} bytes "
+            f"({'met' if row['target_bytes_met'] else 'NOT met'}; largest keys: "
+            + ", ".join(f"{k} {v:,}" for k, v in row["output_bytes_by_key"].items())
+            + (f"; plan.moves {row['plan_moves_bytes']:,} for {row['granted_moves']:,} granted"
+               if "plan_moves_bytes" in row else "") + ")")
