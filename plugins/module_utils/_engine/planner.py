@@ -1133,13 +1133,16 @@ def _distribution(analysis: _Analysis, max_skew: int, skip: Skip | None = None) 
 
 
 def _single_domain(analysis: _Analysis) -> Skip | None:
+    """Skip only when no level has two eligible domains: one AZ with several instances still
+    has an instance level to balance (a single-AZ cluster is not 'nothing to spread over')."""
     depth = analysis.hidden
-    domains = {s.path[depth] for s in analysis.slots}
+    spread = analysis.levels[-1] == INSTANCE_LEVEL
+    domains = {s.path[depth:] if spread else s.path[depth:-1] for s in analysis.slots}
     if len(domains) >= 2:
         return None
     return Skip(Reason.SINGLE_DOMAIN,
-                f"{len(domains)} eligible {level_name(analysis.levels[0])} domain(s); "
-                "nothing to spread over")
+                f"{len(domains)} eligible domain(s) at every level "
+                f"({', '.join(level_name(lv) for lv in analysis.levels)}); nothing to spread over")
 
 
 def _waiting(analysis: _Analysis) -> Skip | None:

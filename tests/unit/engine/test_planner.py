@@ -263,3 +263,12 @@ def test_results_are_json_ready_snake_case():
         "attribute:ecs.availability-zone": 2, "instanceId": 0}
     keys = set(data) | set(data["services"][0]) | set(data["moves"][0])
     assert all(k == k.lower() for k in keys)
+
+
+def test_a_single_az_still_balances_its_instances():
+    """One AZ, default strategy (AZ then instance): the AZ level has one domain, the instance
+    level two; 4/0 is planned to 2/2, not skipped as single_domain (found by the chaos suite)."""
+    snap = cluster([inst("a1", "a"), inst("a2", "a")], [svc("web")], {"web": {"a1": 4}})
+    sp = run(snap).service("web")
+    assert sp.skip is None and len(sp.moves) == 2
+    assert moves_of(run(snap)) == [("a1", "a2"), ("a1", "a2")]
