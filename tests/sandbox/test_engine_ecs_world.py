@@ -16,6 +16,8 @@ import base64
 from collections import Counter
 from dataclasses import replace
 
+import pytest
+
 from engine_harness import (CLUSTER, SERVICE, engine_client, refusals, run_engine)
 from ecs_world import ECS_AMI, World, user_data
 from sandbox.scenario import Driver, steady
@@ -45,6 +47,14 @@ def destinations(result) -> set[str]:
 def skip_codes(result) -> dict[str, str]:
     """service -> code of ``to_dict()['skipped']`` (planner skips/statuses, then refusals)."""
     return {s["service"]: s["code"] for s in result.to_dict()["skipped"]}
+
+
+def plan_reason(result) -> tuple[str, str]:
+    """The first plan's reason for the service (code, message): why it is not balanced, with
+    the figures, whether its moves are being made or none can help."""
+    planned = {sp["service"]: sp for sp in result.to_dict()["plan"]["services"]}[SERVICE]
+    reason = planned["reason"] or {}
+    return reason.get("code", ""), reason.get("message", "")
 
 
 def settle(sandbox, aws, service: str = SERVICE) -> None:
@@ -200,3 +210,145 @@ def _rewritten(change: dict, off_instances: bool):
                                        SERVICE: replace(snap.services[SERVICE], **change)},
                        tasks={**snap.tasks, SERVICE: tasks})
     return take
+
+
+# ---------------------------------------------- 5. tasks on ineligible instances uncounted
+POOL = "pool"
+MEMBER_OF = [{"type": "memberOf", "expression": f"attribute:{POOL} == web"}]
+
+
+def _set_pool(world: World, arn: str, on: bool) -> None:
+    """PutAttributes / DeleteAttributes of the custom attribute the service's memberOf needs."""
+    attr = {"name": POOL, "targetType": "container-instance", "targetId": arn}
+    if on:
+        world.ecs.put_attributes(cluster=CLUSTER, attributes=[{**attr, "value": "web"}])
+    else:
+        world.ecs.delete_attributes(cluster=CLUSTER, attributes=[attr])
+
+
+def _launch_member(world: World, az: str) -> str:
+    """One m5.large in ``az`` with the memberOf attribute; returns its container instance ARN."""
+    ec2_id = world.launch(az)
+    world.boot()
+    arn = arn_by_ec2(world)[ec2_id]
+    _set_pool(world, arn, True)
+    return arn
+
+
+def _left_member(sandbox, aws, spare_in_b: bool) -> tuple[World, dict[str, str]]:
+    """old (AZ a) holds 4 tasks, b1 (AZ b) 2, a2 (AZ a) none; with ``spare_in_b`` an empty b2
+    in AZ b too. Then ``old`` loses the memberOf attribute: its 4 tasks keep running there.
+    Returns the world and name -> container instance ARN."""
+    world = World(sandbox, aws, cluster=CLUSTER)
+    arns = {"old": _launch_member(world, AZ_A)}
+    world.service(SERVICE, 4, availabilityZoneRebalancing="DISABLED",
+                  placementConstraints=MEMBER_OF, deploymentConfiguration=STOP_MODE)
+    settle(sandbox, aws)
+    arns["b1"] = _launch_member(world, AZ_B)
+    world.ecs.update_service(cluster=CLUSTER, service=SERVICE, desiredCount=6)
+    settle(sandbox, aws)
+    arns["a2"] = _launch_member(world, AZ_A)
+    if spare_in_b:
+        arns["b2"] = _launch_member(world, AZ_B)
+    _set_pool(world, arns["old"], False)
+    sandbox.advance(60)
+    return world, arns
+
+
+def _named(layout: dict[str, int], arns: dict[str, str]) -> dict[str, int]:
+    names = {arn: name for name, arn in arns.items()}
+    return {names.get(arn, arn): n for arn, n in sorted(layout.items())}
+
+
+@pytest.mark.parametrize("spare_in_b", [False, True], ids=["no_move_helps", "one_move_helps"])
+def test_5_tasks_left_on_an_instance_that_no_longer_meets_member_of_still_count(sandbox, aws,
+                                                                                   spare_in_b):
+    """Defect 5, tasks on ineligible instances uncounted: "Tasks on an instance whose agent
+    disconnected, or that no longer meets a memberOf, keep running but drop out of the
+    planner's counts while ECS's spread still sees them: the replacement lands back where it
+    came from; 5 steps restarted 5 tasks with no change." ecs-semantics 1.3: spread's score
+    counts the service's live tasks "over all of the cluster's instances, not only the
+    candidates"; 1.2: memberOf is a placement filter (task-placement-constraints.html), so
+    DeleteAttributes leaves the tasks running. AZ a holds 4 (on the instance that lost the
+    attribute) and AZ b 2: ECS puts any task stopped in AZ b right back into AZ b. Five
+    Lambda-style runs: without a spare in AZ b nothing can help, so nothing is stopped; with
+    one, exactly the one move the lower bound asks for (b1 -> b2), and it sticks. Each run
+    says why the service is not balanced (its plan's reason: at_capacity, with the AZ skew
+    ECS's count gives) and shows the 4 tasks as ineligible. The agent-disconnect variant is
+    not built here: the sandbox disconnects an agent only through an EC2 stop, which also
+    stops the instance's tasks (ecs-semantics 5.2), so nothing would be left to count."""
+    world, arns = _left_member(sandbox, aws, spare_in_b)
+    start = _named(_per_instance(world), arns)
+    assert start == {"old": 4, "b1": 2}, start
+    wanted = 1 if spare_in_b else 0
+    runs, restarts, progress = [], 0, 0
+    for _ in range(5):
+        layout = _per_instance(world)
+        result = run_engine(sandbox, wait=False)
+        runs.append(result)
+        stopped = stopped_by(result)
+        settle(sandbox, aws)
+        after = _per_instance(world)
+        restarts += len(stopped)
+        progress += len(stopped) if after != layout else 0
+        assert not stopped or after != layout, (
+            f"run {len(runs)} stopped {len(stopped)} task(s) and ECS put the replacement right "
+            f"back: {_named(after, arns)}")
+    final = _named(_per_instance(world), arns)
+    assert final == ({"old": 4, "b1": 1, "b2": 1} if spare_in_b else {"old": 4, "b1": 2}), final
+    assert (restarts, progress) == (wanted, wanted), (restarts, progress)
+    assert runs[0].to_dict()["plan"]["moves_needed"] == wanted
+    for i, result in enumerate(runs, 1):
+        out = result.to_dict()
+        code, message = plan_reason(result)
+        assert code == "at_capacity", (i, out["plan"]["services"])
+        assert "skew attribute:ecs.availability-zone=2" in message, (i, message)
+        assert out["balanced"] is False and out["changed"] is (i == 1 and spare_in_b), i
+        assert out["before"][SERVICE]["azs"] == {AZ_A: 4, AZ_B: 2}, i
+        assert out["before"][SERVICE]["ineligible"] == {arns["old"]: 4}, i
+
+
+# ------------------------------------------------ 13.3 "not balanced yet" with no reason
+@pytest.mark.parametrize("wait", [True, False], ids=["module_wait", "lambda_one_step"])
+def test_13_3_first_run_says_at_capacity_with_the_numbers(sandbox, aws, wait):
+    """Issue 13 item 3, "Not balanced yet" with no reason: "A service limited by capacity
+    (instances of unequal size where memory makes the even target infeasible) ends the first
+    run 'not balanced' with skipped: []; the at_capacity reason only appears on the next
+    run." ecs-semantics 1.2: a task fits only where "remaining MEMORY >= task memory". An
+    m5.large (AZ a, 7680 MiB registered) holds all six 768 MiB tasks; a t3.small (AZ b, 1945
+    MiB: 2048 x agent_memory_factor) fits two, so 3/3 is infeasible and 4/2 is the best. The
+    first run (the module's waiting run, or the Lambda's one step) moves two (or starts to)
+    and its own to_dict() already lists the service in ``skipped`` as at_capacity, with the
+    skew and memory figures, consistent with changed True and balanced False."""
+    world = World(sandbox, aws, cluster=CLUSTER)
+    big = world.launch(AZ_A, "m5.large")
+    world.boot()
+    td = world.task_definition(family="web", cpu=256, memory=768)
+    world.service(SERVICE, 6, td=td, availabilityZoneRebalancing="DISABLED",
+                  deploymentConfiguration=STOP_MODE)
+    settle(sandbox, aws)
+    small = world.launch(AZ_B, "t3.small")
+    world.boot()
+    memory = {ci["ec2InstanceId"]: next(r["integerValue"] for r in ci["registeredResources"]
+                                        if r["name"] == "MEMORY") for ci in world.instances()}
+    assert memory == {big: 7680, small: 1945}, memory
+    assert world.by_instance(SERVICE) == {big: 6}
+
+    result = run_engine(sandbox, wait=wait, max_moves=2)
+    out = result.to_dict()
+    settle(sandbox, aws)
+    assert world.by_instance(SERVICE) == {big: 4, small: 2}
+    assert len(stopped_by(result)) == 2
+    assert (out["changed"], out["balanced"]) == (True, False), out["message"]
+    assert out["message"].endswith("not balanced yet"), out["message"]
+    assert skip_codes(result) == {SERVICE: "at_capacity"}, (
+        "ENGINE BUG (runner.RebalanceResult.skipped): it reads only the run's first plan, "
+        "whose status 'rebalance' it never lists even when the reason is at_capacity, not the "
+        f"re-plan after the steps. First run ends {out['message']!r} with skipped "
+        f"{out['skipped']}; plan reason {plan_reason(result)}; after: "
+        f"{out['after'][SERVICE]['status']} {out['after'][SERVICE]['reason']}")
+    message = out["skipped"][0]["message"]
+    for figure in ("attribute:ecs.availability-zone=2", "max_skew 1", "memory 768 MiB"):
+        assert figure in message, (
+            f"ENGINE BUG (runner._status_message): {figure!r} missing from the at_capacity "
+            f"entry {message!r}; the plan's reason has the figures: {plan_reason(result)}")
