@@ -23,9 +23,6 @@ from ecs_world import ECS_AMI, World, user_data
 from sandbox.scenario import Driver, steady
 
 from ansible_collections.taskspread.ecs.plugins.module_utils._engine import runner
-from ansible_collections.taskspread.ecs.plugins.module_utils._engine.model import (
-    CapacityProviderItem,
-)
 
 AZ_A, AZ_B = "us-east-1a", "us-east-1b"
 STOP_MODE = {"minimumHealthyPercent": 50, "maximumPercent": 200}
@@ -53,7 +50,7 @@ def plan_reason(result) -> tuple[str, str]:
     """The first plan's reason for the service (code, message): why it is not balanced, with
     the figures, whether its moves are being made or none can help."""
     planned = {sp["service"]: sp for sp in result.to_dict()["plan"]["services"]}[SERVICE]
-    reason = planned["reason"] or {}
+    reason = planned.get("reason") or {}
     return reason.get("code", ""), reason.get("message", "")
 
 
@@ -167,6 +164,9 @@ def test_4_fargate_and_external_services_are_skipped_never_balanced(sandbox, aws
                   deploymentConfiguration=STOP_MODE)
     settle(sandbox, aws)
     before = sorted(t["taskArn"] for t in world.tasks(SERVICE))
+    # imported here: the engine before c5db65f's successor has no capacity provider model
+    from ansible_collections.taskspread.ecs.plugins.module_utils._engine.model import (
+        CapacityProviderItem)
     as_fargate = {"launch_type": "", "capacity_provider_strategy": (
         CapacityProviderItem("FARGATE", weight=1), CapacityProviderItem("FARGATE_SPOT",
                                                                        weight=1))}
@@ -346,7 +346,7 @@ def test_13_3_first_run_says_at_capacity_with_the_numbers(sandbox, aws, wait):
         "whose status 'rebalance' it never lists even when the reason is at_capacity, not the "
         f"re-plan after the steps. First run ends {out['message']!r} with skipped "
         f"{out['skipped']}; plan reason {plan_reason(result)}; after: "
-        f"{out['after'][SERVICE]['status']} {out['after'][SERVICE]['reason']}")
+        f"{out['after'][SERVICE].get('status')} {out['after'][SERVICE].get('reason')}")
     message = out["skipped"][0]["message"]
     for figure in ("attribute:ecs.availability-zone=2", "max_skew 1", "memory 768 MiB"):
         assert figure in message, (
