@@ -18,7 +18,7 @@ from dataclasses import replace
 
 import pytest
 
-from engine_harness import (CLUSTER, SERVICE, engine_client, refusals, run_engine)
+from engine_harness import CLUSTER, SERVICE, run_engine
 from ecs_world import ECS_AMI, World, user_data
 from sandbox.scenario import Driver, steady
 
@@ -164,7 +164,7 @@ def test_4_fargate_and_external_services_are_skipped_never_balanced(sandbox, aws
                   deploymentConfiguration=STOP_MODE)
     settle(sandbox, aws)
     before = sorted(t["taskArn"] for t in world.tasks(SERVICE))
-    # imported here: the engine before c5db65f's successor has no capacity provider model
+    # imported here: the engine at c5db65f has no capacity provider model at all
     from ansible_collections.taskspread.ecs.plugins.module_utils._engine.model import (
         CapacityProviderItem)
     as_fargate = {"launch_type": "", "capacity_provider_strategy": (
