@@ -202,7 +202,8 @@ run_id:
 decision:
   description:
     - The evictor's decision for the first step, the budget (C(max_moves), C(spent)),
-      the moves granted per service and the services refused with their reason
+      per service the mode and number of moves granted (the moves themselves are in
+      RV(plan)), and the services refused with their reason
       (C(surge_in_progress), C(no_progress), C(no_disruption_budget), C(protected),
       C(deferred), C(az_budget), C(deadline)).
   returned: always

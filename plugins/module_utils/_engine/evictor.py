@@ -105,10 +105,11 @@ class Grant:
     surge: SurgePlan | None = None
 
     def to_dict(self) -> dict:
-        out = {"service": self.service.name, "mode": self.mode,
-               "moves": [m.to_dict() for m in self.moves]}
+        """Compact: the moves themselves are listed once, in the result's plan."""
+        out = {"service": self.service.name, "mode": self.mode, "moves": len(self.moves)}
         if self.surge is not None:
-            out["surge"] = self.surge.to_dict()
+            out["surge"] = {"k": self.surge.k, "remaining_moves": self.surge.remaining_moves,
+                            "ties": self.surge.ties}
         return out
 
 
@@ -246,18 +247,28 @@ class Evictor:
         want = max(1, min(want, 2 * sp.moves_needed))
         try:
             best = smallest_surge(view, name, sp, want)
-            candidates = [best] + [plan_surge(view, name, sp, k, best.new_on, best.ties)
-                                   for k in range(best.k - 1, 0, -1)]
         except ValueError as err:
             return Refusal(name, Refused.NO_DISRUPTION_BUDGET,
                            f"a surge cannot be predicted: {err}")
+
+        def candidates():
+            """Smaller surges that may already balance within the tolerance (ECS broke a tie
+            elsewhere than the plan's exact targets) first, then the smallest that reaches
+            the targets, then smaller ones that still help; built lazily."""
+            needed = max(1, min(sp.moves_needed, best.k))
+            for k in range(needed, best.k):
+                yield plan_surge(view, name, sp, k, best.new_on, best.ties), True
+            yield best, False
+            for k in range(min(needed, best.k) - 1, 0, -1):
+                yield plan_surge(view, name, sp, k, best.new_on, best.ties), False
+
         cap = self.limits.max_moves_per_az
         short = useful = False
-        for surge in candidates:
+        for surge, must_balance in candidates():
             if len(surge.remove) < surge.k:
                 short = True    # the surplus would be the new tasks themselves
                 continue
-            if not surge_helps(view, sp, surge, max_skew):
+            if not surge_helps(view, sp, surge, max_skew, must_balance):
                 continue
             useful = True
             if cap is None or all(per_az.get(az, 0) + n <= cap
@@ -431,15 +442,20 @@ class Evictor:
 
 
 def surge_helps(snapshot: ClusterSnapshot, sp: ServicePlan, surge: SurgePlan,
-                max_skew: int) -> bool:
+                max_skew: int, must_balance: bool = False) -> bool:
     """Whether the layout a surge predicts is better than today's: fewer moves left against
     the plan's targets, or (ECS may break ties onto another instance than the plan's) the
-    planner's own verdict on the predicted layout: balanced, or fewer moves needed."""
-    if surge.remaining_moves < sp.moves_needed:
+    planner's own verdict on the predicted layout: balanced, or fewer moves needed.
+    ``must_balance``: only a balanced predicted layout will do."""
+    if surge.remaining_moves == 0:
+        return True
+    if not must_balance and surge.remaining_moves < sp.moves_needed:
         return True
     after = predicted_snapshot(snapshot, surge)
     again = plan(after, PlanOptions(services=(surge.service,), max_skew=max_skew,
                                     max_moves=UNLIMITED)).service(surge.service)
+    if must_balance:
+        return again.balanced
     return again.balanced or again.moves_needed < sp.moves_needed
 
 

@@ -31,7 +31,11 @@ def service_summary(sp: ServicePlan, max_skew: int) -> dict:
         out.update(levels=[], azs={}, skew={}, balanced=False, az_rebalancing="",
                    capacity_providers=[], delegated=[], waiting=0)
         return out
-    out.update(levels=list(d.levels), azs=dict(d.azs), skew=dict(d.skew), balanced=d.balanced,
+    # A skipped service whose tasks were not measured at all (FARGATE, EXTERNAL: no EC2
+    # instance counts) is not "balanced": nothing was judged.
+    measured = bool(d.azs) or sp.skip is None
+    out.update(levels=list(d.levels), azs=dict(d.azs), skew=dict(d.skew),
+               balanced=d.balanced and measured,
                moves_needed=d.moves_needed, az_rebalancing=d.az_rebalancing,
                capacity_providers=list(d.capacity_providers), delegated=list(d.delegated),
                waiting=d.waiting)

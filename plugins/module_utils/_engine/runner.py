@@ -82,6 +82,7 @@ class RebalanceResult:
     after: dict
     decision: Decision | None = None
     last_decision: Decision | None = None
+    last_plan: Plan | None = None
     steps: list[StepResult] = field(default_factory=list)
     api_calls: int = 0
     api_retries: int = 0
@@ -106,16 +107,22 @@ class RebalanceResult:
         return all(d["balanced"] or d["skip"] is not None for d in self.after.values())
 
     def skipped(self) -> list[dict]:
-        """Why each service that is not balanced was left alone: the planner's skips and
-        statuses, then the evictor's refusals of the last step (one entry per service)."""
+        """Why each service that is not balanced at the end of the run was left alone or is
+        still out of balance: the latest plan's skips and reasons (at capacity with its
+        figures, deferred by the budget, ...), then the evictor's refusals of the last step
+        (one entry per service). A service the run balanced has no entry."""
         out: dict[str, dict] = {}
-        for sp in self.plan.services:
+        for sp in (self.last_plan or self.plan).services:
             if sp.status == Status.SKIPPED and sp.skip:
                 out[sp.service] = {"service": sp.service, "code": sp.skip.code,
                                    "message": sp.skip.message}
-            elif sp.status in (Status.AT_CAPACITY, Status.DEFERRED):
-                out[sp.service] = {"service": sp.service, "code": sp.status,
-                                   "message": _status_message(sp.status)}
+            elif sp.status in (Status.AT_CAPACITY, Status.DEFERRED) or (
+                    sp.status == Status.REBALANCE and sp.reason is not None
+                    and sp.reason.code == Status.AT_CAPACITY):
+                out[sp.service] = {"service": sp.service,
+                                   "code": sp.reason.code if sp.reason else sp.status,
+                                   "message": sp.reason.message if sp.reason
+                                   else _status_message(sp.status)}
         latest = self.last_decision or self.decision
         if latest is not None:
             for refusal in latest.refusals:
@@ -242,6 +249,7 @@ def _loop(request: RebalanceRequest, result: RebalanceResult, snap: ClusterSnaps
         result.api_calls += snap.api_calls
         result.api_retries += snap.api_retries
         current = plan(snap, request.plan_options())
+        result.last_plan = current
         result.after = distributions(snap, request.max_skew, request.services, current,
                                      request.detail)
         if result.timed_out:
