@@ -38,7 +38,9 @@ from .evictor import (
 from .lock import CLAIMED, LOWERING, RAISING, STEP_TAG, SURGE_TAG, SurgeLock, restore_count, step_tag
 from .model import ClusterSnapshot, EngineError, Service, Task
 from .planner import Move
-from .snapshot import CountingClient, chunks
+from .snapshot import (
+    MAX_TASKS_PER_DESCRIBE, CountingClient, chunks, epoch_seconds, task_from_doc,
+)
 from .surge import choose_removals
 
 try:
@@ -328,15 +330,18 @@ class Executor:
         no Application Auto Scaling client was given or it may not read)."""
         if self.aas is None:
             return 0
-        resource = f"service/{self.cluster.rsplit('/', 1)[-1]}/{service.name}"
         try:
             resp = self.aas.call("describe_scalable_targets", ServiceNamespace="ecs",
-                                 ResourceIds=[resource],
+                                 ResourceIds=[self._scalable_resource(service)],
                                  ScalableDimension="ecs:service:DesiredCount")
         except AWS_ERRORS:
             return 0
         return max([int(t.get("MinCapacity", 0)) for t in resp.get("ScalableTargets", [])],
                    default=0)
+
+    def _scalable_resource(self, service: Service) -> str:
+        """Application Auto Scaling's ResourceId of an ECS service."""
+        return f"service/{self.cluster.rsplit('/', 1)[-1]}/{service.name}"
 
     def autoscaled_since(self, service: Service, since: float) -> bool:
         """Whether Service Auto Scaling changed the service's desired count since ``since``
@@ -344,14 +349,13 @@ class Executor:
         wrote, which the count alone cannot tell apart from ours; its activity record can."""
         if self.aas is None:
             return False
-        resource = f"service/{self.cluster.rsplit('/', 1)[-1]}/{service.name}"
         try:
             resp = self.aas.call("describe_scaling_activities", ServiceNamespace="ecs",
-                                 ResourceId=resource,
+                                 ResourceId=self._scalable_resource(service),
                                  ScalableDimension="ecs:service:DesiredCount")
         except AWS_ERRORS:
             return False
-        return any(_epoch(a.get("StartTime")) >= since
+        return any(epoch_seconds(a.get("StartTime")) >= since
                    for a in resp.get("ScalingActivities", []))
 
     def desired_count(self, name: str) -> int:
@@ -457,15 +461,10 @@ class Executor:
         """The service's live tasks with where they run (DescribeTasks, 100 a call)."""
         arns = self.live_tasks(service)
         out: list[Task] = []
-        for batch in chunks(arns, 100):
+        for batch in chunks(arns, MAX_TASKS_PER_DESCRIBE):
             resp = self.api.call("describe_tasks", cluster=self.cluster, tasks=list(batch))
-            for doc in resp.get("tasks", []):
-                out.append(Task(arn=doc["taskArn"], service=service,
-                                instance_arn=doc.get("containerInstanceArn", ""),
-                                az=doc.get("availabilityZone", ""),
-                                last_status=doc.get("lastStatus", ""),
-                                health=doc.get("healthStatus", "UNKNOWN"),
-                                started_at=_epoch(doc.get("startedAt"))))
+            out.extend(t for t in (task_from_doc(doc, {}) for doc in resp.get("tasks", []))
+                       if t is not None)
         return out
 
     def describe_service(self, name: str) -> dict:
@@ -523,10 +522,6 @@ class Executor:
             return True
 
         self._poll(done, f"services {', '.join(names)} did not settle")
-
-
-def _epoch(value: Any) -> float:
-    return value.timestamp() if hasattr(value, "timestamp") else float(value or 0.0)
 
 
 def service_settled(doc: dict) -> bool:

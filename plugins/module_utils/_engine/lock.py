@@ -66,7 +66,7 @@ class SurgeLock:
         """Parse a lock; a legacy ``"<desired>@<epoch>"`` tag (0.1 pre-releases) or an
         unreadable one becomes a lock without owner whose deadline has long passed, which a
         run heals without changing desiredCount (its delta is unknown, so 0)."""
-        fields = dict(part.split("=", 1) for part in value.split()[1:] if "=" in part)
+        fields = _fields(value)
         try:
             return cls(owner=fields["owner"], phase=fields["phase"], delta=int(fields["delta"]),
                        before=int(fields["before"]), set=int(fields["set"]),
@@ -109,16 +109,17 @@ def step_tag(shape: str, now: float) -> str:
     return f"v1 shape={shape} at={now:.0f}"
 
 
-def _step_fields(value: str) -> dict[str, str]:
+def _fields(value: str) -> dict[str, str]:
+    """``"v<n> key=value key=value ..."`` (both tags' format) -> {key: value}."""
     return dict(part.split("=", 1) for part in value.split()[1:] if "=" in part)
 
 
 def step_shape(value: str) -> str:
-    return _step_fields(value).get("shape", "")
+    return _fields(value).get("shape", "")
 
 
 def step_time(value: str) -> float:
     try:
-        return float(_step_fields(value).get("at", "0"))
+        return float(_fields(value).get("at", "0"))
     except ValueError:
         return 0.0

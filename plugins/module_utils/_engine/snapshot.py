@@ -206,7 +206,7 @@ def az_rebalancing_in_progress(events: list[dict]) -> bool:
     started = ended = None
     for pos, event in enumerate(events or []):
         message = event.get("message", "")
-        when = (_epoch(event["createdAt"]) if event.get("createdAt") else 0.0, -pos)
+        when = (epoch_seconds(event["createdAt"]) if event.get("createdAt") else 0.0, -pos)
         if AZ_REBALANCING_STARTED in message:
             started = when if started is None else max(started, when)
         elif any(marker in message for marker in AZ_REBALANCING_ENDED):
@@ -312,17 +312,19 @@ def _read_tasks(api: CountingClient, cluster_arn: str, names: list[str],
         resp = api.call("describe_tasks", cluster=cluster_arn, tasks=list(batch),
                         include=["TAGS"])
         for doc in resp.get("tasks", []):
-            task = _task(doc, az_of)
+            task = task_from_doc(doc, az_of)
             if task is not None and task.service in by_service:
                 by_service[task.service].append(task)
     return {n: tuple(sorted(ts, key=lambda t: t.arn)) for n, ts in by_service.items()}
 
 
-def _epoch(value: Any) -> float:
+def epoch_seconds(value: Any) -> float:
+    """A timestamp botocore parsed (datetime) or a number, as epoch seconds (0 if none)."""
     return value.timestamp() if hasattr(value, "timestamp") else float(value or 0.0)
 
 
-def _task(doc: dict, az_of: dict[str, str]) -> Task | None:
+def task_from_doc(doc: dict, az_of: dict[str, str]) -> Task | None:
+    """A DescribeTasks document as a ``Task``; None unless it is a live service task."""
     group = doc.get("group", "")
     if not group.startswith("service:") or doc.get("desiredStatus") != "RUNNING":
         return None
@@ -334,7 +336,7 @@ def _task(doc: dict, az_of: dict[str, str]) -> Task | None:
         last_status=doc.get("lastStatus", ""), desired_status=doc.get("desiredStatus", ""),
         started_by=doc.get("startedBy", ""), health=doc.get("healthStatus", "UNKNOWN"),
         protected=None if protection is None else bool(protection),
-        started_at=_epoch(doc.get("startedAt")), created_at=_epoch(doc.get("createdAt")),
+        started_at=epoch_seconds(doc.get("startedAt")), created_at=epoch_seconds(doc.get("createdAt")),
         task_definition=doc.get("taskDefinitionArn", ""),
         capacity_provider=doc.get("capacityProviderName", ""),
         step_record=next((t.get("value", "") for t in doc.get("tags", [])

@@ -135,7 +135,10 @@ class FakeEcs:
     def describe_tasks(self, cluster: str, tasks: list[str]) -> dict:
         self._record("describe_tasks", {"tasks": tasks})
         where = {t: inst for ts in self.live.values() for t, inst in ts}
+        service_of = {t: name for name, ts in self.live.items() for t, _ in ts}
         return {"tasks": [{"taskArn": t, "lastStatus": "RUNNING" if t in where else "STOPPED",
+                           "desiredStatus": "RUNNING" if t in where else "STOPPED",
+                           "group": f"service:{service_of.get(t, '')}",
                            "containerInstanceArn": arn(where[t]) if t in where else "",
                            "availabilityZone": self.zone_of(where.get(t, ""))}
                           for t in tasks]}
