@@ -122,10 +122,6 @@ class StepResult:
     def errors(self) -> list[str]:
         return [f"{a.service}: {a.error}" for a in self.actions if a.error]
 
-    @property
-    def skipped(self) -> list[dict]:
-        return [r.to_dict() for r in self.decision.refusals] if self.decision else []
-
 
 class Executor:
     """Executes grants against one cluster through a counting ECS client."""

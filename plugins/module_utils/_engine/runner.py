@@ -23,7 +23,7 @@ from .evictor import Deadline, Decision, Evictor, Limits
 from .executor import AWS_ERRORS, ExecOptions, Executor, SettleTimeout, StepResult
 from .lock import SURGE_TAG, SurgeLock
 from .model import ClusterSnapshot
-from .planner import UNLIMITED, Plan, PlanOptions, Status, plan
+from .planner import UNLIMITED, Plan, PlanOptions, Reason, Status, plan
 from .report import Detail, report
 from .snapshot import CountingClient, take_snapshot
 
@@ -116,13 +116,11 @@ class RebalanceResult:
             if sp.status == Status.SKIPPED and sp.skip:
                 out[sp.service] = {"service": sp.service, "code": sp.skip.code,
                                    "message": sp.skip.message}
-            elif sp.status in (Status.AT_CAPACITY, Status.DEFERRED) or (
-                    sp.status == Status.REBALANCE and sp.reason is not None
-                    and sp.reason.code == Status.AT_CAPACITY):
-                out[sp.service] = {"service": sp.service,
-                                   "code": sp.reason.code if sp.reason else sp.status,
-                                   "message": sp.reason.message if sp.reason
-                                   else _status_message(sp.status)}
+            elif sp.reason is not None and (
+                    sp.status in (Status.AT_CAPACITY, Status.DEFERRED)
+                    or sp.reason.code == Reason.AT_CAPACITY):
+                # The planner gives every service it leaves out of balance its reason.
+                out[sp.service] = {"service": sp.service, **sp.reason.to_dict()}
         latest = self.last_decision or self.decision
         if latest is not None:
             for refusal in latest.refusals:
@@ -175,12 +173,6 @@ def compact_plan(planned: Plan, decision: Decision | None = None) -> dict:
                           "reason": sp.reason.to_dict() if sp.reason else None,
                           "skip": sp.skip.to_dict() if sp.skip else None}
                          for sp in planned.services]}
-
-
-def _status_message(status: str) -> str:
-    if status == Status.AT_CAPACITY:
-        return "out of balance, but free capacity allows no better layout"
-    return "out of balance; deferred because the max_moves budget is spent"
 
 
 def distributions(snapshot: ClusterSnapshot, max_skew: int,
