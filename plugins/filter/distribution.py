@@ -41,28 +41,16 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.taskspread.ecs.plugins.module_utils.distribution_view import (
+    ViewError, table_lines,
+)
+
 
 def distribution_table(info, title=""):
-    if not isinstance(info, dict) or "services" not in info:
-        raise AnsibleFilterError("distribution_table expects the result of task_distribution_info")
-    instances = sorted(info.get("instances") or [], key=lambda i: (i.get("az", ""), i.get("arn", "")))
-    lines = [title] if title else []
-    for name, service in sorted(info["services"].items()):
-        counts = service.get("instances") or {}
-        lines.append(f"service {name}:")
-        for instance in instances:
-            count = counts.get(instance["arn"], 0)
-            label = instance.get("ec2_instance_id") or instance["arn"].rsplit("/", 1)[-1]
-            lines.append(f"  {instance.get('az', '?'):<12} {label:<21} {count:>3}  {'#' * count}"
-                         f"{'' if instance.get('status') == 'ACTIVE' else '  (' + str(instance.get('status')) + ')'}")
-        skew = ", ".join(f"{level}={value}" for level, value in (service.get("skew") or {}).items())
-        skip = service.get("skip")
-        if isinstance(skip, dict):
-            skip = skip.get("message") or skip.get("code")
-        state = "balanced" if service.get("balanced") else (
-            f"skipped: {skip}" if skip else "OUT OF BALANCE")
-        lines.append(f"  skew {skew or 'n/a'}; {state}")
-    return lines
+    try:
+        return table_lines(info, title)
+    except ViewError as err:
+        raise AnsibleFilterError(f"distribution_table: {err}") from None
 
 
 class FilterModule:

@@ -40,3 +40,11 @@ def test_wrong_input_is_a_clear_error():
 
 def test_registered_name():
     assert FilterModule().filters() == {"distribution_table": distribution_table}
+
+
+def test_tasks_on_an_instance_that_is_not_a_candidate_are_counted():
+    info = {**INFO, "services": {"web": {"instances": {"arn:ci/b": 1}, "ineligible": {"arn:ci/a": 3},
+                                         "skew": {}, "balanced": True, "skip": None}}}
+    lines = distribution_table(info)
+    assert lines[1].split() == ["us-east-1a", "i-a", "3", "###", "(DRAINING)"]
+    assert lines[2].split() == ["us-east-1b", "i-b", "1", "#"]
