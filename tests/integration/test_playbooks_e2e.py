@@ -1,7 +1,8 @@
 """The four playbooks end to end against one fresh sandbox subprocess.
 
 deploy -> validate (stage 1: scale in, scale out, the rebalancer moves tasks back, the site stays up;
-stage 2: ECS's AZ rebalancing and the rebalancer together; PASS 17 of 17) ->
+stage 2: ECS's AZ rebalancing and the rebalancer together; PASS 17 of 17; a PNG picture of
+every observation in .sandbox/e2e-pictures/) ->
 rebalance (check mode, then for real: nothing to move) -> boto3 checks of the final spread ->
 teardown twice (the second changes nothing) -> boto3 checks that nothing is left behind.
 
@@ -13,12 +14,14 @@ still run). Every ansible-playbook output goes to .sandbox/e2e-<step>.log.
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from PIL import Image
 
 from sandbox.process import BIN, ROOT, ansible_env, sandbox_server
 
@@ -27,6 +30,9 @@ pytestmark = pytest.mark.e2e
 CLUSTER = "taskspread-demo"
 SERVICE = "sample-app"
 PLAYBOOK_TIMEOUT = 900
+STAGES = ("baseline", "after scale-in", "after scale-out", "stage 2, one instance",
+          "stage 2, after scale-out")
+PICTURES = ROOT / ".sandbox" / "e2e-pictures"
 RECAP = re.compile(r"localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
 
 
@@ -100,7 +106,8 @@ def test_deploy(stack):
 def test_validate(stack):
     if not stack.deployed:
         pytest.skip("deploy failed")
-    code, out = stack.playbook("validate", "validate")
+    shutil.rmtree(PICTURES, ignore_errors=True)
+    code, out = stack.playbook("validate", "validate", "-e", f"validate_pictures_dir={PICTURES}")
     assert_succeeded("validate", code, out)
     assert "PASS: 17 of 17 checks passed" in out, tail(out)
     # Stage 2: ECS's own AZ rebalancing and the rebalancer, each on its own level.
@@ -110,10 +117,23 @@ def test_validate(stack):
     assert re.search(r"Stage 1 \(the seed\): ECS'?'s own Availability Zone rebalancing is\s+DISABLED",
                      out), tail(out)
     # The summary repeats the stage tables: each title line, then the service's rows.
-    for stage in ("baseline", "after scale-in", "after scale-out", "stage 2, one instance",
-                  "stage 2, after scale-out"):
+    for stage in STAGES:
         assert re.search(rf"^\s*-\s+'?{re.escape(stage)}'?\s*\n\s*-\s+'?service {SERVICE}:'?\s*$",
                          out, re.MULTILINE), f"no table for stage {stage!r}:\n{tail(out)}"
+    # A picture per observation, in order, each a PNG of a sane size showing its stage; the
+    # summary lists their paths.
+    names = [f"{n:02d}-{re.sub(r'[^A-Za-z0-9]+', '-', stage)}.png"
+             for n, stage in enumerate(STAGES, start=1)]
+    assert sorted(p.name for p in PICTURES.iterdir()) == names
+    for stage, name in zip(STAGES, names):
+        with Image.open(PICTURES / name) as image:
+            assert image.format == "PNG", name
+            assert 700 <= image.width <= 2000 and 350 <= image.height <= 2000, (name, image.size)
+            text = image.text["Description"].splitlines()
+        assert text[:2] == [f"ECS cluster {CLUSTER}", f"validate.yml: {stage}"], (name, text)
+        assert f"service {SERVICE}:" in text, (name, text)
+        assert re.search(rf"picture {re.escape(stage)}: {re.escape(str(PICTURES / name))}'?$",
+                         out, re.MULTILINE), f"no path of {name} in the summary:\n{tail(out)}"
     stack.validated = True
 
 
