@@ -19,7 +19,7 @@ from pathlib import Path
 
 from . import common  # noqa: F401  (sets sys.path)
 from . import api_calls, availability, faults, moves, scale, time_to_balance
-from .png import chart
+from .chart import scale_chart
 
 HERE = Path(__file__).resolve().parent
 PARTS = {"scale": ("1. Planner scale", scale), "moves": ("2. Tasks stopped per strategy", moves),
@@ -66,9 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     (out / "results.md").write_text("\n".join(md))
     results_path.write_text(json.dumps(results, indent=1, default=str) + "\n")
     if "scale" in results:
-        rows = results["scale"]["rows"]
-        chart({"plan CPU s": [(r["tasks"], r["plan_cpu_s_median"]) for r in rows]},
-              str(out / "scale.png"), target=scale.TARGET_SECONDS)
+        scale_chart(results["scale"], results["meta"], out / "scale.png")
     print(f"wrote {results_path}, {out / 'results.md'}, {out / 'scale.png'}")
     return 0
 
