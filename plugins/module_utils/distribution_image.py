@@ -64,7 +64,8 @@ MAX_MARK_ROWS = 4
 LEGEND_GAP = 0.3
 LEGEND_ROW = 0.27
 STATE_COLUMN = 0.3
-TEXT_COLUMN = 1.85
+TEXT_COLUMN = 1.85          # after "OUT OF BALANCE"
+TEXT_COLUMN_NARROW = 1.2    # after "balanced" or "skipped"
 
 MAX_LISTED = 9          # services with a colour and a line of their own
 MAX_NAME = 40
@@ -231,12 +232,15 @@ def build(info: dict, title: str | None = None, label: str = "",
                               load[instance.get("arn")], colour)
 
         y = top + az_h + LEGEND_GAP
+        # The words start after the widest state word on the picture.
+        text_column = TEXT_COLUMN if "unbalanced" in {
+            state(info["services"][n])[0] for n in names} else TEXT_COLUMN_NARROW
         text(MARGIN, y, "Services: one square per task. Skew per level = most tasks minus "
              "fewest over the eligible AZs / instances.", 8.5, color="#37474f")
         for name in listed:
             y += LEGEND_ROW
             service = info["services"][name]
-            _legend_row(ax, text, y, colour[name], *_service_line(name, service))
+            _legend_row(ax, text, y, colour[name], *_service_line(name, service), text_column)
         if len(listed) < len(names):
             y += LEGEND_ROW
             rest = names[len(listed):]
@@ -249,7 +253,7 @@ def build(info: dict, title: str | None = None, label: str = "",
                          f"{', ...' if len(off) > 3 else ''})"
             kind = "unbalanced" if "unbalanced" in kinds else "balanced" \
                 if all(k == "balanced" for k in kinds) else "skipped"
-            _legend_row(ax, text, y, OTHER, kind, words)
+            _legend_row(ax, text, y, OTHER, kind, words, text_column)
         _fit_width(figure, ax, height)
 
     description = [title] + ([label] if label else []) + [verdict] + \
@@ -274,13 +278,13 @@ def _service_line(name: str, service: dict) -> tuple[str, str]:
     return kind, " · ".join(parts)
 
 
-def _legend_row(ax, text, y, colour, kind, words):
+def _legend_row(ax, text, y, colour, kind, words, text_column):
     middle = y + LEGEND_ROW / 2
     ax.add_patch(Rectangle((MARGIN, middle - 0.085), 0.17, 0.17, facecolor=colour,
                            edgecolor="#333333", linewidth=0.5))
     text(MARGIN + STATE_COLUMN, middle, STATE_WORDS[kind], 9.5, weight="bold",
          color=STATE_COLOURS[kind], va="center_baseline")
-    text(MARGIN + TEXT_COLUMN, middle, words, 9.5, va="center_baseline")
+    text(MARGIN + text_column, middle, words, 9.5, va="center_baseline")
 
 
 def _instance_box(ax, text, x, y, h, mark_rows, instance, load, colour):

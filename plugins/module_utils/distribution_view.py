@@ -45,9 +45,9 @@ def level_name(level: str) -> str:
 
 
 def skew_text(service: dict) -> str:
-    """``AZ 0, instance 1`` (a level left to ECS is marked), or ``n/a``."""
+    """``AZ 0, instance 1`` (a level left to ECS's own rebalancing is marked), or ``n/a``."""
     delegated = set(service.get("delegated") or [])
-    parts = [f"{level_name(level)}{' (ECS)' if level in delegated else ''} {value}"
+    parts = [f"{level_name(level)} {value}{' (left to ECS)' if level in delegated else ''}"
              for level, value in (service.get("skew") or {}).items()]
     return ", ".join(parts) or "n/a"
 

@@ -140,7 +140,7 @@ def test_verdict_states_and_instance_notes():
     assert "agent disconnected · 1 task" in texts
     assert "4" in texts                                      # no EC2 id: the container instance id
     assert "+20" in texts                                    # 58 tasks, 38 squares and +20
-    assert ("api · 60 tasks · skew AZ (ECS) 56, instance 57 (max 1) · 38 moves needed · "
+    assert ("api · 60 tasks · skew AZ 56 (left to ECS), instance 57 (max 1) · 38 moves needed · "
             "2 waiting on draining instances") in texts
     assert "batch · 3 tasks · skew n/a · DAEMON service" in texts
     assert "web · 2 tasks · skew AZ 1, instance 1 (max 1)" in texts
