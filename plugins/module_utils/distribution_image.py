@@ -184,7 +184,7 @@ def build(info: dict, title: str | None = None, label: str = "",
     azs = sorted(by_az)
     load = {i.get("arn"): [(n, tasks_on(info["services"][n], i.get("arn"))) for n in names]
             for i in instances}
-    most_tasks = max([sum(c for _, c in load[i.get("arn")]) for i in instances] or [0])
+    most_tasks = max([sum(c for _name, c in load[i.get("arn")]) for i in instances] or [0])
     mark_rows = min(MAX_MARK_ROWS, max(1, math.ceil(most_tasks / MARKS_PER_ROW)))
     box_h = BOX_HEAD + mark_rows * PITCH + BOX_PAD
     columns = _columns_per_az(max([len(v) for v in by_az.values()] or [1]), max(1, len(azs)))
@@ -220,7 +220,7 @@ def build(info: dict, title: str | None = None, label: str = "",
             ax.add_patch(Rectangle((x0, top), az_w, az_h, facecolor="#edf2f9",
                                    edgecolor="#b0bec5", linewidth=0.8))
             members = by_az[az]
-            tasks = sum(c for i in members for _, c in load[i.get("arn")])
+            tasks = sum(c for i in members for _name, c in load[i.get("arn")])
             text(x0 + AZ_PAD, top + 0.1, az, 11.5, weight="bold")
             text(x0 + AZ_PAD, top + 0.34,
                  f"{_plural(len(members), 'instance')} · {_plural(tasks, 'task')}"
@@ -293,14 +293,14 @@ def _instance_box(ax, text, x, y, h, mark_rows, instance, load, colour):
                            edgecolor="#455a64" if active else "#9e9e9e",
                            linestyle="-" if active else "--", linewidth=0.9))
     text(x + 0.1, y + 0.07, _short(instance_label(instance), MAX_INSTANCE_LABEL), 8.5, family=MONO)
-    total = sum(c for _, c in load)
+    total = sum(c for _name, c in load)
     notes = [] if instance.get("status") == "ACTIVE" else [str(instance.get("status"))]
     if not instance.get("agent_connected", True):
         notes.append("agent disconnected")
     text(x + 0.1, y + 0.25, " · ".join(notes + [_plural(total, "task") if total else "no tasks"]),
          8, color="#37474f" if active else "#616161", style="normal" if active else "italic")
     capacity = mark_rows * MARKS_PER_ROW
-    marks = [colour[n] for n, c in load for _ in range(c)]
+    marks = [colour[n] for n, c in load for _task in range(c)]
     if len(marks) > capacity:
         hidden = len(marks) - (capacity - 2)
         marks = marks[:capacity - 2]
