@@ -12,8 +12,9 @@ import json
 import re
 from typing import Any, Callable, Optional
 
-from . import (agent, azrebalance, capacity, errors, events, lifecycle, network, placement,
-               scheduler)
+from . import errors, lifecycle, network, placement
+from .controllers import agent, azrebalance, capacity, scheduler
+from .state import events
 from .errors import EcsError
 from .models import Cluster, Deployment, Service, TaskDefinition
 from .paging import paginate

@@ -18,7 +18,9 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Callable, Iterable, Optional
 
-from . import agent, azrebalance, capacity, errors, events, scheduler
+from . import errors
+from .controllers import agent, azrebalance, capacity, scheduler
+from .state import events
 from .models import Cluster, ContainerInstance, Service, Task, TaskDefinition
 from .ports import Ports
 

@@ -14,7 +14,7 @@ from collections import Counter
 import pytest
 from botocore.exceptions import ClientError
 
-from sandbox.ecs import capacity
+from sandbox.ecs.controllers import capacity
 
 from ecs_world import ECS_AMI, World, user_data
 

@@ -45,17 +45,17 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
-from . import errors, lifecycle, resources
-from .errors import EcsError
-from .hosts import build_hosts
-from .models import Container, Task
-from .paging import paginate
-from .placement import Failure, choose, occupy
+from .. import errors, lifecycle, resources
+from ..errors import EcsError
+from ..hosts import build_hosts
+from ..models import Container, Task
+from ..paging import paginate
+from ..placement import Failure, choose, occupy
 
 if TYPE_CHECKING:
-    from .models import Cluster, ContainerInstance, Deployment, Service, TaskDefinition
-    from .placement import Constraints, Host, TaskShape
-    from .plane import EcsControlPlane
+    from ..models import Cluster, ContainerInstance, Deployment, Service, TaskDefinition
+    from ..placement import Constraints, Host, TaskShape
+    from ..plane import EcsControlPlane
 
 FARGATE = ("FARGATE", "FARGATE_SPOT")
 DRAIN_HOOK = "ecs-managed-draining-termination-hook"

@@ -12,8 +12,8 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .models import ContainerInstance, Deployment, Service, Task
-    from .plane import EcsControlPlane
+    from ..models import ContainerInstance, Deployment, Service, Task
+    from ..plane import EcsControlPlane
 
 TASK = "ECS Task State Change"
 CONTAINER_INSTANCE = "ECS Container Instance State Change"

@@ -32,13 +32,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
 
-from . import errors, events, lifecycle, network, scheduler
-from .models import Service, Task, TaskDefinition
-from .placement import Constraints, Failure, Victim, choose, choose_to_stop
+from . import scheduler
+from .. import errors, lifecycle, network
+from ..models import Service, Task, TaskDefinition
+from ..placement import Constraints, Failure, Victim, choose, choose_to_stop
+from ..state import events
 
 if TYPE_CHECKING:
-    from .placement import Host
-    from .plane import EcsControlPlane
+    from ..placement import Host
+    from ..plane import EcsControlPlane
 
 AZ_ATTRIBUTE = "ecs.availability-zone"
 AZ_FIELD = f"attribute:{AZ_ATTRIBUTE}"

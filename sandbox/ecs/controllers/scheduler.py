@@ -22,14 +22,16 @@ import math
 from collections import Counter
 from typing import TYPE_CHECKING, Optional
 
-from . import azrebalance, capacity, events, lifecycle, network
-from .hosts import build_hosts
-from .models import Service, Task, TaskDefinition
-from .placement import (DEFAULT_STRATEGY, Constraints, Failure, Host, Placement, Victim,
-                        check, choose, choose_to_stop, free_dynamic_ports, occupy)
+from . import azrebalance, capacity
+from .. import lifecycle, network
+from ..hosts import build_hosts
+from ..models import Service, Task, TaskDefinition
+from ..placement import (DEFAULT_STRATEGY, Constraints, Failure, Host, Placement, Victim,
+                         check, choose, choose_to_stop, free_dynamic_ports, occupy)
+from ..state import events
 
 if TYPE_CHECKING:
-    from .plane import EcsControlPlane
+    from ..plane import EcsControlPlane
 
 STUCK = ("service ({}) was unable to stop or start tasks during a deployment because of the "
          "service deployment configuration. Update the minimumHealthyPercent or "

@@ -27,11 +27,12 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
-from . import capacity, lifecycle, resources
-from .models import Cluster, ContainerInstance
+from . import capacity
+from .. import lifecycle, resources
+from ..models import Cluster, ContainerInstance
 
 if TYPE_CHECKING:
-    from .plane import EcsControlPlane
+    from ..plane import EcsControlPlane
 
 LOG = logging.getLogger("sandbox.ecs")
 
