@@ -11,10 +11,10 @@ from . import network
 from .placement import Host
 
 if TYPE_CHECKING:
-    from .plane import EcsControlPlane
+    from .state.store import EcsState
 
 
-def build_hosts(plane: "EcsControlPlane", cluster_name: str) -> list[Host]:
+def build_hosts(plane: "EcsState", cluster_name: str) -> list[Host]:
     hosts = []
     for ci in plane.instances_in(cluster_name):
         if ci.status == "INACTIVE":

@@ -162,7 +162,7 @@ class NoAutoScaling:
 
 
 class DropEvents:
-    """No EventBridge: events are only kept in ``EcsControlPlane.emitted``."""
+    """No EventBridge: events are only kept in ``EcsState.emitted``."""
 
     def put(self, event: dict) -> None:
         """Nothing listens."""

@@ -24,7 +24,6 @@ import gzip
 import json
 import logging
 import re
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
 from . import capacity
@@ -32,7 +31,7 @@ from .. import lifecycle, resources
 from ..models import Cluster, ContainerInstance
 
 if TYPE_CHECKING:
-    from ..plane import EcsControlPlane
+    from ..state.store import EcsState
 
 LOG = logging.getLogger("sandbox.ecs")
 
@@ -64,14 +63,6 @@ CAPABILITIES = (
         "ecs.capability.firelens.fluentbit",
     ]
 )
-
-
-@dataclass
-class AgentState:
-    # EC2 instance id -> its parsed ecs.config (None: not an ECS instance) once seen running
-    known: dict[str, Optional[dict]] = field(default_factory=dict)
-    pending: set[str] = field(default_factory=set)      # registration timer scheduled
-    reconnecting: set[str] = field(default_factory=set)  # reconnect timer scheduled
 
 
 # ------------------------------------------------------------------ user data
@@ -157,7 +148,7 @@ def agent_config(instance) -> Optional[dict]:
 
 
 # ------------------------------------------------------------------- EC2 view
-def ec2_instances(plane: "EcsControlPlane") -> dict[str, Any]:
+def ec2_instances(plane: "EcsState") -> dict[str, Any]:
     """Every EC2 instance by id, through the control plane's EC2 port."""
     return plane.ports.ec2.instances()
 
@@ -168,7 +159,7 @@ def _state(instance) -> str:
 
 
 # ------------------------------------------------------------------------ sync
-def sync(plane: "EcsControlPlane") -> None:
+def sync(plane: "EcsState") -> None:
     instances = ec2_instances(plane)
     st = plane.agent
     for ci in list(plane.container_instances.values()):
@@ -201,7 +192,7 @@ def sync(plane: "EcsControlPlane") -> None:
                                  lambda iid=iid: _register_timer(plane, iid))
 
 
-def _register_timer(plane: "EcsControlPlane", iid: str) -> None:
+def _register_timer(plane: "EcsState", iid: str) -> None:
     st = plane.agent
     inst = ec2_instances(plane).get(iid)
     conf = st.known.get(iid)
@@ -231,7 +222,7 @@ def _register_timer(plane: "EcsControlPlane", iid: str) -> None:
         LOG.warning("agent on %s cannot register: %s", iid, exc)
 
 
-def _reconnect(plane: "EcsControlPlane", arn: str) -> None:
+def _reconnect(plane: "EcsState", arn: str) -> None:
     ci = plane.container_instances.get(arn)
     if ci is None:
         return
@@ -284,7 +275,7 @@ def _port_list(text: Optional[str], default: list[str]) -> list[str]:
     return list(default)
 
 
-def register(plane: "EcsControlPlane", cluster: Cluster, instance, conf: Optional[dict],
+def register(plane: "EcsState", cluster: Cluster, instance, conf: Optional[dict],
              total_resources: Optional[list] = None, attributes: Optional[list] = None,
              version_info: Optional[dict] = None, tags: Optional[list] = None,
              document: Optional[dict] = None) -> ContainerInstance:
@@ -350,7 +341,7 @@ def register(plane: "EcsControlPlane", cluster: Cluster, instance, conf: Optiona
 
 
 # -------------------------------------------------------------- host changes
-def host_terminated(plane: "EcsControlPlane", ci: ContainerInstance) -> None:
+def host_terminated(plane: "EcsState", ci: ContainerInstance) -> None:
     ci.status = "INACTIVE"
     ci.agent_connected = False
     ci.deregistered_at = plane.now()
@@ -361,7 +352,7 @@ def host_terminated(plane: "EcsControlPlane", ci: ContainerInstance) -> None:
     forget_later(plane, ci)
 
 
-def host_stopped(plane: "EcsControlPlane", ci: ContainerInstance) -> None:
+def host_stopped(plane: "EcsState", ci: ContainerInstance) -> None:
     ci.agent_connected = False
     reason = f"Host EC2 (instance {ci.ec2_instance_id}) stopped."
     for t in list(ci.tasks.values()):
@@ -369,7 +360,7 @@ def host_stopped(plane: "EcsControlPlane", ci: ContainerInstance) -> None:
     plane.instance_changed(ci)
 
 
-def forget_later(plane: "EcsControlPlane", ci: ContainerInstance) -> None:
+def forget_later(plane: "EcsState", ci: ContainerInstance) -> None:
     arn = ci.arn
 
     def forget() -> None:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
 
 from . import scheduler
@@ -37,23 +36,15 @@ from .. import errors, lifecycle, network
 from ..models import Service, Task, TaskDefinition
 from ..placement import Constraints, Failure, Victim, choose, choose_to_stop
 from ..state import events
+from ..state.records import Operation
 
 if TYPE_CHECKING:
     from ..placement import Host
-    from ..plane import EcsControlPlane
+    from ..state.store import EcsState
 
 AZ_ATTRIBUTE = "ecs.availability-zone"
 AZ_FIELD = f"attribute:{AZ_ATTRIBUTE}"
 STOP_REASON = "Availability-zone rebalancing initiated by (deployment {})"
-
-
-@dataclass
-class Operation:
-    """One rebalancing operation of a service: from STARTED to COMPLETED or STOPPED."""
-    deployment_id: str
-    desired_count: int
-    started: list[str] = field(default_factory=list)  # task arns of the current batch
-    blocked: bool = False                              # protection event already sent
 
 
 # ----------------------------------------------------------------- eligibility
@@ -106,7 +97,7 @@ def check_requested(svc: Service, value: Optional[str], td: Optional[TaskDefinit
 
 
 # ------------------------------------------------------------------- scheduler
-def surplus_allowance(plane: "EcsControlPlane", svc: Service) -> int:
+def surplus_allowance(plane: "EcsState", svc: Service) -> int:
     """Tasks above desiredCount the scheduler must leave alone: the rebalancing tasks started
     in the short AZs that are still live (stopping them would defeat start-first)."""
     op = _operation(plane, svc)
@@ -117,11 +108,11 @@ def surplus_allowance(plane: "EcsControlPlane", svc: Service) -> int:
 
 
 # ------------------------------------------------------------------- the view
-def _operation(plane: "EcsControlPlane", svc: Service) -> Optional[Operation]:
+def _operation(plane: "EcsState", svc: Service) -> Optional[Operation]:
     return plane.az_rebalancing.get(svc.arn)
 
 
-def _hosts_for(plane: "EcsControlPlane", svc: Service) -> list["Host"]:
+def _hosts_for(plane: "EcsState", svc: Service) -> list["Host"]:
     """ACTIVE, agent-connected instances that satisfy the service's constraints."""
     hosts = scheduler.build_hosts(plane, svc.cluster_name)
     try:
@@ -144,7 +135,7 @@ def _in_capacity_providers(svc: Service, hosts: list["Host"]) -> list["Host"]:
     return [h for h in hosts if h.facts.get("capacityProviderName") in names]
 
 
-def service_azs(plane: "EcsControlPlane", svc: Service) -> list[str]:
+def service_azs(plane: "EcsState", svc: Service) -> list[str]:
     """The AZs the service can place in, sorted: those of its eligible instances."""
     return sorted({h.attributes.get(AZ_ATTRIBUTE) for h in _hosts_for(plane, svc)
                    if h.attributes.get(AZ_ATTRIBUTE)})
@@ -191,7 +182,7 @@ def describe_counts(counts: Counter, azs: list[str], repeat_tasks: bool) -> str:
 
 
 # ------------------------------------------------------------------ reconcile
-def reconcile_service(plane: "EcsControlPlane", svc: Service) -> None:
+def reconcile_service(plane: "EcsState", svc: Service) -> None:
     """One level-triggered look at one service; at most one phase change per call."""
     op = _operation(plane, svc)
     if op is not None:
@@ -212,7 +203,7 @@ def reconcile_service(plane: "EcsControlPlane", svc: Service) -> None:
     _start_batch(plane, svc, op, azs, counts)
 
 
-def _may_start(plane: "EcsControlPlane", svc: Service) -> bool:
+def _may_start(plane: "EcsState", svc: Service) -> bool:
     """ENABLED, eligible, ACTIVE and at steady state for az_rebalancing_check_seconds."""
     if svc.status != "ACTIVE" or svc.availability_zone_rebalancing != "ENABLED" \
             or not svc.deployments or not svc.steady or ineligible_reason(svc):
@@ -227,7 +218,7 @@ def _may_start(plane: "EcsControlPlane", svc: Service) -> bool:
     return True
 
 
-def _continue(plane: "EcsControlPlane", svc: Service, op: Operation) -> None:
+def _continue(plane: "EcsState", svc: Service, op: Operation) -> None:
     if svc.status != "ACTIVE" or not svc.deployments \
             or svc.primary.id != op.deployment_id or svc.desired_count != op.desired_count \
             or svc.availability_zone_rebalancing != "ENABLED":
@@ -257,13 +248,13 @@ def _settling(svc: Service) -> bool:
                or (t.live and t.last_status != "RUNNING") for t in svc.tasks.values())
 
 
-def _end(plane: "EcsControlPlane", svc: Service, event_name: str) -> None:
+def _end(plane: "EcsState", svc: Service, event_name: str) -> None:
     plane.az_rebalancing.pop(svc.arn, None)
     plane.emit(events.service_action(plane, svc, event_name))
 
 
 # ------------------------------------------------------------------ start first
-def _start_batch(plane: "EcsControlPlane", svc: Service, op: Operation, azs: list[str],
+def _start_batch(plane: "EcsState", svc: Service, op: Operation, azs: list[str],
                  counts: Counter) -> None:
     """Start up to a batch of tasks in the short AZs, within maximumPercent."""
     goal = targets(counts, azs, svc.desired_count)
@@ -282,7 +273,7 @@ def _start_batch(plane: "EcsControlPlane", svc: Service, op: Operation, azs: lis
         op.started += [t.arn for t in placed]
 
 
-def _place_in(plane: "EcsControlPlane", svc: Service, az: str, n: int) -> list[Task]:
+def _place_in(plane: "EcsState", svc: Service, az: str, n: int) -> list[Task]:
     """Place ``n`` tasks in ``az`` under the service's own strategies and constraints."""
     td = svc.primary.task_definition
     pin = {"type": "memberOf", "expression": f"{AZ_FIELD} == {az}"}
@@ -305,7 +296,7 @@ def _place_in(plane: "EcsControlPlane", svc: Service, az: str, n: int) -> list[T
     return placed
 
 
-def _failure_in(plane: "EcsControlPlane", svc: Service, az: str) -> Optional[Failure]:
+def _failure_in(plane: "EcsState", svc: Service, az: str) -> Optional[Failure]:
     """Why the AZ's own instances cannot take the task (the AZ pin would otherwise make
     every other AZ's instance the "closest" with an ATTRIBUTE failure)."""
     td = svc.primary.task_definition
@@ -321,7 +312,7 @@ def _failure_in(plane: "EcsControlPlane", svc: Service, az: str) -> Optional[Fai
     return result if isinstance(result, Failure) else None
 
 
-def _placement_failed(plane: "EcsControlPlane", svc: Service, az: str,
+def _placement_failed(plane: "EcsState", svc: Service, az: str,
                       failure: Failure) -> None:
     message = (f"service ({svc.name}) is unable to place a task in {az} because no "
                "container instance met all of its requirements.")
@@ -334,7 +325,7 @@ def _placement_failed(plane: "EcsControlPlane", svc: Service, az: str,
 
 
 # -------------------------------------------------------------------- then stop
-def _stop_batch(plane: "EcsControlPlane", svc: Service, op: Operation,
+def _stop_batch(plane: "EcsState", svc: Service, op: Operation,
                 started: list[Task]) -> None:
     """The started tasks are healthy: stop as many tasks in the over AZs, never a protected
     one; inside an AZ the scheduler's own scale-in choice (§2) picks which. Started tasks
@@ -384,7 +375,7 @@ def _without(counts: Counter, started: list[Task]) -> Counter:
     return out
 
 
-def _choose(plane: "EcsControlPlane", svc: Service, pool: list[Task], k: int) -> list[Task]:
+def _choose(plane: "EcsState", svc: Service, pool: list[Task], k: int) -> list[Task]:
     if k <= 0:
         return []
     hosts = scheduler.build_hosts(plane, svc.cluster_name)

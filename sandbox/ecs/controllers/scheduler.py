@@ -31,7 +31,7 @@ from ..placement import (DEFAULT_STRATEGY, Constraints, Failure, Host, Placement
 from ..state import events
 
 if TYPE_CHECKING:
-    from ..plane import EcsControlPlane
+    from ..state.store import EcsState
 
 STUCK = ("service ({}) was unable to stop or start tasks during a deployment because of the "
          "service deployment configuration. Update the minimumHealthyPercent or "
@@ -44,7 +44,7 @@ def constraints_for(td: TaskDefinition, extra: Optional[list]) -> Constraints:
     return Constraints(merged)
 
 
-def place_tasks(plane: "EcsControlPlane", cluster_name: str, td: TaskDefinition, count: int,
+def place_tasks(plane: "EcsState", cluster_name: str, td: TaskDefinition, count: int,
                 *, group: str, constraints: Constraints, strategies: list[dict],
                 started_by: Optional[str], service: Optional[Service] = None,
                 deployment=None, overrides: Optional[dict] = None,
@@ -99,7 +99,7 @@ def shape_for(td: TaskDefinition, group: str, network_configuration: Optional[di
     return shape
 
 
-def place_on(plane: "EcsControlPlane", host: Host, td: TaskDefinition, group: str,
+def place_on(plane: "EcsState", host: Host, td: TaskDefinition, group: str,
              constraints: Constraints, network_configuration: Optional[dict] = None
              ) -> Placement | str:
     """StartTask and daemon placement: this host or the reason it cannot take the task."""
@@ -112,7 +112,7 @@ def place_on(plane: "EcsControlPlane", host: Host, td: TaskDefinition, group: st
     return Placement(host, ports)
 
 
-def _victims(plane: "EcsControlPlane", tasks: list[Task], healthy: set[str]) -> list[Victim]:
+def _victims(plane: "EcsState", tasks: list[Task], healthy: set[str]) -> list[Victim]:
     return [Victim(task_arn=t.arn, host_arn=t.container_instance_arn,
                    last_status=t.last_status, healthy=t.arn in healthy,
                    created_at=t.created_at, cpu=t.cpu, memory=t.memory) for t in tasks]
@@ -123,14 +123,14 @@ def _strategies(svc: Service) -> list[dict]:
 
 
 # ------------------------------------------------------------------ messages
-def _started(plane: "EcsControlPlane", svc: Service, tasks: list[Task]) -> None:
+def _started(plane: "EcsState", svc: Service, tasks: list[Task]) -> None:
     if tasks:
         ids = " ".join(f"(task {t.id})" for t in tasks)
         plane.service_event(svc, f"(service {svc.name}) has started {len(tasks)} tasks: {ids}.")
         svc.last_messages.pop("placement", None)
 
 
-def _placement_failed(plane: "EcsControlPlane", svc: Service, failure: Failure) -> None:
+def _placement_failed(plane: "EcsState", svc: Service, failure: Failure) -> None:
     if plane.service_event(svc, failure.service_message(svc.name), key="placement"):
         reason = failure.reason if failure.reason not in ("NO_INSTANCES", "AGENT") \
             else "NO_CONTAINER_INSTANCES"
@@ -139,7 +139,7 @@ def _placement_failed(plane: "EcsControlPlane", svc: Service, failure: Failure) 
             containerInstanceArns=[h.arn for h in failure.closest], reason=reason))
 
 
-def _stop(plane: "EcsControlPlane", svc: Service, tasks: list[Task], reason: Optional[str] = None,
+def _stop(plane: "EcsState", svc: Service, tasks: list[Task], reason: Optional[str] = None,
           ) -> int:
     why = reason or lifecycle.SCALING.format(svc.primary.id)
     n = 0
@@ -151,7 +151,7 @@ def _stop(plane: "EcsControlPlane", svc: Service, tasks: list[Task], reason: Opt
 
 
 # ------------------------------------------------------------------- health
-def _healthy_set(plane: "EcsControlPlane", svc: Service, live: list[Task]) -> set[str]:
+def _healthy_set(plane: "EcsState", svc: Service, live: list[Task]) -> set[str]:
     healthy = set()
     grace = svc.health_check_grace_period_seconds or 0
     now = plane.now()
@@ -184,7 +184,7 @@ def _healthy_set(plane: "EcsControlPlane", svc: Service, live: list[Task]) -> se
 
 
 # ------------------------------------------------------------------ reconcile
-def reconcile_service(plane: "EcsControlPlane", svc: Service) -> None:
+def reconcile_service(plane: "EcsState", svc: Service) -> None:
     if svc.status == "DRAINING":
         _drain_deleted(plane, svc)
         return
@@ -200,7 +200,7 @@ def reconcile_service(plane: "EcsControlPlane", svc: Service) -> None:
     _bookkeeping(plane, svc)
 
 
-def _classify(plane: "EcsControlPlane", svc: Service) -> tuple[list[Task], list[Task], list[Task]]:
+def _classify(plane: "EcsState", svc: Service) -> tuple[list[Task], list[Task], list[Task]]:
     live = [t for t in svc.tasks.values() if t.live]
     prim = svc.primary.id
     bad, good = [], []
@@ -215,7 +215,7 @@ def _classify(plane: "EcsControlPlane", svc: Service) -> tuple[list[Task], list[
     return live, good, bad
 
 
-def _replica_step(plane: "EcsControlPlane", svc: Service) -> bool:
+def _replica_step(plane: "EcsState", svc: Service) -> bool:
     now = plane.now()
     D = svc.desired_count
     upper = math.floor(D * svc.max_percent() / 100)
@@ -303,7 +303,7 @@ def _replica_step(plane: "EcsControlPlane", svc: Service) -> bool:
     return changed
 
 
-def _daemon_step(plane: "EcsControlPlane", svc: Service) -> bool:
+def _daemon_step(plane: "EcsState", svc: Service) -> bool:
     now = plane.now()
     td = svc.primary.task_definition
     try:
@@ -361,7 +361,7 @@ def _daemon_step(plane: "EcsControlPlane", svc: Service) -> bool:
     return changed or bool(started)
 
 
-def _task_tags(plane: "EcsControlPlane", svc: Service, td: TaskDefinition) -> list[dict]:
+def _task_tags(plane: "EcsState", svc: Service, td: TaskDefinition) -> list[dict]:
     tags: list[dict] = []
     if svc.propagate_tags == "SERVICE":
         tags = list(svc.tags)
@@ -374,7 +374,7 @@ def _task_tags(plane: "EcsControlPlane", svc: Service, td: TaskDefinition) -> li
 
 
 # ------------------------------------------------------------- bookkeeping
-def _bookkeeping(plane: "EcsControlPlane", svc: Service) -> None:
+def _bookkeeping(plane: "EcsState", svc: Service) -> None:
     now = plane.now()
     prim = svc.primary
     prim.desired_count = svc.desired_count
@@ -421,7 +421,7 @@ def _bookkeeping(plane: "EcsControlPlane", svc: Service) -> None:
         svc.steady = False
 
 
-def _drain_deleted(plane: "EcsControlPlane", svc: Service) -> None:
+def _drain_deleted(plane: "EcsState", svc: Service) -> None:
     live = [t for t in svc.tasks.values() if t.live]
     if live:
         _stop(plane, svc, live)
