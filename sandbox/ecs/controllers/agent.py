@@ -26,8 +26,7 @@ import logging
 import re
 from typing import TYPE_CHECKING, Any, Optional
 
-from . import capacity
-from .. import lifecycle, resources
+from .. import lifecycle, provisioning, resources
 from ..models import Cluster, ContainerInstance
 
 if TYPE_CHECKING:
@@ -332,7 +331,7 @@ def register(plane: "EcsState", cluster: Cluster, instance, conf: Optional[dict]
         availability_zone=az, ec2_backed=instance is not None, version=0, updated_at=now,
         tags=list(tags or []))
     if instance is not None:   # launched from a provider's Auto Scaling group (§1.5)
-        ci.capacity_provider_name = capacity.provider_of_instance(plane, instance)
+        ci.capacity_provider_name = provisioning.provider_of_instance(plane, instance)
     plane.container_instances[ci.arn] = ci
     plane.agent.known.setdefault(iid, conf or None)
     plane.instance_changed(ci)

@@ -20,9 +20,9 @@ Undocumented, so configurable in ``sandbox/config.py``: how long after steady st
 check runs (``az_rebalancing_check_seconds``) and how many tasks one batch moves
 (``az_rebalancing_batch_size``); the temporary extra tasks also stay within maximumPercent.
 
-The scheduler asks ``surplus_allowance`` so that it does not scale in the extra tasks while
-they warm up; everything else happens in ``reconcile_service``, called by the plane after the
-scheduler's pass.
+The scheduler asks the store (``EcsState.az_rebalancing_surplus``) so that it does not scale in
+the extra tasks while they warm up; everything else happens in ``reconcile_service``, called by
+the plane after the scheduler's pass.
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ import math
 from collections import Counter
 from typing import TYPE_CHECKING, Optional
 
-from . import scheduler
-from .. import errors, lifecycle, network
+from .. import errors, launch, lifecycle, network
+from ..hosts import build_hosts
 from ..models import Service, Task, TaskDefinition
-from ..placement import Constraints, Failure, Victim, choose, choose_to_stop
+from ..placement import Constraints, Failure, choose
 from ..state import events
 from ..state.records import Operation
 
@@ -96,17 +96,6 @@ def check_requested(svc: Service, value: Optional[str], td: Optional[TaskDefinit
                              "Availability Zones in the Amazon ECS Developer Guide.")
 
 
-# ------------------------------------------------------------------- scheduler
-def surplus_allowance(plane: "EcsState", svc: Service) -> int:
-    """Tasks above desiredCount the scheduler must leave alone: the rebalancing tasks started
-    in the short AZs that are still live (stopping them would defeat start-first)."""
-    op = _operation(plane, svc)
-    if op is None:
-        return 0
-    return sum(1 for arn in op.started
-               if (t := svc.tasks.get(arn)) is not None and t.live)
-
-
 # ------------------------------------------------------------------- the view
 def _operation(plane: "EcsState", svc: Service) -> Optional[Operation]:
     return plane.az_rebalancing.get(svc.arn)
@@ -114,9 +103,9 @@ def _operation(plane: "EcsState", svc: Service) -> Optional[Operation]:
 
 def _hosts_for(plane: "EcsState", svc: Service) -> list["Host"]:
     """ACTIVE, agent-connected instances that satisfy the service's constraints."""
-    hosts = scheduler.build_hosts(plane, svc.cluster_name)
+    hosts = build_hosts(plane, svc.cluster_name)
     try:
-        cons = scheduler.constraints_for(svc.primary.task_definition, svc.placement_constraints)
+        cons = launch.constraints_for(svc.primary.task_definition, svc.placement_constraints)
     except ValueError:
         return []
     subnets = network.subnets_of(svc.primary.network_configuration)
@@ -278,14 +267,14 @@ def _place_in(plane: "EcsState", svc: Service, az: str, n: int) -> list[Task]:
     td = svc.primary.task_definition
     pin = {"type": "memberOf", "expression": f"{AZ_FIELD} == {az}"}
     try:
-        cons: Constraints = scheduler.constraints_for(td, list(svc.placement_constraints)
+        cons: Constraints = launch.constraints_for(td, list(svc.placement_constraints)
                                                       + [pin])
     except ValueError:
         return []
-    placed, failure = scheduler.place_tasks(
+    placed, failure = launch.place_tasks(
         plane, svc.cluster_name, td, n, group=svc.group, constraints=cons,
-        strategies=scheduler._strategies(svc), started_by=svc.primary.id, service=svc,
-        deployment=svc.primary, tags=scheduler._task_tags(plane, svc, td),
+        strategies=launch.strategies(svc), started_by=svc.primary.id, service=svc,
+        deployment=svc.primary, tags=launch.task_tags(plane, svc, td),
         enable_execute_command=svc.enable_execute_command)
     if placed:
         ids = ", ".join(t.id for t in placed)
@@ -301,13 +290,13 @@ def _failure_in(plane: "EcsState", svc: Service, az: str) -> Optional[Failure]:
     every other AZ's instance the "closest" with an ATTRIBUTE failure)."""
     td = svc.primary.task_definition
     try:
-        cons = scheduler.constraints_for(td, svc.placement_constraints)
+        cons = launch.constraints_for(td, svc.placement_constraints)
     except ValueError:
         return None
-    hosts = [h for h in _in_capacity_providers(svc, scheduler.build_hosts(
+    hosts = [h for h in _in_capacity_providers(svc, build_hosts(
         plane, svc.cluster_name)) if h.attributes.get(AZ_ATTRIBUTE) == az]
-    shape = scheduler.shape_for(td, svc.group, svc.primary.network_configuration)
-    result = choose(hosts, shape, cons, scheduler._strategies(svc), rng=plane.runtime.rng,
+    shape = launch.shape_for(td, svc.group, svc.primary.network_configuration)
+    result = choose(hosts, shape, cons, launch.strategies(svc), rng=plane.runtime.rng,
                     port_range=plane.config.dynamic_port_range)
     return result if isinstance(result, Failure) else None
 
@@ -376,14 +365,4 @@ def _without(counts: Counter, started: list[Task]) -> Counter:
 
 
 def _choose(plane: "EcsState", svc: Service, pool: list[Task], k: int) -> list[Task]:
-    if k <= 0:
-        return []
-    hosts = scheduler.build_hosts(plane, svc.cluster_name)
-    victims = [Victim(task_arn=t.arn, host_arn=t.container_instance_arn,
-                      last_status=t.last_status, healthy=lifecycle.is_healthy(plane, t),
-                      created_at=t.created_at, cpu=t.cpu, memory=t.memory) for t in pool]
-    picks = choose_to_stop(victims, hosts, svc.group, scheduler._strategies(svc), k,
-                           rng=plane.runtime.rng, tie_break=plane.config.placement_tie_break,
-                           missing_is_value=plane.config.spread_missing_attribute_is_value)
-    by_arn = {t.arn: t for t in pool}
-    return [by_arn[v.task_arn] for v in picks]
+    return launch.pick_to_stop(plane, svc, pool, lambda t: lifecycle.is_healthy(plane, t), k)

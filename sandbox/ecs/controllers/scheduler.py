@@ -17,17 +17,14 @@ After the steps: deployment counts, completion, old deployments dropped, steady 
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections import Counter
 from typing import TYPE_CHECKING, Optional
 
-from . import azrebalance, capacity
-from .. import lifecycle, network
+from .. import launch, lifecycle, network
 from ..hosts import build_hosts
-from ..models import Service, Task, TaskDefinition
-from ..placement import (DEFAULT_STRATEGY, Constraints, Failure, Host, Placement, Victim,
-                         check, choose, choose_to_stop, free_dynamic_ports, occupy)
+from ..models import Service, Task
+from ..placement import Failure
 from ..state import events
 
 if TYPE_CHECKING:
@@ -36,90 +33,6 @@ if TYPE_CHECKING:
 STUCK = ("service ({}) was unable to stop or start tasks during a deployment because of the "
          "service deployment configuration. Update the minimumHealthyPercent or "
          "maximumPercent value and try again.")
-
-
-def constraints_for(td: TaskDefinition, extra: Optional[list]) -> Constraints:
-    merged = list(extra or []) + [c for c in (td.body.get("placementConstraints") or [])
-                                  if c.get("type") == "memberOf"]
-    return Constraints(merged)
-
-
-def place_tasks(plane: "EcsState", cluster_name: str, td: TaskDefinition, count: int,
-                *, group: str, constraints: Constraints, strategies: list[dict],
-                started_by: Optional[str], service: Optional[Service] = None,
-                deployment=None, overrides: Optional[dict] = None,
-                tags: Optional[list] = None,
-                enable_execute_command: bool = False,
-                network_configuration: Optional[dict] = None,
-                capacity_strategy: Optional[list] = None,
-                ) -> tuple[list[Task], Optional[Failure]]:
-    """Place ``count`` tasks one at a time (§1.3); stops at the first that cannot be placed.
-
-    ``network_configuration``: RunTask's; a service's tasks use their deployment's.
-    ``capacity_strategy``: RunTask's resolved capacity provider strategy; a service's tasks
-    use the service's. Each task then goes only to its provider's instances, or waits in
-    PROVISIONING when that provider has managed scaling (sandbox/ecs/capacity.py)."""
-    hosts = build_hosts(plane, cluster_name)
-    if network_configuration is None and deployment is not None:
-        network_configuration = deployment.network_configuration
-    shape = shape_for(td, group, network_configuration)
-    placed: list[Task] = []
-    if capacity_strategy is None and service is not None:
-        capacity_strategy = service.capacity_provider_strategy
-    for provider in capacity.providers_for(plane, capacity_strategy or [], service, count):
-        result = choose(capacity.pool(hosts, provider), shape, constraints, strategies,
-                        rng=plane.runtime.rng,
-                        tie_break=plane.config.placement_tie_break,
-                        missing_is_value=plane.config.spread_missing_attribute_is_value,
-                        port_range=plane.config.dynamic_port_range)
-        if isinstance(result, Failure) and capacity.can_provision(plane, provider):
-            placed.append(capacity.provision(
-                plane, cluster_name=cluster_name, td=td, shape=shape, group=group,
-                started_by=started_by, service=service, deployment=deployment,
-                overrides=overrides, tags=tags, enable_execute_command=enable_execute_command,
-                provider=provider, constraints=constraints, strategies=strategies))
-            continue
-        if isinstance(result, Failure):
-            return placed, result
-        ci = plane.container_instances[result.host.arn]
-        placed.append(lifecycle.start_task(
-            plane, td=td, ci=ci, shape=shape, dynamic_ports=result.dynamic_ports,
-            group=group, started_by=started_by, service=service, deployment=deployment,
-            overrides=overrides, tags=tags, enable_execute_command=enable_execute_command))
-        placed[-1].capacity_provider_name = provider
-        occupy(result.host, shape, result.dynamic_ports)
-    return placed, None
-
-
-def shape_for(td: TaskDefinition, group: str, network_configuration: Optional[dict]):
-    """The task's shape, with the awsvpc subnets its instance must be in."""
-    shape = lifecycle.task_shape(td, group)
-    if shape.awsvpc:
-        shape = dataclasses.replace(shape, subnets=network.subnets_of(network_configuration))
-    return shape
-
-
-def place_on(plane: "EcsState", host: Host, td: TaskDefinition, group: str,
-             constraints: Constraints, network_configuration: Optional[dict] = None
-             ) -> Placement | str:
-    """StartTask and daemon placement: this host or the reason it cannot take the task."""
-    shape = shape_for(td, group, network_configuration)
-    reason = check(host, shape, constraints, plane.config.dynamic_port_range)
-    if reason:
-        return reason
-    ports = free_dynamic_ports(host, shape.dynamic_tcp + shape.dynamic_udp,
-                               plane.config.dynamic_port_range) or []
-    return Placement(host, ports)
-
-
-def _victims(plane: "EcsState", tasks: list[Task], healthy: set[str]) -> list[Victim]:
-    return [Victim(task_arn=t.arn, host_arn=t.container_instance_arn,
-                   last_status=t.last_status, healthy=t.arn in healthy,
-                   created_at=t.created_at, cpu=t.cpu, memory=t.memory) for t in tasks]
-
-
-def _strategies(svc: Service) -> list[dict]:
-    return list(svc.placement_strategy) or list(DEFAULT_STRATEGY)
 
 
 # ------------------------------------------------------------------ messages
@@ -220,7 +133,7 @@ def _replica_step(plane: "EcsState", svc: Service) -> bool:
     D = svc.desired_count
     upper = math.floor(D * svc.max_percent() / 100)
     lower = math.ceil(D * svc.min_healthy_percent() / 100)
-    strategies = _strategies(svc)
+    strategies = launch.strategies(svc)
     changed = False
 
     live, good, bad = _classify(plane, svc)
@@ -228,7 +141,7 @@ def _replica_step(plane: "EcsState", svc: Service) -> bool:
     live, good, bad = _classify(plane, svc)   # health checks may have flagged some
 
     # 1. scale-in (leaving alone the tasks ECS's AZ rebalancing started and still warms up)
-    excess = len(good) - D - azrebalance.surplus_allowance(plane, svc)
+    excess = len(good) - D - plane.az_rebalancing_surplus(svc)
     if excess > 0:
         cands = [t for t in good if not t.protected(now)]
         waiting = [t for t in cands if t.last_status == "PROVISIONING"][:excess]
@@ -237,13 +150,8 @@ def _replica_step(plane: "EcsState", svc: Service) -> bool:
             excess -= len(waiting)
             cands = [t for t in cands if t not in waiting]
         if cands and excess > 0:
-            hosts = build_hosts(plane, svc.cluster_name)
-            picks = choose_to_stop(_victims(plane, cands, healthy), hosts, svc.group,
-                                   strategies, excess, rng=plane.runtime.rng,
-                                   tie_break=plane.config.placement_tie_break,
-                                   missing_is_value=plane.config.spread_missing_attribute_is_value)
-            by_arn = {t.arn: t for t in cands}
-            changed |= _stop(plane, svc, [by_arn[v.task_arn] for v in picks]) > 0
+            picks = launch.pick_to_stop(plane, svc, cands, lambda t: t.arn in healthy, excess)
+            changed |= _stop(plane, svc, picks) > 0
         live, good, bad = _classify(plane, svc)
 
     # 2. bad tasks still PENDING stop at once
@@ -258,14 +166,14 @@ def _replica_step(plane: "EcsState", svc: Service) -> bool:
     if n > 0 and svc.primary.rollout_state != "FAILED":
         td = svc.primary.task_definition
         try:
-            cons = constraints_for(td, svc.placement_constraints)
+            cons = launch.constraints_for(td, svc.placement_constraints)
         except ValueError:
             cons = None
         if cons is not None:
-            placed, failure = place_tasks(
+            placed, failure = launch.place_tasks(
                 plane, svc.cluster_name, td, n, group=svc.group, constraints=cons,
                 strategies=strategies, started_by=svc.primary.id, service=svc,
-                deployment=svc.primary, tags=_task_tags(plane, svc, td),
+                deployment=svc.primary, tags=launch.task_tags(plane, svc, td),
                 enable_execute_command=svc.enable_execute_command)
             _started(plane, svc, placed)
             if failure is not None:
@@ -290,13 +198,8 @@ def _replica_step(plane: "EcsState", svc: Service) -> bool:
     healthy_live = sum(1 for t in live if t.arn in healthy)
     k = min(healthy_live - lower, len(healthy_bad))
     if k > 0:
-        hosts = build_hosts(plane, svc.cluster_name)
-        picks = choose_to_stop(_victims(plane, healthy_bad, healthy), hosts, svc.group,
-                               strategies, k, rng=plane.runtime.rng,
-                               tie_break=plane.config.placement_tie_break,
-                               missing_is_value=plane.config.spread_missing_attribute_is_value)
-        by_arn = {t.arn: t for t in healthy_bad}
-        changed |= _stop(plane, svc, [by_arn[v.task_arn] for v in picks]) > 0
+        picks = launch.pick_to_stop(plane, svc, healthy_bad, lambda t: t.arn in healthy, k)
+        changed |= _stop(plane, svc, picks) > 0
     elif healthy_bad and not changed and upper - len(live) <= 0 and \
             all(t.arn in healthy for t in live):
         plane.service_event(svc, STUCK.format(svc.name), key="stuck")
@@ -307,7 +210,7 @@ def _daemon_step(plane: "EcsState", svc: Service) -> bool:
     now = plane.now()
     td = svc.primary.task_definition
     try:
-        cons = constraints_for(td, svc.placement_constraints)
+        cons = launch.constraints_for(td, svc.placement_constraints)
     except ValueError:
         return False
     hosts = build_hosts(plane, svc.cluster_name)
@@ -345,7 +248,7 @@ def _daemon_step(plane: "EcsState", svc: Service) -> bool:
     for h in sorted(eligible, key=lambda h: (h.ec2_instance_id, h.arn)):
         if h.arn in occupied or live_n >= upper:
             continue
-        result = place_on(plane, h, td, svc.group, cons, svc.primary.network_configuration)
+        result = launch.place_on(plane, h, td, svc.group, cons, svc.primary.network_configuration)
         if isinstance(result, str):
             _placement_failed(plane, svc, Failure(result, [h], {h.arn: result}))
             continue
@@ -354,23 +257,11 @@ def _daemon_step(plane: "EcsState", svc: Service) -> bool:
             plane, td=td, ci=plane.container_instances[h.arn], shape=shape,
             dynamic_ports=result.dynamic_ports, group=svc.group,
             started_by=svc.primary.id, service=svc, deployment=svc.primary,
-            tags=_task_tags(plane, svc, td),
+            tags=launch.task_tags(plane, svc, td),
             enable_execute_command=svc.enable_execute_command))
         live_n += 1
     _started(plane, svc, started)
     return changed or bool(started)
-
-
-def _task_tags(plane: "EcsState", svc: Service, td: TaskDefinition) -> list[dict]:
-    tags: list[dict] = []
-    if svc.propagate_tags == "SERVICE":
-        tags = list(svc.tags)
-    elif svc.propagate_tags == "TASK_DEFINITION":
-        tags = list(td.tags)
-    if svc.enable_ecs_managed_tags:
-        tags = tags + [{"key": "aws:ecs:clusterName", "value": svc.cluster_name},
-                       {"key": "aws:ecs:serviceName", "value": svc.name}]
-    return tags
 
 
 # ------------------------------------------------------------- bookkeeping

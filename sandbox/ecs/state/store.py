@@ -174,6 +174,16 @@ class EcsState:
                     per[t.deployment_id]["pending"] += 1
         return {"running": running, "pending": pending, "deployments": per}
 
+    def az_rebalancing_surplus(self, svc: Service) -> int:
+        """Tasks above desiredCount the scheduler must leave alone: the tasks ECS's AZ
+        rebalancing started in the short AZs that are still live (stopping them would defeat
+        start-first). The scheduler asks here, not the azrebalance controller."""
+        op = self.az_rebalancing.get(svc.arn)
+        if op is None:
+            return 0
+        return sum(1 for arn in op.started
+                   if (t := svc.tasks.get(arn)) is not None and t.live)
+
     def describe_service(self, svc: Service, include: set[str] = frozenset()) -> dict:
         return svc.to_api(self.service_counts(svc), include=include,
                           max_events=self.config.max_service_events)
