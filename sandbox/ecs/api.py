@@ -3,6 +3,9 @@
 ``dispatch(plane, action, params)`` returns the response dict or raises ``EcsError``; an
 action that is not in the table is a 400 ``InvalidAction``, never a 500. Handlers run under
 the world lock; the server runs a reconcile pass after each request.
+
+Layer: the top of ``sandbox/ecs``; imports the plane, the controllers (their API handlers
+and checks) and everything below.
 """
 
 from __future__ import annotations

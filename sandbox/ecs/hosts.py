@@ -1,6 +1,10 @@
 """The placement view of a cluster's container instances (``placement.Host``), built fresh for
 each placement decision by the scheduler, RunTask/StartTask, ECS's AZ rebalancing and the
-capacity providers' PROVISIONING tasks."""
+capacity providers' PROVISIONING tasks.
+
+Layer: task mechanics shared by the controllers and the API; imports ``network``,
+``placement`` and the store (type only), never a controller.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Task lifecycle on the emulated clock (ecs-semantics §4).
+"""Task lifecycle on the emulated clock (docs/ecs-facts.md §4).
 
 PENDING --task_pending_seconds--> RUNNING (targets registered)
 stop: desiredStatus STOPPED at once (an event with lastStatus unchanged), then
@@ -8,6 +8,9 @@ A PENDING task goes straight to STOPPED; a task whose host is gone is STOPPED at
 STOPPED tasks stay describable for stopped_task_retention_seconds.
 
 Timers carry the task ARN and the task's ``stop_epoch`` so a stale timer does nothing.
+
+Layer: task mechanics shared by the controllers and the API; imports ``network``, the data
+modules and the store (type only), never a controller.
 """
 
 from __future__ import annotations

@@ -28,6 +28,9 @@ addresses AWS reserves in every subnet (VPC User Guide, "Subnet CIDR blocks") an
 addresses of EC2 instances and network interfaces moto knows; ENI and MAC values come from
 the sandbox's seeded ids; the attachment is ATTACHED from the start (PROVISIONING is folded
 into PENDING) until the task is STOPPED.
+
+Layer: task mechanics shared by the controllers and the API; imports the data modules
+and the store (type only), never a controller.
 """
 
 from __future__ import annotations

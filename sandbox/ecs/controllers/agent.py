@@ -1,4 +1,4 @@
-"""The ECS agent, emulated: EC2 instances become container instances (ecs-semantics §5).
+"""The ECS agent, emulated: EC2 instances become container instances (docs/ecs-facts.md §5).
 
 On every reconcile pass ``sync`` looks at EC2's instances (through ``plane.ports.ec2``):
 
@@ -13,6 +13,9 @@ On every reconcile pass ``sync`` looks at EC2's instances (through ``plane.ports
 
 Container instances registered through the API for instances moto does not know are left
 alone.
+
+Layer: controller (``sandbox/ecs/controllers``); imports the store and the shared task
+mechanics (``lifecycle``, ``provisioning``), never another controller.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""ECS's own Availability Zone rebalancing (ecs-semantics §1.4; AWS service-rebalancing.html,
+"""ECS's own Availability Zone rebalancing (docs/ecs-facts.md §1.4; AWS service-rebalancing.html,
 track-service-rebalancing.html, service-rebalancing-event-messages-list.html).
 
 What AWS documents and this module does:
@@ -23,6 +23,9 @@ check runs (``az_rebalancing_check_seconds``) and how many tasks one batch moves
 The scheduler asks the store (``EcsState.az_rebalancing_surplus``) so that it does not scale in
 the extra tasks while they warm up; everything else happens in ``reconcile_service``, called by
 the plane after the scheduler's pass.
+
+Layer: controller (``sandbox/ecs/controllers``); imports the store and the shared task
+mechanics (``launch``, ``lifecycle``, ``network``, ``hosts``), never another controller.
 """
 
 from __future__ import annotations

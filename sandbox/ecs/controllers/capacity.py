@@ -1,4 +1,4 @@
-"""Auto Scaling group capacity providers (ecs-semantics §1.5).
+"""Auto Scaling group capacity providers (docs/ecs-facts.md §1.5).
 
 AWS sources: asg-capacity-providers.html, cluster-auto-scaling.html,
 managed-instance-draining.html, API CreateCapacityProvider / UpdateCapacityProvider /
@@ -11,15 +11,15 @@ What is here:
   RunTask make on provider names and strategies;
 * strategy resolution (``resolve``): a ``capacityProviderStrategy``, else a ``launchType``,
   else the cluster's default strategy, else launch type EC2;
-* the base/weight split (``provisioning.assign``): the ``base`` tasks go first to the provider that has
-  one; every further task goes to the provider furthest below its target for the new total,
-  where the targets split what is above the base by weight with the **largest remainder**
-  method (floors first, then one each to the largest fractional parts; ties to the provider
-  listed first). Providers of weight 0 only ever get base tasks;
-* PROVISIONING tasks (created in ``provisioning.py``): a task of a managed-scaling provider that finds no room waits in
-  PROVISIONING (no container instance) and is placed when an instance of its provider can take
-  it ("If the Auto Scaling group can't scale out ... the tasks fail to transition beyond the
-  PROVISIONING state", asg-capacity-providers.html);
+* the base/weight split (``provisioning.assign``): the ``base`` tasks go first to the
+  provider that has one; every further task goes to the provider furthest below its target
+  for the new total, where the targets split what is above the base by weight with the
+  **largest remainder** method (floors first, then one each to the largest fractional parts;
+  ties to the provider listed first). Providers of weight 0 only ever get base tasks;
+* PROVISIONING tasks (created in ``provisioning.py``): a task of a managed-scaling provider
+  that finds no room waits in PROVISIONING (no container instance) and is placed when an
+  instance of its provider can take it ("If the Auto Scaling group can't scale out ... the
+  tasks fail to transition beyond the PROVISIONING state", asg-capacity-providers.html);
 * ``reconcile`` (run after the scheduler on every pass): stopped PROVISIONING tasks finish,
   PROVISIONING tasks are placed, then per provider managed draining, managed termination
   protection and managed scaling.
@@ -35,6 +35,9 @@ within [minimumScalingStepSize, maximumScalingStepSize] unless an instance of th
 still inside instanceWarmupPeriod; below it for ``config.managed_scale_in_after_seconds`` (the
 docs' 15 one-minute datapoints) it shrinks to ceil(M * 100 / targetCapacity). Both stay within
 the group's MinSize/MaxSize.
+
+Layer: controller (``sandbox/ecs/controllers``); imports the store and the shared task
+mechanics (``lifecycle``, ``hosts``, ``provisioning``), never another controller.
 """
 
 from __future__ import annotations

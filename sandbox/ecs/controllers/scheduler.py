@@ -1,4 +1,4 @@
-"""The service scheduler (ecs-semantics §1-3, §5.2): replica and daemon services.
+"""The service scheduler (docs/ecs-facts.md §1-3, §5.2): replica and daemon services.
 
 ``reconcile_service`` is level-triggered: it looks at the service's tasks as they are now and
 takes the steps the rules allow, repeating until nothing more can be done in this instant.
@@ -13,6 +13,9 @@ One replica step (D = desiredCount, upper = floor(D*max%), lower = ceil(D*min%))
   4. stop bad tasks that are not healthy, then min(|healthy| - lower, |healthy bad|) healthy
      bad tasks, chosen by §2 (protected tasks are never chosen).
 After the steps: deployment counts, completion, old deployments dropped, steady state.
+
+Layer: controller (``sandbox/ecs/controllers``); imports the store and the shared task
+mechanics (``launch``, ``lifecycle``, ``network``, ``hosts``), never another controller.
 """
 
 from __future__ import annotations
@@ -183,9 +186,9 @@ def _replica_step(plane: "EcsState", svc: Service) -> bool:
                 live, good, bad = _classify(plane, svc)
 
     # 4. stop bad tasks: PENDING ones and those that failed health checks freely, healthy ones
-    #    down to `lower` (ecs-semantics §3.5). An old task that is RUNNING but not healthy *yet*
-    #    (younger than 40 s, or its target still initial) waits: stopping it would not keep
-    #    the minimum, it would only hide that the service is below it.
+    #    down to `lower` (docs/ecs-facts.md §3.5). An old task that is RUNNING but not healthy
+    #    *yet* (younger than 40 s, or its target still initial) waits: stopping it would not
+    #    keep the minimum, it would only hide that the service is below it.
     stoppable = [t for t in bad if not t.protected(now)]
     unhealthy_bad = [t for t in stoppable if t.arn not in healthy
                      and (t.last_status in ("PENDING", "PROVISIONING")

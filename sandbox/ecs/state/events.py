@@ -1,4 +1,4 @@
-"""EventBridge envelopes for ECS (ecs-semantics §6), field for field.
+"""EventBridge envelopes for ECS (docs/ecs-facts.md §6), field for field.
 
 Envelope: version "0", id (UUID from the sandbox rng), detail-type, source "aws.ecs",
 account, time (ISO, second precision, sandbox clock), region, resources, detail. Task and
