@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -212,11 +213,17 @@ def write_trace(directory: Path, seed: int, record: Record, world: World) -> Pat
     return path
 
 
+EPOCH = re.compile(r"\b1[6-9]\d{8}(?:\.\d+)?\b")   # epoch seconds inside a message
+
+
 def _relative(value: Any, t0: float) -> Any:
     """Timestamps as seconds since the scenario began: the manual clock starts at the wall
-    clock's time, so absolute ones differ between two otherwise identical plays."""
+    clock's time, so absolute ones differ between two otherwise identical plays (datetimes,
+    and epoch seconds quoted in messages such as a surge lock's deadline)."""
     if isinstance(value, datetime):
         return f"t+{value.timestamp() - t0:.3f}s"
+    if isinstance(value, str):
+        return EPOCH.sub(lambda m: f"t+{float(m.group()) - t0:.3f}s", value)
     if isinstance(value, dict):
         return {k: _relative(v, t0) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
