@@ -1,4 +1,4 @@
-"""Every emulated delay and policy choice in one place (ecs-semantics.md marks them [I]).
+"""Every emulated delay and policy choice in one place (docs/ecs-facts.md marks them [I]).
 
 Times are emulated seconds. Defaults follow AWS where AWS documents a value and are modest
 where it does not, so a scenario run at ``--speed 50`` finishes in seconds.
@@ -14,7 +14,7 @@ class SandboxConfig:
     account_id: str = "123456789012"
     region: str = "us-east-1"
 
-    # Agent (ecs-semantics §5.1): a running instance with ECS_CLUSTER in its UserData
+    # Agent (docs/ecs-facts.md §5.1): a running instance with ECS_CLUSTER in its UserData
     # registers after this boot delay.
     agent_boot_seconds: float = 30.0
     # Images of the ECS-optimised family and any AMI register; set to a tuple of AMI ids to

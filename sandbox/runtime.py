@@ -108,10 +108,6 @@ class Runtime:
             self.tick()
             return self._manual_now
 
-    def next_timer(self) -> float | None:
-        with self.lock:
-            return self._timers[0][0] if self._timers else None
-
     def _due(self, now: float) -> bool:
         return bool(self._timers) and self._timers[0][0] <= now
 

@@ -1,4 +1,4 @@
-"""Auto Scaling groups that balance Availability Zones (ecs-semantics §8).
+"""Auto Scaling groups that balance Availability Zones (docs/ecs-facts.md §8).
 
 moto launches every instance into the first subnet of VPCZoneIdentifier and scales in by
 terminating the first unprotected instances in list order. These patches give
@@ -19,7 +19,7 @@ terminating the first unprotected instances in list order. These patches give
 * instances leaving the group (scale-in, Detach, TerminateInstanceInAutoScalingGroup) are
   deregistered from the group's target groups, so they drain like on AWS;
 * ``DisableMetricsCollection`` is implemented (amazon.aws.autoscaling_group calls it);
-* **termination lifecycle hooks** (ecs-semantics §8): a group with an
+* **termination lifecycle hooks** (docs/ecs-facts.md §8): a group with an
   ``autoscaling:EC2_INSTANCE_TERMINATING`` hook does not terminate the instances a scale-in
   chose: they wait in ``Terminating:Wait`` (no longer counted in the group's capacity,
   deregistered from its target groups) until CompleteLifecycleAction, or until the hook's

@@ -2,8 +2,8 @@
 container port) for awsvpc tasks in ``ip`` target groups (sandbox/ecs/network.py).
 
 moto keys a target group's targets by Id alone, reports every target ``healthy`` and forgets a
-deregistered target at once (ecs-semantics Appendix A). These patches give ``FakeTargetGroup``
-the behaviour of ecs-semantics §7:
+deregistered target at once (docs/ecs-facts.md Appendix A). These patches give ``FakeTargetGroup``
+the behaviour of docs/ecs-facts.md §7:
 
 * a target is the pair (Id, Port); Port defaults to the group's port;
 * a new target is ``initial`` (``Elb.RegistrationInProgress``) for one

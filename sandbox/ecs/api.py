@@ -3,6 +3,9 @@
 ``dispatch(plane, action, params)`` returns the response dict or raises ``EcsError``; an
 action that is not in the table is a 400 ``InvalidAction``, never a 500. Handlers run under
 the world lock; the server runs a reconcile pass after each request.
+
+Layer: the top of ``sandbox/ecs``; imports the plane, the controllers (their API handlers
+and checks) and everything below.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ import json
 import re
 from typing import Any, Callable, Optional
 
-from . import (agent, azrebalance, capacity, errors, events, lifecycle, network, placement,
-               scheduler)
+from . import errors, launch, lifecycle, network, placement
+from .controllers import agent, azrebalance, capacity
+from .hosts import build_hosts
+from .state import events
 from .errors import EcsError
 from .models import Cluster, Deployment, Service, TaskDefinition
 from .paging import paginate
@@ -79,7 +84,7 @@ def _constraints(raw: Optional[list], td: Optional[TaskDefinition] = None
     if len(total) > 10:
         raise errors.invalid("Placement constraints can have at most 10 entries.")
     try:
-        return scheduler.constraints_for(td, raw) if td else placement.Constraints(raw)
+        return launch.constraints_for(td, raw) if td else placement.Constraints(raw)
     except QueryError as exc:
         raise errors.invalid(f"Invalid placement constraint expression: {exc}") from None
 
@@ -640,7 +645,7 @@ def run_task(plane: EcsControlPlane, p: Params) -> dict:
                               p.get("launchType"))
     if not cps and not any(ci.status == "ACTIVE" for ci in plane.instances_in(cluster.name)):
         raise errors.invalid("No Container Instances were found in your cluster.")
-    placed, failure = scheduler.place_tasks(
+    placed, failure = launch.place_tasks(
         plane, cluster.name, td, count, group=group, constraints=cons,
         strategies=strategies, started_by=started_by, overrides=p.get("overrides"),
         tags=_task_tags(p, td, cluster),
@@ -670,8 +675,8 @@ def start_task(plane: EcsControlPlane, p: Params) -> dict:
             failures.append(_missing(ref if ref.startswith("arn:") else plane.arn(
                 f"container-instance/{cluster.name}/{ref}")))
             continue
-        host = next(h for h in scheduler.build_hosts(plane, cluster.name) if h.arn == ci.arn)
-        result = scheduler.place_on(plane, host, td, group, cons, net)
+        host = next(h for h in build_hosts(plane, cluster.name) if h.arn == ci.arn)
+        result = launch.place_on(plane, host, td, group, cons, net)
         if isinstance(result, str):
             failures.append({"arn": ci.arn, "reason": result})
             continue
@@ -819,7 +824,7 @@ def list_container_instances(plane: EcsControlPlane, p: Params) -> dict:
             pred = parse(p["filter"])
         except QueryError as exc:
             raise errors.invalid(f"Invalid filter expression: {exc}") from None
-        hosts = {h.arn: h for h in scheduler.build_hosts(plane, cluster.name)}
+        hosts = {h.arn: h for h in build_hosts(plane, cluster.name)}
         cis = [ci for ci in cis if ci.arn in hosts and pred(hosts[ci.arn].resolve)]
     return paginate([ci.arn for ci in cis], p, "containerInstanceArns")
 

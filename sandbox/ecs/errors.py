@@ -2,6 +2,8 @@
 
 The codes are the exception names AWS uses; the helpers below keep the messages the same
 wherever the same situation arises.
+
+Layer: data, the bottom of ``sandbox/ecs``; imports only the standard library.
 """
 
 from __future__ import annotations

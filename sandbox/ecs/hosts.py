@@ -1,6 +1,10 @@
 """The placement view of a cluster's container instances (``placement.Host``), built fresh for
 each placement decision by the scheduler, RunTask/StartTask, ECS's AZ rebalancing and the
-capacity providers' PROVISIONING tasks."""
+capacity providers' PROVISIONING tasks.
+
+Layer: task mechanics shared by the controllers and the API; imports ``network``,
+``placement`` and the store (type only), never a controller.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,10 @@ from . import network
 from .placement import Host
 
 if TYPE_CHECKING:
-    from .plane import EcsControlPlane
+    from .state.store import EcsState
 
 
-def build_hosts(plane: "EcsControlPlane", cluster_name: str) -> list[Host]:
+def build_hosts(plane: "EcsState", cluster_name: str) -> list[Host]:
     hosts = []
     for ci in plane.instances_in(cluster_name):
         if ci.status == "INACTIVE":

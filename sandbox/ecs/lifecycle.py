@@ -1,4 +1,4 @@
-"""Task lifecycle on the emulated clock (ecs-semantics §4).
+"""Task lifecycle on the emulated clock (docs/ecs-facts.md §4).
 
 PENDING --task_pending_seconds--> RUNNING (targets registered)
 stop: desiredStatus STOPPED at once (an event with lastStatus unchanged), then
@@ -8,6 +8,9 @@ A PENDING task goes straight to STOPPED; a task whose host is gone is STOPPED at
 STOPPED tasks stay describable for stopped_task_retention_seconds.
 
 Timers carry the task ARN and the task's ``stop_epoch`` so a stale timer does nothing.
+
+Layer: task mechanics shared by the controllers and the API; imports ``network``, the data
+modules and the store (type only), never a controller.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from .placement import TaskShape
 
 if TYPE_CHECKING:
     from .models import Deployment, Service
-    from .plane import EcsControlPlane
+    from .state.store import EcsState
 
 LOG = logging.getLogger("sandbox.ecs")
 
@@ -73,7 +76,7 @@ def _bindings(td: TaskDefinition, container: dict, dynamic: list[int]) -> list[d
 
 
 # ------------------------------------------------------------------------- start
-def start_task(plane: "EcsControlPlane", *, td: TaskDefinition, ci: ContainerInstance,
+def start_task(plane: "EcsState", *, td: TaskDefinition, ci: ContainerInstance,
                shape: TaskShape, dynamic_ports: list[int], group: str,
                started_by: Optional[str], service: "Optional[Service]" = None,
                deployment: "Optional[Deployment]" = None, overrides: Optional[dict] = None,
@@ -112,7 +115,7 @@ def start_task(plane: "EcsControlPlane", *, td: TaskDefinition, ci: ContainerIns
     return task
 
 
-def start_on(plane: "EcsControlPlane", task: Task, ci: ContainerInstance,
+def start_on(plane: "EcsState", task: Task, ci: ContainerInstance,
              dynamic_ports: list[int], service: "Optional[Service]" = None) -> None:
     """Put a new task (RunTask, StartTask, the scheduler) or a PROVISIONING one (capacity
     providers) on its instance: host ports bound, an awsvpc task's ENI attached, resources
@@ -149,7 +152,7 @@ def _occupy(ci: ContainerInstance, task: Task) -> None:
     ci.dynamic_ports.update(task.dynamic_ports)
 
 
-def _release(plane: "EcsControlPlane", task: Task) -> None:
+def _release(plane: "EcsState", task: Task) -> None:
     if task.resources_released:
         return
     task.resources_released = True
@@ -173,7 +176,7 @@ def _release(plane: "EcsControlPlane", task: Task) -> None:
 
 
 # ------------------------------------------------------------------------ running
-def to_running(plane: "EcsControlPlane", arn: str, epoch: int) -> None:
+def to_running(plane: "EcsState", arn: str, epoch: int) -> None:
     task = plane.tasks.get(arn)
     if task is None or task.stop_epoch != epoch or task.last_status != "PENDING" \
             or task.desired_status != "RUNNING":
@@ -210,7 +213,7 @@ def to_running(plane: "EcsControlPlane", arn: str, epoch: int) -> None:
         plane.runtime.call_later(plane.config.task_healthy_after_seconds, lambda: None)
 
 
-def _poll_health(plane: "EcsControlPlane", arn: str, epoch: int) -> None:
+def _poll_health(plane: "EcsState", arn: str, epoch: int) -> None:
     """Keep reconcile passes coming while a load-balanced task waits to turn healthy."""
     task = plane.tasks.get(arn)
     if task is None or task.stop_epoch != epoch or not task.live \
@@ -243,7 +246,7 @@ def host_port_for(task: Task, container_name: Optional[str],
     return None
 
 
-def target_states(plane: "EcsControlPlane", task: Task) -> list[str]:
+def target_states(plane: "EcsState", task: Task) -> list[str]:
     states = []
     for tg, instance_id, port in task.targets:
         try:
@@ -255,7 +258,7 @@ def target_states(plane: "EcsControlPlane", task: Task) -> list[str]:
 
 
 # --------------------------------------------------------------------------- stop
-def stop(plane: "EcsControlPlane", task: Task, reason: str, stop_code: str, *,
+def stop(plane: "EcsState", task: Task, reason: str, stop_code: str, *,
          scheduler: bool = False, immediate: bool = False) -> bool:
     """Stop a task. Returns False if it was already stopping.
 
@@ -290,7 +293,7 @@ def stop(plane: "EcsControlPlane", task: Task, reason: str, stop_code: str, *,
     return True
 
 
-def _deactivate(plane: "EcsControlPlane", arn: str, epoch: int) -> None:
+def _deactivate(plane: "EcsState", arn: str, epoch: int) -> None:
     task = plane.tasks.get(arn)
     if task is None or task.stop_epoch != epoch or task.last_status != "RUNNING":
         return
@@ -316,7 +319,7 @@ def _deactivate(plane: "EcsControlPlane", arn: str, epoch: int) -> None:
     plane.runtime.call_later(delay, lambda: _begin_stopping(plane, arn, epoch))
 
 
-def _begin_stopping(plane: "EcsControlPlane", arn: str, epoch: int) -> None:
+def _begin_stopping(plane: "EcsState", arn: str, epoch: int) -> None:
     task = plane.tasks.get(arn)
     if task is None or task.stop_epoch != epoch or task.last_status not in (
             "RUNNING", "DEACTIVATING"):
@@ -332,14 +335,14 @@ def _begin_stopping(plane: "EcsControlPlane", arn: str, epoch: int) -> None:
                              lambda: _finalize_timer(plane, arn, epoch, True))
 
 
-def _finalize_timer(plane: "EcsControlPlane", arn: str, epoch: int, graceful: bool) -> None:
+def _finalize_timer(plane: "EcsState", arn: str, epoch: int, graceful: bool) -> None:
     task = plane.tasks.get(arn)
     if task is None or task.stop_epoch != epoch:
         return
     _finalize(plane, task, graceful)
 
 
-def _finalize(plane: "EcsControlPlane", task: Task, graceful: bool) -> None:
+def _finalize(plane: "EcsState", task: Task, graceful: bool) -> None:
     if task.last_status == "STOPPED":
         return
     now = plane.now()
@@ -367,14 +370,14 @@ def _finalize(plane: "EcsControlPlane", task: Task, graceful: bool) -> None:
                              lambda: _forget(plane, arn))
 
 
-def _forget(plane: "EcsControlPlane", arn: str) -> None:
+def _forget(plane: "EcsState", arn: str) -> None:
     task = plane.tasks.get(arn)
     if task is not None and task.last_status == "STOPPED":
         plane.forget_task(arn)
 
 
 # ---------------------------------------------------------------------- health
-def is_healthy(plane: "EcsControlPlane", task: Task) -> bool:
+def is_healthy(plane: "EcsState", task: Task) -> bool:
     """§3.2: RUNNING and either every target healthy, or RUNNING long enough."""
     if not task.live or task.last_status != "RUNNING" or task.started_at is None:
         return False

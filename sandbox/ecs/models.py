@@ -3,6 +3,8 @@
 Timestamps are epoch floats from ``sandbox.now()``. ``to_api(ts=...)`` takes the timestamp
 formatter so the same code renders DescribeX output (epoch numbers) and EventBridge event
 details (ISO strings).
+
+Layer: data, the bottom of ``sandbox/ecs``; imports only the standard library.
 """
 
 from __future__ import annotations

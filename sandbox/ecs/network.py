@@ -28,6 +28,9 @@ addresses AWS reserves in every subnet (VPC User Guide, "Subnet CIDR blocks") an
 addresses of EC2 instances and network interfaces moto knows; ENI and MAC values come from
 the sandbox's seeded ids; the attachment is ATTACHED from the start (PROVISIONING is folded
 into PENDING) until the task is STOPPED.
+
+Layer: task mechanics shared by the controllers and the API; imports the data modules
+and the store (type only), never a controller.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from . import errors, resources
 
 if TYPE_CHECKING:
     from .models import ContainerInstance, TaskDefinition
-    from .plane import EcsControlPlane
+    from .state.store import EcsState
 
 AWSVPC = "awsvpc"
 MISSING = "Network Configuration must be provided when networkMode 'awsvpc' is specified."
@@ -57,7 +60,7 @@ def is_awsvpc(td: "TaskDefinition") -> bool:
     return td.network_mode == AWSVPC
 
 
-def validate(plane: "EcsControlPlane", td: "TaskDefinition",
+def validate(plane: "EcsState", td: "TaskDefinition",
              config: Optional[dict]) -> Optional[dict]:
     """The normalised networkConfiguration for ``td``, or None; raises EcsError as ECS does."""
     if not is_awsvpc(td):
@@ -87,7 +90,7 @@ def validate(plane: "EcsControlPlane", td: "TaskDefinition",
     return {"awsvpcConfiguration": out}
 
 
-def _check_subnets(plane: "EcsControlPlane", subnets: list[str]) -> None:
+def _check_subnets(plane: "EcsState", subnets: list[str]) -> None:
     """Every subnet must exist in EC2 (when the sandbox's EC2 has been used at all)."""
     ec2 = plane.ports.ec2
     if not ec2.in_use():
@@ -103,7 +106,7 @@ def subnets_of(config: Optional[dict]) -> tuple[str, ...]:
     return tuple(((config or {}).get("awsvpcConfiguration") or {}).get("subnets") or ())
 
 
-def check_target_groups(plane: "EcsControlPlane", td: "TaskDefinition",
+def check_target_groups(plane: "EcsState", td: "TaskDefinition",
                         load_balancers: Iterable[dict]) -> None:
     """awsvpc needs ``ip`` target groups, bridge and host need ``instance`` ones."""
     for lb in load_balancers:
@@ -116,7 +119,7 @@ def check_target_groups(plane: "EcsControlPlane", td: "TaskDefinition",
 
 
 # -------------------------------------------------------------------- ENI limit
-def eni_slots(plane: "EcsControlPlane", ci: "ContainerInstance") -> Optional[int]:
+def eni_slots(plane: "EcsState", ci: "ContainerInstance") -> Optional[int]:
     """awsvpc tasks the instance can still take: (max ENIs - 1) - task ENIs attached."""
     itype = ci.attributes.get("ecs.instance-type")
     if not itype:
@@ -149,7 +152,7 @@ class TaskEni:
         return {"attachmentId": self.attachment_id, "privateIpv4Address": self.private_ip}
 
 
-def attach(plane: "EcsControlPlane", ci: "ContainerInstance") -> TaskEni:
+def attach(plane: "EcsState", ci: "ContainerInstance") -> TaskEni:
     """A new ENI in the instance's subnet with the next free private IP."""
     subnet_id = ci.attributes.get("ecs.subnet-id") or ""
     ip = _free_ip(plane, subnet_id)
@@ -159,7 +162,7 @@ def attach(plane: "EcsControlPlane", ci: "ContainerInstance") -> TaskEni:
                    subnet_id=subnet_id, private_ip=ip, private_dns=_dns_name(plane, ip))
 
 
-def _dns_name(plane: "EcsControlPlane", ip: str) -> str:
+def _dns_name(plane: "EcsState", ip: str) -> str:
     """EC2's private IP DNS name: ip-a-b-c-d.ec2.internal in us-east-1, else
     ip-a-b-c-d.<region>.compute.internal (VPC User Guide, "DNS attributes")."""
     host = "ip-" + ip.replace(".", "-")
@@ -168,7 +171,7 @@ def _dns_name(plane: "EcsControlPlane", ip: str) -> str:
     return f"{host}.{plane.region}.compute.internal"
 
 
-def _free_ip(plane: "EcsControlPlane", subnet_id: str) -> str:
+def _free_ip(plane: "EcsState", subnet_id: str) -> str:
     cidr = _subnet_cidr(plane, subnet_id)
     used = _used_ips(plane, subnet_id)
     hosts = list(cidr.hosts())[3:-1] if cidr.num_addresses >= 16 else []
@@ -181,12 +184,12 @@ def _free_ip(plane: "EcsControlPlane", subnet_id: str) -> str:
                           f"No free private IP address left in subnet {subnet_id}.")
 
 
-def _subnet_cidr(plane: "EcsControlPlane", subnet_id: str) -> ipaddress.IPv4Network:
+def _subnet_cidr(plane: "EcsState", subnet_id: str) -> ipaddress.IPv4Network:
     block = plane.ports.ec2.subnet_cidr(subnet_id) if subnet_id else None
     return ipaddress.ip_network(block or "10.0.0.0/24", strict=False)
 
 
-def _used_ips(plane: "EcsControlPlane", subnet_id: str) -> set[str]:
+def _used_ips(plane: "EcsState", subnet_id: str) -> set[str]:
     used = {t.eni.private_ip for t in plane.tasks.values()
             if t.eni is not None and t.last_status != "STOPPED"
             and t.eni.subnet_id == subnet_id}

@@ -1,6 +1,8 @@
 """List* paging as ECS does it: a stable order, and tokens that resume after the last item.
 
 Shared by the API handlers (``api.py``) and the capacity provider handlers (``capacity.py``).
+
+Layer: data; imports only ``errors``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Task placement (ecs-semantics §1.2-1.3) and scale-in choice (§2) as pure functions.
+"""Task placement (docs/ecs-facts.md §1.2-1.3) and scale-in choice (§2) as pure functions.
 
 Inputs are plain data: ``Host`` (a container instance as the scheduler sees it) and
 ``TaskShape`` (what one task needs). Nothing here reads the clock or the plane; randomness
@@ -6,6 +6,8 @@ comes from the ``rng`` argument.
 
 Placement: hard filters in ECS's order (agent, CPU, memory, ports, constraints), then the
 strategies in order, each keeping only the best-scoring candidates, then a tie-break.
+
+Layer: data (pure functions, no store); imports only ``query``.
 """
 
 from __future__ import annotations

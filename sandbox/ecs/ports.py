@@ -11,6 +11,8 @@ enough for code that only needs the API's bookkeeping.
 EC2 instances and Auto Scaling groups cross the port as *views*: objects with moto's attribute
 names (listed on ``InstanceView`` and ``GroupView``), read only. Every change the control plane
 makes to another service goes through a port method, so the adapter owns how it is done.
+
+Layer: data, the bottom of ``sandbox/ecs``; imports only the standard library.
 """
 
 from __future__ import annotations
@@ -162,7 +164,7 @@ class NoAutoScaling:
 
 
 class DropEvents:
-    """No EventBridge: events are only kept in ``EcsControlPlane.emitted``."""
+    """No EventBridge: events are only kept in ``EcsState.emitted``."""
 
     def put(self, event: dict) -> None:
         """Nothing listens."""

@@ -12,6 +12,8 @@ Supported (DG task-placement-constraints.md, cluster-query-language.md):
 * ``and``/``&&``, ``or``/``||`` (``and`` binds tighter) and parentheses.
 
 ``parse(text)`` returns a predicate over a resolver ``subject -> value | list | None``.
+
+Layer: data, the bottom of ``sandbox/ecs``; imports only the standard library.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What an instance type registers with ECS: CPU = vCPUs x 1024, MEMORY = MemTotal in MiB.
 
 MemTotal is below the nominal size (the kernel and firmware keep some). Measured values are
-used where known (ecs-semantics §5.1 table; m4.large from DG memory-management.md); any
+used where known (docs/ecs-facts.md §5.1 table; m4.large from DG memory-management.md); any
 other type registers ``config.agent_memory_factor`` of its nominal MiB from moto's instance
 type catalogue.
 
@@ -11,6 +11,8 @@ interfaces"): an awsvpc task needs an ENI of its own and the primary ENI is the 
 so a container instance without trunking holds at most that number minus one awsvpc tasks
 (ECS Developer Guide, container-instance-eni.html). Types not in the table take moto's
 catalogue value (``NetworkInfo.MaximumNetworkInterfaces``).
+
+Layer: data, the bottom of ``sandbox/ecs``; reads moto's instance type table as data.
 """
 
 from __future__ import annotations

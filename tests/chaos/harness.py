@@ -11,8 +11,13 @@ reaches AWS.
 
 from __future__ import annotations
 
+import json
 import logging
-from dataclasses import dataclass, field
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
 from typing import Any, Callable
 
 from ansible_collections.taskspread.ecs.plugins.module_utils._engine import runner
@@ -161,9 +166,69 @@ def play_seed(seed: int) -> Record:
         scenario = generate(seed, probe_features(sandbox, aws))
         _seed_moto(seed + 10**6)   # again: creating moto's backends drew ids in the probe
         world = build(sandbox, aws, scenario)
-        return Player(world).play()
+        record = Player(world).play()
+        if os.environ.get(TRACE_ENV):
+            write_trace(Path(os.environ[TRACE_ENV]), seed, record, world)
+        return record
     finally:
         sandbox.stop()
+
+
+TRACE_ENV = "CHAOS_TRACE"
+
+
+def write_trace(directory: Path, seed: int, record: Record, world: World) -> Path:
+    """Opt-in (``CHAOS_TRACE=<dir>``): everything a seed decided, as text, in
+    ``<dir>/seed-<n>.txt``.
+
+    Two builds that must behave alike (a refactoring of the sandbox or the engine) are compared
+    by ``diff``-ing these files: the scenario, every run's line and full report, the world after
+    each run, and the final world (each service's document, events included, and where every
+    task runs). The manual clock and the seeded ids make the file repeat byte for byte."""
+    directory.mkdir(parents=True, exist_ok=True)
+    t0 = record.t0
+
+    def dump(value: Any) -> str:
+        return json.dumps(_relative(value, t0), sort_keys=True, default=str)
+
+    lines = [record.scenario.summary(), *record.describe_runs()]
+    for run in record.runs:
+        for one in (run, run.inner):
+            if one is not None and one.report is not None:
+                lines.append(f"report {one.run_id}: {dump(one.report)}")
+    lines += [f"after: {dump({**asdict(a), 'at': a.at - t0})}" for a in record.after]
+    lines.append(f"user stopped: {dump(record.user_stopped)}")
+    instances = {ci["containerInstanceArn"]: ci for ci in world.instances(None)}
+    lines += [f"instance {ci['ec2InstanceId']} {ci['status']} {dump(ci.get('attributes', []))}"
+              for ci in instances.values()]
+    for name, doc in sorted(world.services(include_tags=True).items()):
+        lines.append(f"service {name}: {dump(doc)}")
+        for task in sorted(world.describe_tasks(world.task_arns(name, desiredStatus="RUNNING")),
+                           key=lambda t: t["taskArn"]):
+            host = instances.get(task.get("containerInstanceArn", ""), {})
+            lines.append(f"  task {task['taskArn']} on {host.get('ec2InstanceId')} "
+                         f"{task.get('availabilityZone')} {task['lastStatus']}")
+    path = directory / f"seed-{seed}.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+EPOCH = re.compile(r"\b1[6-9]\d{8}(?:\.\d+)?\b")   # epoch seconds inside a message
+
+
+def _relative(value: Any, t0: float) -> Any:
+    """Timestamps as seconds since the scenario began: the manual clock starts at the wall
+    clock's time, so absolute ones differ between two otherwise identical plays (datetimes,
+    and epoch seconds quoted in messages such as a surge lock's deadline)."""
+    if isinstance(value, datetime):
+        return f"t+{value.timestamp() - t0:.3f}s"
+    if isinstance(value, str):
+        return EPOCH.sub(lambda m: f"t+{float(m.group()) - t0:.3f}s", value)
+    if isinstance(value, dict):
+        return {k: _relative(v, t0) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_relative(v, t0) for v in value]
+    return value
 
 
 class Player:

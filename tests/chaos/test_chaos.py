@@ -7,6 +7,10 @@ Which seeds run:
 * ``CHAOS_SEEDS=<N>``: N fresh random seeds, printed (``make chaos SEEDS=<N>``);
 * otherwise ``FIXED_SEEDS`` (what ``make test`` runs, about a minute on two cores).
 
+``CHAOS_TRACE=<dir>`` also writes each seed's runs, reports and final world to
+``<dir>/seed-<n>.txt`` (harness.write_trace): diff two directories to show that a refactoring
+changed no decision.
+
 A failing seed's message starts with the one line that reproduces it. Each invariant names
 the AWS or design sentence it follows (see invariants.py); the sandbox behaviours the events
 use are ECS's documented ones: container instance draining ("tasks that are part of a service

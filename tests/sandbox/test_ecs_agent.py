@@ -9,7 +9,7 @@ import gzip
 
 import pytest
 
-from sandbox.ecs import agent
+from sandbox.ecs.controllers import agent
 
 from ecs_world import ECS_AMI, World
 

@@ -14,7 +14,8 @@ from collections import Counter
 import pytest
 from botocore.exceptions import ClientError
 
-from sandbox.ecs import capacity
+from sandbox.ecs import provisioning
+from sandbox.ecs.controllers import capacity
 
 from ecs_world import ECS_AMI, World, user_data
 
@@ -258,11 +259,11 @@ def test_largest_remainder_targets():
     """The documented split in numbers: weights 1:1:1 over 4 tasks give the extra task to the
     provider listed first; a base larger than the total takes everything."""
     three = [{"capacityProvider": n, "base": 0, "weight": 1} for n in "abc"]
-    assert Counter(capacity.assign(three, {}, 4)) == {"a": 2, "b": 1, "c": 1}
+    assert Counter(provisioning.assign(three, {}, 4)) == {"a": 2, "b": 1, "c": 1}
     based = [{"capacityProvider": "a", "base": 5, "weight": 0},
              {"capacityProvider": "b", "base": 0, "weight": 1}]
-    assert capacity.assign(based, {}, 3) == ["a", "a", "a"]
-    assert Counter(capacity.assign(based, {}, 7)) == {"a": 5, "b": 2}
+    assert provisioning.assign(based, {}, 3) == ["a", "a", "a"]
+    assert Counter(provisioning.assign(based, {}, 7)) == {"a": 5, "b": 2}
 
 
 def test_cluster_default_strategy_applies_without_strategy_or_launch_type(world):

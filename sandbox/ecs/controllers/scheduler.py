@@ -1,4 +1,4 @@
-"""The service scheduler (ecs-semantics §1-3, §5.2): replica and daemon services.
+"""The service scheduler (docs/ecs-facts.md §1-3, §5.2): replica and daemon services.
 
 ``reconcile_service`` is level-triggered: it looks at the service's tasks as they are now and
 takes the steps the rules allow, repeating until nothing more can be done in this instant.
@@ -13,122 +13,40 @@ One replica step (D = desiredCount, upper = floor(D*max%), lower = ceil(D*min%))
   4. stop bad tasks that are not healthy, then min(|healthy| - lower, |healthy bad|) healthy
      bad tasks, chosen by §2 (protected tasks are never chosen).
 After the steps: deployment counts, completion, old deployments dropped, steady state.
+
+Layer: controller (``sandbox/ecs/controllers``); imports the store and the shared task
+mechanics (``launch``, ``lifecycle``, ``network``, ``hosts``), never another controller.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections import Counter
 from typing import TYPE_CHECKING, Optional
 
-from . import azrebalance, capacity, events, lifecycle, network
-from .hosts import build_hosts
-from .models import Service, Task, TaskDefinition
-from .placement import (DEFAULT_STRATEGY, Constraints, Failure, Host, Placement, Victim,
-                        check, choose, choose_to_stop, free_dynamic_ports, occupy)
+from .. import launch, lifecycle, network
+from ..hosts import build_hosts
+from ..models import Service, Task
+from ..placement import Failure
+from ..state import events
 
 if TYPE_CHECKING:
-    from .plane import EcsControlPlane
+    from ..state.store import EcsState
 
 STUCK = ("service ({}) was unable to stop or start tasks during a deployment because of the "
          "service deployment configuration. Update the minimumHealthyPercent or "
          "maximumPercent value and try again.")
 
 
-def constraints_for(td: TaskDefinition, extra: Optional[list]) -> Constraints:
-    merged = list(extra or []) + [c for c in (td.body.get("placementConstraints") or [])
-                                  if c.get("type") == "memberOf"]
-    return Constraints(merged)
-
-
-def place_tasks(plane: "EcsControlPlane", cluster_name: str, td: TaskDefinition, count: int,
-                *, group: str, constraints: Constraints, strategies: list[dict],
-                started_by: Optional[str], service: Optional[Service] = None,
-                deployment=None, overrides: Optional[dict] = None,
-                tags: Optional[list] = None,
-                enable_execute_command: bool = False,
-                network_configuration: Optional[dict] = None,
-                capacity_strategy: Optional[list] = None,
-                ) -> tuple[list[Task], Optional[Failure]]:
-    """Place ``count`` tasks one at a time (§1.3); stops at the first that cannot be placed.
-
-    ``network_configuration``: RunTask's; a service's tasks use their deployment's.
-    ``capacity_strategy``: RunTask's resolved capacity provider strategy; a service's tasks
-    use the service's. Each task then goes only to its provider's instances, or waits in
-    PROVISIONING when that provider has managed scaling (sandbox/ecs/capacity.py)."""
-    hosts = build_hosts(plane, cluster_name)
-    if network_configuration is None and deployment is not None:
-        network_configuration = deployment.network_configuration
-    shape = shape_for(td, group, network_configuration)
-    placed: list[Task] = []
-    if capacity_strategy is None and service is not None:
-        capacity_strategy = service.capacity_provider_strategy
-    for provider in capacity.providers_for(plane, capacity_strategy or [], service, count):
-        result = choose(capacity.pool(hosts, provider), shape, constraints, strategies,
-                        rng=plane.runtime.rng,
-                        tie_break=plane.config.placement_tie_break,
-                        missing_is_value=plane.config.spread_missing_attribute_is_value,
-                        port_range=plane.config.dynamic_port_range)
-        if isinstance(result, Failure) and capacity.can_provision(plane, provider):
-            placed.append(capacity.provision(
-                plane, cluster_name=cluster_name, td=td, shape=shape, group=group,
-                started_by=started_by, service=service, deployment=deployment,
-                overrides=overrides, tags=tags, enable_execute_command=enable_execute_command,
-                provider=provider, constraints=constraints, strategies=strategies))
-            continue
-        if isinstance(result, Failure):
-            return placed, result
-        ci = plane.container_instances[result.host.arn]
-        placed.append(lifecycle.start_task(
-            plane, td=td, ci=ci, shape=shape, dynamic_ports=result.dynamic_ports,
-            group=group, started_by=started_by, service=service, deployment=deployment,
-            overrides=overrides, tags=tags, enable_execute_command=enable_execute_command))
-        placed[-1].capacity_provider_name = provider
-        occupy(result.host, shape, result.dynamic_ports)
-    return placed, None
-
-
-def shape_for(td: TaskDefinition, group: str, network_configuration: Optional[dict]):
-    """The task's shape, with the awsvpc subnets its instance must be in."""
-    shape = lifecycle.task_shape(td, group)
-    if shape.awsvpc:
-        shape = dataclasses.replace(shape, subnets=network.subnets_of(network_configuration))
-    return shape
-
-
-def place_on(plane: "EcsControlPlane", host: Host, td: TaskDefinition, group: str,
-             constraints: Constraints, network_configuration: Optional[dict] = None
-             ) -> Placement | str:
-    """StartTask and daemon placement: this host or the reason it cannot take the task."""
-    shape = shape_for(td, group, network_configuration)
-    reason = check(host, shape, constraints, plane.config.dynamic_port_range)
-    if reason:
-        return reason
-    ports = free_dynamic_ports(host, shape.dynamic_tcp + shape.dynamic_udp,
-                               plane.config.dynamic_port_range) or []
-    return Placement(host, ports)
-
-
-def _victims(plane: "EcsControlPlane", tasks: list[Task], healthy: set[str]) -> list[Victim]:
-    return [Victim(task_arn=t.arn, host_arn=t.container_instance_arn,
-                   last_status=t.last_status, healthy=t.arn in healthy,
-                   created_at=t.created_at, cpu=t.cpu, memory=t.memory) for t in tasks]
-
-
-def _strategies(svc: Service) -> list[dict]:
-    return list(svc.placement_strategy) or list(DEFAULT_STRATEGY)
-
-
 # ------------------------------------------------------------------ messages
-def _started(plane: "EcsControlPlane", svc: Service, tasks: list[Task]) -> None:
+def _started(plane: "EcsState", svc: Service, tasks: list[Task]) -> None:
     if tasks:
         ids = " ".join(f"(task {t.id})" for t in tasks)
         plane.service_event(svc, f"(service {svc.name}) has started {len(tasks)} tasks: {ids}.")
         svc.last_messages.pop("placement", None)
 
 
-def _placement_failed(plane: "EcsControlPlane", svc: Service, failure: Failure) -> None:
+def _placement_failed(plane: "EcsState", svc: Service, failure: Failure) -> None:
     if plane.service_event(svc, failure.service_message(svc.name), key="placement"):
         reason = failure.reason if failure.reason not in ("NO_INSTANCES", "AGENT") \
             else "NO_CONTAINER_INSTANCES"
@@ -137,7 +55,7 @@ def _placement_failed(plane: "EcsControlPlane", svc: Service, failure: Failure) 
             containerInstanceArns=[h.arn for h in failure.closest], reason=reason))
 
 
-def _stop(plane: "EcsControlPlane", svc: Service, tasks: list[Task], reason: Optional[str] = None,
+def _stop(plane: "EcsState", svc: Service, tasks: list[Task], reason: Optional[str] = None,
           ) -> int:
     why = reason or lifecycle.SCALING.format(svc.primary.id)
     n = 0
@@ -149,7 +67,7 @@ def _stop(plane: "EcsControlPlane", svc: Service, tasks: list[Task], reason: Opt
 
 
 # ------------------------------------------------------------------- health
-def _healthy_set(plane: "EcsControlPlane", svc: Service, live: list[Task]) -> set[str]:
+def _healthy_set(plane: "EcsState", svc: Service, live: list[Task]) -> set[str]:
     healthy = set()
     grace = svc.health_check_grace_period_seconds or 0
     now = plane.now()
@@ -182,7 +100,7 @@ def _healthy_set(plane: "EcsControlPlane", svc: Service, live: list[Task]) -> se
 
 
 # ------------------------------------------------------------------ reconcile
-def reconcile_service(plane: "EcsControlPlane", svc: Service) -> None:
+def reconcile_service(plane: "EcsState", svc: Service) -> None:
     if svc.status == "DRAINING":
         _drain_deleted(plane, svc)
         return
@@ -198,7 +116,7 @@ def reconcile_service(plane: "EcsControlPlane", svc: Service) -> None:
     _bookkeeping(plane, svc)
 
 
-def _classify(plane: "EcsControlPlane", svc: Service) -> tuple[list[Task], list[Task], list[Task]]:
+def _classify(plane: "EcsState", svc: Service) -> tuple[list[Task], list[Task], list[Task]]:
     live = [t for t in svc.tasks.values() if t.live]
     prim = svc.primary.id
     bad, good = [], []
@@ -213,12 +131,12 @@ def _classify(plane: "EcsControlPlane", svc: Service) -> tuple[list[Task], list[
     return live, good, bad
 
 
-def _replica_step(plane: "EcsControlPlane", svc: Service) -> bool:
+def _replica_step(plane: "EcsState", svc: Service) -> bool:
     now = plane.now()
     D = svc.desired_count
     upper = math.floor(D * svc.max_percent() / 100)
     lower = math.ceil(D * svc.min_healthy_percent() / 100)
-    strategies = _strategies(svc)
+    strategies = launch.strategies(svc)
     changed = False
 
     live, good, bad = _classify(plane, svc)
@@ -226,7 +144,7 @@ def _replica_step(plane: "EcsControlPlane", svc: Service) -> bool:
     live, good, bad = _classify(plane, svc)   # health checks may have flagged some
 
     # 1. scale-in (leaving alone the tasks ECS's AZ rebalancing started and still warms up)
-    excess = len(good) - D - azrebalance.surplus_allowance(plane, svc)
+    excess = len(good) - D - plane.az_rebalancing_surplus(svc)
     if excess > 0:
         cands = [t for t in good if not t.protected(now)]
         waiting = [t for t in cands if t.last_status == "PROVISIONING"][:excess]
@@ -235,13 +153,8 @@ def _replica_step(plane: "EcsControlPlane", svc: Service) -> bool:
             excess -= len(waiting)
             cands = [t for t in cands if t not in waiting]
         if cands and excess > 0:
-            hosts = build_hosts(plane, svc.cluster_name)
-            picks = choose_to_stop(_victims(plane, cands, healthy), hosts, svc.group,
-                                   strategies, excess, rng=plane.runtime.rng,
-                                   tie_break=plane.config.placement_tie_break,
-                                   missing_is_value=plane.config.spread_missing_attribute_is_value)
-            by_arn = {t.arn: t for t in cands}
-            changed |= _stop(plane, svc, [by_arn[v.task_arn] for v in picks]) > 0
+            picks = launch.pick_to_stop(plane, svc, cands, lambda t: t.arn in healthy, excess)
+            changed |= _stop(plane, svc, picks) > 0
         live, good, bad = _classify(plane, svc)
 
     # 2. bad tasks still PENDING stop at once
@@ -256,14 +169,14 @@ def _replica_step(plane: "EcsControlPlane", svc: Service) -> bool:
     if n > 0 and svc.primary.rollout_state != "FAILED":
         td = svc.primary.task_definition
         try:
-            cons = constraints_for(td, svc.placement_constraints)
+            cons = launch.constraints_for(td, svc.placement_constraints)
         except ValueError:
             cons = None
         if cons is not None:
-            placed, failure = place_tasks(
+            placed, failure = launch.place_tasks(
                 plane, svc.cluster_name, td, n, group=svc.group, constraints=cons,
                 strategies=strategies, started_by=svc.primary.id, service=svc,
-                deployment=svc.primary, tags=_task_tags(plane, svc, td),
+                deployment=svc.primary, tags=launch.task_tags(plane, svc, td),
                 enable_execute_command=svc.enable_execute_command)
             _started(plane, svc, placed)
             if failure is not None:
@@ -273,9 +186,9 @@ def _replica_step(plane: "EcsControlPlane", svc: Service) -> bool:
                 live, good, bad = _classify(plane, svc)
 
     # 4. stop bad tasks: PENDING ones and those that failed health checks freely, healthy ones
-    #    down to `lower` (ecs-semantics §3.5). An old task that is RUNNING but not healthy *yet*
-    #    (younger than 40 s, or its target still initial) waits: stopping it would not keep
-    #    the minimum, it would only hide that the service is below it.
+    #    down to `lower` (docs/ecs-facts.md §3.5). An old task that is RUNNING but not healthy
+    #    *yet* (younger than 40 s, or its target still initial) waits: stopping it would not
+    #    keep the minimum, it would only hide that the service is below it.
     stoppable = [t for t in bad if not t.protected(now)]
     unhealthy_bad = [t for t in stoppable if t.arn not in healthy
                      and (t.last_status in ("PENDING", "PROVISIONING")
@@ -288,24 +201,19 @@ def _replica_step(plane: "EcsControlPlane", svc: Service) -> bool:
     healthy_live = sum(1 for t in live if t.arn in healthy)
     k = min(healthy_live - lower, len(healthy_bad))
     if k > 0:
-        hosts = build_hosts(plane, svc.cluster_name)
-        picks = choose_to_stop(_victims(plane, healthy_bad, healthy), hosts, svc.group,
-                               strategies, k, rng=plane.runtime.rng,
-                               tie_break=plane.config.placement_tie_break,
-                               missing_is_value=plane.config.spread_missing_attribute_is_value)
-        by_arn = {t.arn: t for t in healthy_bad}
-        changed |= _stop(plane, svc, [by_arn[v.task_arn] for v in picks]) > 0
+        picks = launch.pick_to_stop(plane, svc, healthy_bad, lambda t: t.arn in healthy, k)
+        changed |= _stop(plane, svc, picks) > 0
     elif healthy_bad and not changed and upper - len(live) <= 0 and \
             all(t.arn in healthy for t in live):
         plane.service_event(svc, STUCK.format(svc.name), key="stuck")
     return changed
 
 
-def _daemon_step(plane: "EcsControlPlane", svc: Service) -> bool:
+def _daemon_step(plane: "EcsState", svc: Service) -> bool:
     now = plane.now()
     td = svc.primary.task_definition
     try:
-        cons = constraints_for(td, svc.placement_constraints)
+        cons = launch.constraints_for(td, svc.placement_constraints)
     except ValueError:
         return False
     hosts = build_hosts(plane, svc.cluster_name)
@@ -343,7 +251,7 @@ def _daemon_step(plane: "EcsControlPlane", svc: Service) -> bool:
     for h in sorted(eligible, key=lambda h: (h.ec2_instance_id, h.arn)):
         if h.arn in occupied or live_n >= upper:
             continue
-        result = place_on(plane, h, td, svc.group, cons, svc.primary.network_configuration)
+        result = launch.place_on(plane, h, td, svc.group, cons, svc.primary.network_configuration)
         if isinstance(result, str):
             _placement_failed(plane, svc, Failure(result, [h], {h.arn: result}))
             continue
@@ -352,27 +260,15 @@ def _daemon_step(plane: "EcsControlPlane", svc: Service) -> bool:
             plane, td=td, ci=plane.container_instances[h.arn], shape=shape,
             dynamic_ports=result.dynamic_ports, group=svc.group,
             started_by=svc.primary.id, service=svc, deployment=svc.primary,
-            tags=_task_tags(plane, svc, td),
+            tags=launch.task_tags(plane, svc, td),
             enable_execute_command=svc.enable_execute_command))
         live_n += 1
     _started(plane, svc, started)
     return changed or bool(started)
 
 
-def _task_tags(plane: "EcsControlPlane", svc: Service, td: TaskDefinition) -> list[dict]:
-    tags: list[dict] = []
-    if svc.propagate_tags == "SERVICE":
-        tags = list(svc.tags)
-    elif svc.propagate_tags == "TASK_DEFINITION":
-        tags = list(td.tags)
-    if svc.enable_ecs_managed_tags:
-        tags = tags + [{"key": "aws:ecs:clusterName", "value": svc.cluster_name},
-                       {"key": "aws:ecs:serviceName", "value": svc.name}]
-    return tags
-
-
 # ------------------------------------------------------------- bookkeeping
-def _bookkeeping(plane: "EcsControlPlane", svc: Service) -> None:
+def _bookkeeping(plane: "EcsState", svc: Service) -> None:
     now = plane.now()
     prim = svc.primary
     prim.desired_count = svc.desired_count
@@ -419,7 +315,7 @@ def _bookkeeping(plane: "EcsControlPlane", svc: Service) -> None:
         svc.steady = False
 
 
-def _drain_deleted(plane: "EcsControlPlane", svc: Service) -> None:
+def _drain_deleted(plane: "EcsState", svc: Service) -> None:
     live = [t for t in svc.tasks.values() if t.live]
     if live:
         _stop(plane, svc, live)

@@ -1,4 +1,4 @@
-"""Auto Scaling group capacity providers (ecs-semantics §1.5).
+"""Auto Scaling group capacity providers (docs/ecs-facts.md §1.5).
 
 AWS sources: asg-capacity-providers.html, cluster-auto-scaling.html,
 managed-instance-draining.html, API CreateCapacityProvider / UpdateCapacityProvider /
@@ -11,15 +11,15 @@ What is here:
   RunTask make on provider names and strategies;
 * strategy resolution (``resolve``): a ``capacityProviderStrategy``, else a ``launchType``,
   else the cluster's default strategy, else launch type EC2;
-* the base/weight split (``assign``): the ``base`` tasks go first to the provider that has
-  one; every further task goes to the provider furthest below its target for the new total,
-  where the targets split what is above the base by weight with the **largest remainder**
-  method (floors first, then one each to the largest fractional parts; ties to the provider
-  listed first). Providers of weight 0 only ever get base tasks;
-* PROVISIONING tasks: a task of a managed-scaling provider that finds no room waits in
-  PROVISIONING (no container instance) and is placed when an instance of its provider can take
-  it ("If the Auto Scaling group can't scale out ... the tasks fail to transition beyond the
-  PROVISIONING state", asg-capacity-providers.html);
+* the base/weight split (``provisioning.assign``): the ``base`` tasks go first to the
+  provider that has one; every further task goes to the provider furthest below its target
+  for the new total, where the targets split what is above the base by weight with the
+  **largest remainder** method (floors first, then one each to the largest fractional parts;
+  ties to the provider listed first). Providers of weight 0 only ever get base tasks;
+* PROVISIONING tasks (created in ``provisioning.py``): a task of a managed-scaling provider
+  that finds no room waits in PROVISIONING (no container instance) and is placed when an
+  instance of its provider can take it ("If the Auto Scaling group can't scale out ... the
+  tasks fail to transition beyond the PROVISIONING state", asg-capacity-providers.html);
 * ``reconcile`` (run after the scheduler on every pass): stopped PROVISIONING tasks finish,
   PROVISIONING tasks are placed, then per provider managed draining, managed termination
   protection and managed scaling.
@@ -35,6 +35,9 @@ within [minimumScalingStepSize, maximumScalingStepSize] unless an instance of th
 still inside instanceWarmupPeriod; below it for ``config.managed_scale_in_after_seconds`` (the
 docs' 15 one-minute datapoints) it shrinks to ceil(M * 100 / targetCapacity). Both stay within
 the group's MinSize/MaxSize.
+
+Layer: controller (``sandbox/ecs/controllers``); imports the store and the shared task
+mechanics (``lifecycle``, ``hosts``, ``provisioning``), never another controller.
 """
 
 from __future__ import annotations
@@ -42,20 +45,20 @@ from __future__ import annotations
 import copy
 import math
 import re
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
-from . import errors, lifecycle, resources
-from .errors import EcsError
-from .hosts import build_hosts
-from .models import Container, Task
-from .paging import paginate
-from .placement import Failure, choose, occupy
+from .. import errors, lifecycle, resources
+from ..errors import EcsError
+from ..hosts import build_hosts
+from ..models import Task
+from ..paging import paginate
+from ..placement import Failure, choose, occupy
+from ..provisioning import pool
+from ..state.records import CapacityProvider
 
 if TYPE_CHECKING:
-    from .models import Cluster, ContainerInstance, Deployment, Service, TaskDefinition
-    from .placement import Constraints, Host, TaskShape
-    from .plane import EcsControlPlane
+    from ..models import Cluster, ContainerInstance
+    from ..state.store import EcsState
 
 FARGATE = ("FARGATE", "FARGATE_SPOT")
 DRAIN_HOOK = "ecs-managed-draining-termination-hook"
@@ -92,60 +95,8 @@ NEEDS_SCALING = ("The managed termination protection setting for the capacity pr
                  "managed scaling must also be enabled.")
 
 
-# ------------------------------------------------------------------------ model
-@dataclass
-class CapacityProvider:
-    name: str
-    arn: str
-    asg_name: str
-    asg_arn: str
-    managed_scaling: dict
-    managed_termination_protection: str = "DISABLED"
-    managed_draining: str = "ENABLED"
-    status: str = "ACTIVE"
-    update_status: Optional[str] = None
-    update_status_reason: Optional[str] = None
-    tags: list[dict] = field(default_factory=list)
-    # managed scaling state: since when the reservation has been above / below the target
-    above_since: Optional[float] = None
-    below_since: Optional[float] = None
-    reservation: float = 100.0
-
-    @property
-    def scaling(self) -> bool:
-        return self.managed_scaling.get("status") == "ENABLED"
-
-    def to_api(self, include: set[str] = frozenset()) -> dict:
-        out = {"capacityProviderArn": self.arn, "name": self.name, "status": self.status,
-               "autoScalingGroupProvider": {
-                   "autoScalingGroupArn": self.asg_arn,
-                   "managedScaling": dict(self.managed_scaling),
-                   "managedTerminationProtection": self.managed_termination_protection,
-                   "managedDraining": self.managed_draining}}
-        if self.update_status:
-            out["updateStatus"] = self.update_status
-        if self.update_status_reason:
-            out["updateStatusReason"] = self.update_status_reason
-        if "TAGS" in include:
-            out["tags"] = copy.deepcopy(self.tags)
-        return out
-
-
-@dataclass
-class PlacementRequest:
-    """What a PROVISIONING task needs to be placed later."""
-    constraints: "Constraints"
-    strategies: list[dict]
-
-
-@dataclass
-class CapacityState:
-    providers: dict[str, CapacityProvider] = field(default_factory=dict)
-    requests: dict[str, PlacementRequest] = field(default_factory=dict)  # task arn ->
-
-
 # ----------------------------------------------------------------- auto scaling
-def _group(plane: "EcsControlPlane", ref: str):
+def _group(plane: "EcsState", ref: str):
     """The Auto Scaling group by name or ARN, through the control plane's port."""
     return plane.ports.autoscaling.group(ref) if ref else None
 
@@ -161,7 +112,7 @@ def _enum(value: Any, name: str) -> str:
     return value
 
 
-def _scaling(raw: Optional[dict], current: Optional[dict], plane: "EcsControlPlane") -> dict:
+def _scaling(raw: Optional[dict], current: Optional[dict], plane: "EcsState") -> dict:
     """managedScaling with ECS's defaults filled in (API ManagedScaling)."""
     out = dict(current or {"status": plane.config.managed_scaling_default_status,
                            "targetCapacity": 100, "minimumScalingStepSize": 1,
@@ -191,7 +142,7 @@ def _check_protection(cp: CapacityProvider, group) -> None:
 
 
 # ------------------------------------------------------------------ API handlers
-def create_capacity_provider(plane: "EcsControlPlane", p: dict) -> dict:
+def create_capacity_provider(plane: "EcsState", p: dict) -> dict:
     name = p.get("name") or ""
     if not NAME_RE.match(name) or name.lower().startswith(("aws", "ecs", "fargate")):
         raise errors.client(BAD_NAME)
@@ -223,17 +174,17 @@ def _tags(p: dict) -> list[dict]:
     return [{"key": t["key"], "value": t.get("value", "")} for t in p.get("tags") or []]
 
 
-def _tag_group(plane: "EcsControlPlane", group) -> None:
+def _tag_group(plane: "EcsState", group) -> None:
     """ECS tags the group AmazonECSManaged (cluster-auto-scaling.html considerations)."""
     plane.ports.autoscaling.tag(group, MANAGED_TAG, "")
 
 
-def _find(plane: "EcsControlPlane", ref: str) -> Optional[CapacityProvider]:
+def _find(plane: "EcsState", ref: str) -> Optional[CapacityProvider]:
     name = ref.rsplit("capacity-provider/", 1)[-1] if ref.startswith("arn:") else ref
     return plane.capacity.providers.get(name)
 
 
-def describe_capacity_providers(plane: "EcsControlPlane", p: dict) -> dict:
+def describe_capacity_providers(plane: "EcsState", p: dict) -> dict:
     include = {str(i).upper() for i in p.get("include") or []}
     refs = p.get("capacityProviders")
     if not refs:
@@ -253,7 +204,7 @@ def describe_capacity_providers(plane: "EcsControlPlane", p: dict) -> dict:
     return {"capacityProviders": found, "failures": failures}
 
 
-def update_capacity_provider(plane: "EcsControlPlane", p: dict) -> dict:
+def update_capacity_provider(plane: "EcsState", p: dict) -> dict:
     cp = _find(plane, p.get("name") or "")
     if cp is None or cp.status != "ACTIVE":
         raise errors.invalid(NOT_FOUND)
@@ -278,7 +229,7 @@ def update_capacity_provider(plane: "EcsControlPlane", p: dict) -> dict:
     return {"capacityProvider": out}
 
 
-def delete_capacity_provider(plane: "EcsControlPlane", p: dict) -> dict:
+def delete_capacity_provider(plane: "EcsState", p: dict) -> dict:
     """Associated with a cluster: ACTIVE with updateStatus DELETE_FAILED and ECS's reason (what
     DeleteCapacityProvider returns then); otherwise INACTIVE, its draining hook removed."""
     cp = _find(plane, p.get("capacityProvider") or "")
@@ -299,7 +250,7 @@ def delete_capacity_provider(plane: "EcsControlPlane", p: dict) -> dict:
 
 
 # ------------------------------------------------------- cluster association
-def check_association(plane: "EcsControlPlane", cluster_name: str, names: list[str],
+def check_association(plane: "EcsState", cluster_name: str, names: list[str],
                       strategy: list[dict]) -> list[dict]:
     """PutClusterCapacityProviders / CreateCluster: every provider exists, a managed-scaling
     provider serves one cluster only (cluster-auto-scaling.html), the default strategy uses
@@ -356,7 +307,7 @@ def normalise(strategy: Optional[list]) -> list[dict]:
     return out
 
 
-def resolve(plane: "EcsControlPlane", cluster: "Cluster", strategy: Optional[list],
+def resolve(plane: "EcsState", cluster: "Cluster", strategy: Optional[list],
             launch_type: Optional[str]) -> tuple[Optional[str], list[dict]]:
     """(launchType, capacityProviderStrategy) a service or RunTask ends up with: its own
     strategy, else its launch type, else the cluster's default strategy, else EC2."""
@@ -381,122 +332,7 @@ def resolve(plane: "EcsControlPlane", cluster: "Cluster", strategy: Optional[lis
     return None, items
 
 
-def _targets(strategy: list[dict], total: int) -> dict[str, int]:
-    """Largest-remainder split of ``total`` tasks: the base first, the rest by weight."""
-    out = {i["capacityProvider"]: 0 for i in strategy}
-    rest = total
-    for item in strategy:
-        if item["base"] > 0:
-            out[item["capacityProvider"]] = min(item["base"], total)
-            rest = total - out[item["capacityProvider"]]
-    weights = [(i["capacityProvider"], i["weight"]) for i in strategy if i["weight"] > 0]
-    weight_sum = sum(w for _, w in weights)
-    if not weights or rest <= 0:
-        return out
-    shares = [(name, rest * w / weight_sum) for name, w in weights]
-    for name, share in shares:
-        out[name] += math.floor(share)
-    left = rest - sum(math.floor(s) for _, s in shares)
-    order = sorted(range(len(shares)), key=lambda k: (-(shares[k][1] % 1), k))
-    for k in order[:left]:
-        out[shares[k][0]] += 1
-    return out
-
-
-def assign(strategy: list[dict], counts: dict[str, int], k: int) -> list[str]:
-    """The providers of the next ``k`` tasks, given how many each already has."""
-    have = {i["capacityProvider"]: counts.get(i["capacityProvider"], 0) for i in strategy}
-    order = {i["capacityProvider"]: n for n, i in enumerate(strategy)}
-    picks = []
-    for _ in range(k):
-        target = _targets(strategy, sum(have.values()) + 1)
-        name = max(have, key=lambda n: (target[n] - have[n], -order[n]))
-        picks.append(name)
-        have[name] += 1
-    return picks
-
-
-def providers_for(plane: "EcsControlPlane", strategy: list[dict], svc: "Optional[Service]",
-                  k: int) -> list[Optional[str]]:
-    """One provider per task to place (None: launch type, any instance)."""
-    if not strategy:
-        return [None] * k
-    counts: dict[str, int] = {}
-    if svc is not None:
-        for t in svc.tasks.values():
-            if t.live and t.deployment_id == svc.primary.id and t.capacity_provider_name:
-                counts[t.capacity_provider_name] = counts.get(t.capacity_provider_name, 0) + 1
-    return list(assign(strategy, counts, k))
-
-
-def pool(hosts: list["Host"], provider: Optional[str]) -> list["Host"]:
-    """The instances a task of ``provider`` may use: only that provider's (§1.5)."""
-    if provider is None:
-        return hosts
-    return [h for h in hosts if h.facts.get("capacityProviderName") == provider]
-
-
-def provider_of_instance(plane: "EcsControlPlane", instance) -> Optional[str]:
-    """The ACTIVE provider whose Auto Scaling group launched ``instance`` (its
-    aws:autoscaling:groupName tag, set at launch), for RegisterContainerInstance."""
-    group = getattr(instance, "autoscaling_group", None)
-    name = getattr(group, "name", None)
-    if name is None:
-        tags = {t.get("key"): t.get("value") for t in (instance.get_tags() or [])} \
-            if hasattr(instance, "get_tags") else {}
-        name = tags.get("aws:autoscaling:groupName")
-    cp = next((c for c in plane.capacity.providers.values()
-               if c.asg_name == name and c.status == "ACTIVE"), None)
-    return cp.name if cp else None
-
-
-# ------------------------------------------------------------------ PROVISIONING
-def can_provision(plane: "EcsControlPlane", provider: Optional[str]) -> bool:
-    cp = plane.capacity.providers.get(provider or "")
-    return cp is not None and cp.status == "ACTIVE" and cp.scaling
-
-
-def provision(plane: "EcsControlPlane", *, cluster_name: str, td: "TaskDefinition",
-              shape: "TaskShape", group: str, started_by: Optional[str],
-              service: "Optional[Service]", deployment: "Optional[Deployment]",
-              overrides: Optional[dict], tags: Optional[list], enable_execute_command: bool,
-              provider: str, constraints: "Constraints", strategies: list[dict]) -> Task:
-    """A task that waits in PROVISIONING, without a container instance, for its provider to
-    grow (cluster-auto-scaling.html, "Managed scale-out behavior")."""
-    now = plane.now()
-    task_id = plane.new_id()
-    cluster = plane.clusters[cluster_name]
-    containers = [Container(
-        name=c.get("name", ""), image=c.get("image", ""),
-        arn=plane.arn(f"container/{cluster_name}/{task_id}/{plane.new_uuid()}"),
-        cpu=int(c.get("cpu") or 0),
-        memory=int(c["memory"]) if c.get("memory") is not None else None,
-        memory_reservation=int(c["memoryReservation"])
-        if c.get("memoryReservation") is not None else None) for c in td.containers]
-    if overrides is None:
-        overrides = {"containerOverrides": [{"name": c.name} for c in containers],
-                     "inferenceAcceleratorOverrides": []}
-    task = Task(
-        arn=plane.arn(f"task/{cluster_name}/{task_id}"), id=task_id, cluster_name=cluster_name,
-        cluster_arn=cluster.arn, task_definition=td, container_instance_arn="",
-        ec2_instance_id="", availability_zone=None, group=group, started_by=started_by,
-        created_at=now, cpu=shape.cpu, memory=shape.memory, shape=shape,
-        containers=containers, overrides=overrides,
-        service_name=service.name if service else None,
-        deployment_id=deployment.id if deployment else None, tags=list(tags or []),
-        last_status="PROVISIONING", updated_at=now, version=0,
-        load_balancers=list(deployment.load_balancers) if deployment else [],
-        enable_execute_command=enable_execute_command, capacity_provider_name=provider)
-    plane.tasks[task.arn] = task
-    plane.cluster_tasks[cluster_name][task.arn] = task
-    if service is not None:
-        service.tasks[task.arn] = task
-    plane.capacity.requests[task.arn] = PlacementRequest(constraints, list(strategies))
-    plane.task_changed(task)
-    return task
-
-
-def _promote(plane: "EcsControlPlane", task: Task, ci: "ContainerInstance",
+def _promote(plane: "EcsState", task: Task, ci: "ContainerInstance",
              dynamic_ports: list[int]) -> None:
     """PROVISIONING -> PENDING on ``ci``: the same task ARN, now with a host, through the one
     start path (``lifecycle.start_on``: ports, an awsvpc task's ENI, resources, timers)."""
@@ -506,12 +342,12 @@ def _promote(plane: "EcsControlPlane", task: Task, ci: "ContainerInstance",
     lifecycle.start_on(plane, task, ci, dynamic_ports, service)
 
 
-def _provisioning(plane: "EcsControlPlane") -> list[Task]:
+def _provisioning(plane: "EcsState") -> list[Task]:
     return sorted((t for t in plane.tasks.values() if t.last_status == "PROVISIONING"),
                   key=lambda t: (t.created_at, t.arn))
 
 
-def _place_provisioning(plane: "EcsControlPlane") -> None:
+def _place_provisioning(plane: "EcsState") -> None:
     hosts_by_cluster: dict[str, list] = {}
     for task in _provisioning(plane):
         if not task.live:
@@ -535,7 +371,7 @@ def _place_provisioning(plane: "EcsControlPlane") -> None:
 
 
 # ----------------------------------------------------------------- the loops
-def _busy(plane: "EcsControlPlane", ci: "Optional[ContainerInstance]") -> bool:
+def _busy(plane: "EcsState", ci: "Optional[ContainerInstance]") -> bool:
     """Whether the instance runs a non-daemon task (one not yet STOPPED)."""
     if ci is None:
         return False
@@ -546,13 +382,13 @@ def _busy(plane: "EcsControlPlane", ci: "Optional[ContainerInstance]") -> bool:
     return False
 
 
-def _instances(plane: "EcsControlPlane", cp: CapacityProvider) -> dict[str, Any]:
+def _instances(plane: "EcsState", cp: CapacityProvider) -> dict[str, Any]:
     """EC2 instance id -> its container instance (not INACTIVE) of this provider."""
     return {ci.ec2_instance_id: ci for ci in plane.container_instances.values()
             if ci.capacity_provider_name == cp.name and ci.status != "INACTIVE"}
 
 
-def _drain(plane: "EcsControlPlane", cp: CapacityProvider, group, cis: dict) -> None:
+def _drain(plane: "EcsState", cp: CapacityProvider, group, cis: dict) -> None:
     """managed-instance-draining.html: an instance the group wants to terminate waits in
     Terminating:Wait on ECS's hook; ECS sets it DRAINING (the scheduler replaces its service
     tasks under min/max percent) and lets it go once no non-daemon task is left on it."""
@@ -576,7 +412,7 @@ def _drain(plane: "EcsControlPlane", cp: CapacityProvider, group, cis: dict) -> 
             plane.ports.autoscaling.record_heartbeat(group, state.instance.id)
 
 
-def _protect(plane: "EcsControlPlane", cp: CapacityProvider, group, cis: dict) -> None:
+def _protect(plane: "EcsState", cp: CapacityProvider, group, cis: dict) -> None:
     """cluster-auto-scaling.html: with managed termination protection, instances running
     non-daemon tasks are protected from scale-in; empty ones are not."""
     if cp.managed_termination_protection != "ENABLED" or not cp.scaling:
@@ -590,7 +426,7 @@ def _protect(plane: "EcsControlPlane", cp: CapacityProvider, group, cis: dict) -
             plane.ports.autoscaling.set_protected(group, state.instance.id, want)
 
 
-def _needed(plane: "EcsControlPlane", group, tasks: list[Task]) -> int:
+def _needed(plane: "EcsState", group, tasks: list[Task]) -> int:
     """Fresh instances a first-fit-decreasing binpack (CPU, memory) of ``tasks`` needs."""
     cpu, memory = resources.registered_resources(group.instance_type or "m5.large",
                                                  plane.config)
@@ -608,7 +444,7 @@ def _needed(plane: "EcsControlPlane", group, tasks: list[Task]) -> int:
     return len(bins)
 
 
-def reservation(plane: "EcsControlPlane", cp: CapacityProvider, group,
+def reservation(plane: "EcsState", cp: CapacityProvider, group,
                 cis: dict) -> tuple[float, int, int, int]:
     """(CapacityProviderReservation, M, N, instances needed for PROVISIONING tasks)."""
     in_service = _in_service(group)
@@ -625,14 +461,14 @@ def reservation(plane: "EcsControlPlane", cp: CapacityProvider, group,
     return m / n * 100, m, n, needed
 
 
-def _warming(plane: "EcsControlPlane", cp: CapacityProvider, group) -> bool:
+def _warming(plane: "EcsState", cp: CapacityProvider, group) -> bool:
     now = plane.now()
     period = cp.managed_scaling["instanceWarmupPeriod"]
     return any(now - getattr(s.instance, "sandbox_launched_at", -1e18) < period
                for s in group.instance_states)
 
 
-def _scale(plane: "EcsControlPlane", cp: CapacityProvider, group, cis: dict) -> None:
+def _scale(plane: "EcsState", cp: CapacityProvider, group, cis: dict) -> None:
     if not cp.scaling:
         return
     now = plane.now()
@@ -669,12 +505,12 @@ def _scale(plane: "EcsControlPlane", cp: CapacityProvider, group, cis: dict) -> 
         cp.above_since = cp.below_since = None
 
 
-def _set_desired(plane: "EcsControlPlane", group, desired: int) -> None:
+def _set_desired(plane: "EcsState", group, desired: int) -> None:
     if desired != group.desired_capacity:
         plane.ports.autoscaling.set_desired_capacity(group, desired)
 
 
-def _ensure_hook(plane: "EcsControlPlane", cp: CapacityProvider, group) -> None:
+def _ensure_hook(plane: "EcsState", cp: CapacityProvider, group) -> None:
     """ECS puts its termination lifecycle hook on the group of a managed-draining provider
     (heartbeat 3600 s, default result CONTINUE, as seen on AWS)."""
     if cp.managed_draining != "ENABLED":
@@ -683,7 +519,7 @@ def _ensure_hook(plane: "EcsControlPlane", cp: CapacityProvider, group) -> None:
                                                   "CONTINUE")
 
 
-def reconcile(plane: "EcsControlPlane") -> None:
+def reconcile(plane: "EcsState") -> None:
     """After the scheduler: PROVISIONING tasks, then each associated provider's loops."""
     if not plane.capacity.providers:
         return

@@ -1,4 +1,4 @@
-"""The ECS agent, emulated: EC2 instances become container instances (ecs-semantics §5).
+"""The ECS agent, emulated: EC2 instances become container instances (docs/ecs-facts.md §5).
 
 On every reconcile pass ``sync`` looks at EC2's instances (through ``plane.ports.ec2``):
 
@@ -13,6 +13,9 @@ On every reconcile pass ``sync`` looks at EC2's instances (through ``plane.ports
 
 Container instances registered through the API for instances moto does not know are left
 alone.
+
+Layer: controller (``sandbox/ecs/controllers``); imports the store and the shared task
+mechanics (``lifecycle``, ``provisioning``), never another controller.
 """
 
 from __future__ import annotations
@@ -24,14 +27,13 @@ import gzip
 import json
 import logging
 import re
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
-from . import capacity, lifecycle, resources
-from .models import Cluster, ContainerInstance
+from .. import lifecycle, provisioning, resources
+from ..models import Cluster, ContainerInstance
 
 if TYPE_CHECKING:
-    from .plane import EcsControlPlane
+    from ..state.store import EcsState
 
 LOG = logging.getLogger("sandbox.ecs")
 
@@ -63,14 +65,6 @@ CAPABILITIES = (
         "ecs.capability.firelens.fluentbit",
     ]
 )
-
-
-@dataclass
-class AgentState:
-    # EC2 instance id -> its parsed ecs.config (None: not an ECS instance) once seen running
-    known: dict[str, Optional[dict]] = field(default_factory=dict)
-    pending: set[str] = field(default_factory=set)      # registration timer scheduled
-    reconnecting: set[str] = field(default_factory=set)  # reconnect timer scheduled
 
 
 # ------------------------------------------------------------------ user data
@@ -156,7 +150,7 @@ def agent_config(instance) -> Optional[dict]:
 
 
 # ------------------------------------------------------------------- EC2 view
-def ec2_instances(plane: "EcsControlPlane") -> dict[str, Any]:
+def ec2_instances(plane: "EcsState") -> dict[str, Any]:
     """Every EC2 instance by id, through the control plane's EC2 port."""
     return plane.ports.ec2.instances()
 
@@ -167,7 +161,7 @@ def _state(instance) -> str:
 
 
 # ------------------------------------------------------------------------ sync
-def sync(plane: "EcsControlPlane") -> None:
+def sync(plane: "EcsState") -> None:
     instances = ec2_instances(plane)
     st = plane.agent
     for ci in list(plane.container_instances.values()):
@@ -200,7 +194,7 @@ def sync(plane: "EcsControlPlane") -> None:
                                  lambda iid=iid: _register_timer(plane, iid))
 
 
-def _register_timer(plane: "EcsControlPlane", iid: str) -> None:
+def _register_timer(plane: "EcsState", iid: str) -> None:
     st = plane.agent
     inst = ec2_instances(plane).get(iid)
     conf = st.known.get(iid)
@@ -230,7 +224,7 @@ def _register_timer(plane: "EcsControlPlane", iid: str) -> None:
         LOG.warning("agent on %s cannot register: %s", iid, exc)
 
 
-def _reconnect(plane: "EcsControlPlane", arn: str) -> None:
+def _reconnect(plane: "EcsState", arn: str) -> None:
     ci = plane.container_instances.get(arn)
     if ci is None:
         return
@@ -283,7 +277,7 @@ def _port_list(text: Optional[str], default: list[str]) -> list[str]:
     return list(default)
 
 
-def register(plane: "EcsControlPlane", cluster: Cluster, instance, conf: Optional[dict],
+def register(plane: "EcsState", cluster: Cluster, instance, conf: Optional[dict],
              total_resources: Optional[list] = None, attributes: Optional[list] = None,
              version_info: Optional[dict] = None, tags: Optional[list] = None,
              document: Optional[dict] = None) -> ContainerInstance:
@@ -340,7 +334,7 @@ def register(plane: "EcsControlPlane", cluster: Cluster, instance, conf: Optiona
         availability_zone=az, ec2_backed=instance is not None, version=0, updated_at=now,
         tags=list(tags or []))
     if instance is not None:   # launched from a provider's Auto Scaling group (§1.5)
-        ci.capacity_provider_name = capacity.provider_of_instance(plane, instance)
+        ci.capacity_provider_name = provisioning.provider_of_instance(plane, instance)
     plane.container_instances[ci.arn] = ci
     plane.agent.known.setdefault(iid, conf or None)
     plane.instance_changed(ci)
@@ -349,7 +343,7 @@ def register(plane: "EcsControlPlane", cluster: Cluster, instance, conf: Optiona
 
 
 # -------------------------------------------------------------- host changes
-def host_terminated(plane: "EcsControlPlane", ci: ContainerInstance) -> None:
+def host_terminated(plane: "EcsState", ci: ContainerInstance) -> None:
     ci.status = "INACTIVE"
     ci.agent_connected = False
     ci.deregistered_at = plane.now()
@@ -360,7 +354,7 @@ def host_terminated(plane: "EcsControlPlane", ci: ContainerInstance) -> None:
     forget_later(plane, ci)
 
 
-def host_stopped(plane: "EcsControlPlane", ci: ContainerInstance) -> None:
+def host_stopped(plane: "EcsState", ci: ContainerInstance) -> None:
     ci.agent_connected = False
     reason = f"Host EC2 (instance {ci.ec2_instance_id}) stopped."
     for t in list(ci.tasks.values()):
@@ -368,7 +362,7 @@ def host_stopped(plane: "EcsControlPlane", ci: ContainerInstance) -> None:
     plane.instance_changed(ci)
 
 
-def forget_later(plane: "EcsControlPlane", ci: ContainerInstance) -> None:
+def forget_later(plane: "EcsState", ci: ContainerInstance) -> None:
     arn = ci.arn
 
     def forget() -> None:

@@ -1,4 +1,4 @@
-"""ECS's own Availability Zone rebalancing (ecs-semantics §1.4; AWS service-rebalancing.html,
+"""ECS's own Availability Zone rebalancing (docs/ecs-facts.md §1.4; AWS service-rebalancing.html,
 track-service-rebalancing.html, service-rebalancing-event-messages-list.html).
 
 What AWS documents and this module does:
@@ -20,38 +20,34 @@ Undocumented, so configurable in ``sandbox/config.py``: how long after steady st
 check runs (``az_rebalancing_check_seconds``) and how many tasks one batch moves
 (``az_rebalancing_batch_size``); the temporary extra tasks also stay within maximumPercent.
 
-The scheduler asks ``surplus_allowance`` so that it does not scale in the extra tasks while
-they warm up; everything else happens in ``reconcile_service``, called by the plane after the
-scheduler's pass.
+The scheduler asks the store (``EcsState.az_rebalancing_surplus``) so that it does not scale in
+the extra tasks while they warm up; everything else happens in ``reconcile_service``, called by
+the plane after the scheduler's pass.
+
+Layer: controller (``sandbox/ecs/controllers``); imports the store and the shared task
+mechanics (``launch``, ``lifecycle``, ``network``, ``hosts``), never another controller.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
 
-from . import errors, events, lifecycle, network, scheduler
-from .models import Service, Task, TaskDefinition
-from .placement import Constraints, Failure, Victim, choose, choose_to_stop
+from .. import errors, launch, lifecycle, network
+from ..hosts import build_hosts
+from ..models import Service, Task, TaskDefinition
+from ..placement import Constraints, Failure, choose
+from ..state import events
+from ..state.records import Operation
 
 if TYPE_CHECKING:
-    from .placement import Host
-    from .plane import EcsControlPlane
+    from ..placement import Host
+    from ..state.store import EcsState
 
 AZ_ATTRIBUTE = "ecs.availability-zone"
 AZ_FIELD = f"attribute:{AZ_ATTRIBUTE}"
 STOP_REASON = "Availability-zone rebalancing initiated by (deployment {})"
-
-
-@dataclass
-class Operation:
-    """One rebalancing operation of a service: from STARTED to COMPLETED or STOPPED."""
-    deployment_id: str
-    desired_count: int
-    started: list[str] = field(default_factory=list)  # task arns of the current batch
-    blocked: bool = False                              # protection event already sent
 
 
 # ----------------------------------------------------------------- eligibility
@@ -103,27 +99,16 @@ def check_requested(svc: Service, value: Optional[str], td: Optional[TaskDefinit
                              "Availability Zones in the Amazon ECS Developer Guide.")
 
 
-# ------------------------------------------------------------------- scheduler
-def surplus_allowance(plane: "EcsControlPlane", svc: Service) -> int:
-    """Tasks above desiredCount the scheduler must leave alone: the rebalancing tasks started
-    in the short AZs that are still live (stopping them would defeat start-first)."""
-    op = _operation(plane, svc)
-    if op is None:
-        return 0
-    return sum(1 for arn in op.started
-               if (t := svc.tasks.get(arn)) is not None and t.live)
-
-
 # ------------------------------------------------------------------- the view
-def _operation(plane: "EcsControlPlane", svc: Service) -> Optional[Operation]:
+def _operation(plane: "EcsState", svc: Service) -> Optional[Operation]:
     return plane.az_rebalancing.get(svc.arn)
 
 
-def _hosts_for(plane: "EcsControlPlane", svc: Service) -> list["Host"]:
+def _hosts_for(plane: "EcsState", svc: Service) -> list["Host"]:
     """ACTIVE, agent-connected instances that satisfy the service's constraints."""
-    hosts = scheduler.build_hosts(plane, svc.cluster_name)
+    hosts = build_hosts(plane, svc.cluster_name)
     try:
-        cons = scheduler.constraints_for(svc.primary.task_definition, svc.placement_constraints)
+        cons = launch.constraints_for(svc.primary.task_definition, svc.placement_constraints)
     except ValueError:
         return []
     subnets = network.subnets_of(svc.primary.network_configuration)
@@ -142,7 +127,7 @@ def _in_capacity_providers(svc: Service, hosts: list["Host"]) -> list["Host"]:
     return [h for h in hosts if h.facts.get("capacityProviderName") in names]
 
 
-def service_azs(plane: "EcsControlPlane", svc: Service) -> list[str]:
+def service_azs(plane: "EcsState", svc: Service) -> list[str]:
     """The AZs the service can place in, sorted: those of its eligible instances."""
     return sorted({h.attributes.get(AZ_ATTRIBUTE) for h in _hosts_for(plane, svc)
                    if h.attributes.get(AZ_ATTRIBUTE)})
@@ -189,7 +174,7 @@ def describe_counts(counts: Counter, azs: list[str], repeat_tasks: bool) -> str:
 
 
 # ------------------------------------------------------------------ reconcile
-def reconcile_service(plane: "EcsControlPlane", svc: Service) -> None:
+def reconcile_service(plane: "EcsState", svc: Service) -> None:
     """One level-triggered look at one service; at most one phase change per call."""
     op = _operation(plane, svc)
     if op is not None:
@@ -210,7 +195,7 @@ def reconcile_service(plane: "EcsControlPlane", svc: Service) -> None:
     _start_batch(plane, svc, op, azs, counts)
 
 
-def _may_start(plane: "EcsControlPlane", svc: Service) -> bool:
+def _may_start(plane: "EcsState", svc: Service) -> bool:
     """ENABLED, eligible, ACTIVE and at steady state for az_rebalancing_check_seconds."""
     if svc.status != "ACTIVE" or svc.availability_zone_rebalancing != "ENABLED" \
             or not svc.deployments or not svc.steady or ineligible_reason(svc):
@@ -225,7 +210,7 @@ def _may_start(plane: "EcsControlPlane", svc: Service) -> bool:
     return True
 
 
-def _continue(plane: "EcsControlPlane", svc: Service, op: Operation) -> None:
+def _continue(plane: "EcsState", svc: Service, op: Operation) -> None:
     if svc.status != "ACTIVE" or not svc.deployments \
             or svc.primary.id != op.deployment_id or svc.desired_count != op.desired_count \
             or svc.availability_zone_rebalancing != "ENABLED":
@@ -255,13 +240,13 @@ def _settling(svc: Service) -> bool:
                or (t.live and t.last_status != "RUNNING") for t in svc.tasks.values())
 
 
-def _end(plane: "EcsControlPlane", svc: Service, event_name: str) -> None:
+def _end(plane: "EcsState", svc: Service, event_name: str) -> None:
     plane.az_rebalancing.pop(svc.arn, None)
     plane.emit(events.service_action(plane, svc, event_name))
 
 
 # ------------------------------------------------------------------ start first
-def _start_batch(plane: "EcsControlPlane", svc: Service, op: Operation, azs: list[str],
+def _start_batch(plane: "EcsState", svc: Service, op: Operation, azs: list[str],
                  counts: Counter) -> None:
     """Start up to a batch of tasks in the short AZs, within maximumPercent."""
     goal = targets(counts, azs, svc.desired_count)
@@ -280,19 +265,19 @@ def _start_batch(plane: "EcsControlPlane", svc: Service, op: Operation, azs: lis
         op.started += [t.arn for t in placed]
 
 
-def _place_in(plane: "EcsControlPlane", svc: Service, az: str, n: int) -> list[Task]:
+def _place_in(plane: "EcsState", svc: Service, az: str, n: int) -> list[Task]:
     """Place ``n`` tasks in ``az`` under the service's own strategies and constraints."""
     td = svc.primary.task_definition
     pin = {"type": "memberOf", "expression": f"{AZ_FIELD} == {az}"}
     try:
-        cons: Constraints = scheduler.constraints_for(td, list(svc.placement_constraints)
+        cons: Constraints = launch.constraints_for(td, list(svc.placement_constraints)
                                                       + [pin])
     except ValueError:
         return []
-    placed, failure = scheduler.place_tasks(
+    placed, failure = launch.place_tasks(
         plane, svc.cluster_name, td, n, group=svc.group, constraints=cons,
-        strategies=scheduler._strategies(svc), started_by=svc.primary.id, service=svc,
-        deployment=svc.primary, tags=scheduler._task_tags(plane, svc, td),
+        strategies=launch.strategies(svc), started_by=svc.primary.id, service=svc,
+        deployment=svc.primary, tags=launch.task_tags(plane, svc, td),
         enable_execute_command=svc.enable_execute_command)
     if placed:
         ids = ", ".join(t.id for t in placed)
@@ -303,23 +288,23 @@ def _place_in(plane: "EcsControlPlane", svc: Service, az: str, n: int) -> list[T
     return placed
 
 
-def _failure_in(plane: "EcsControlPlane", svc: Service, az: str) -> Optional[Failure]:
+def _failure_in(plane: "EcsState", svc: Service, az: str) -> Optional[Failure]:
     """Why the AZ's own instances cannot take the task (the AZ pin would otherwise make
     every other AZ's instance the "closest" with an ATTRIBUTE failure)."""
     td = svc.primary.task_definition
     try:
-        cons = scheduler.constraints_for(td, svc.placement_constraints)
+        cons = launch.constraints_for(td, svc.placement_constraints)
     except ValueError:
         return None
-    hosts = [h for h in _in_capacity_providers(svc, scheduler.build_hosts(
+    hosts = [h for h in _in_capacity_providers(svc, build_hosts(
         plane, svc.cluster_name)) if h.attributes.get(AZ_ATTRIBUTE) == az]
-    shape = scheduler.shape_for(td, svc.group, svc.primary.network_configuration)
-    result = choose(hosts, shape, cons, scheduler._strategies(svc), rng=plane.runtime.rng,
+    shape = launch.shape_for(td, svc.group, svc.primary.network_configuration)
+    result = choose(hosts, shape, cons, launch.strategies(svc), rng=plane.runtime.rng,
                     port_range=plane.config.dynamic_port_range)
     return result if isinstance(result, Failure) else None
 
 
-def _placement_failed(plane: "EcsControlPlane", svc: Service, az: str,
+def _placement_failed(plane: "EcsState", svc: Service, az: str,
                       failure: Failure) -> None:
     message = (f"service ({svc.name}) is unable to place a task in {az} because no "
                "container instance met all of its requirements.")
@@ -332,7 +317,7 @@ def _placement_failed(plane: "EcsControlPlane", svc: Service, az: str,
 
 
 # -------------------------------------------------------------------- then stop
-def _stop_batch(plane: "EcsControlPlane", svc: Service, op: Operation,
+def _stop_batch(plane: "EcsState", svc: Service, op: Operation,
                 started: list[Task]) -> None:
     """The started tasks are healthy: stop as many tasks in the over AZs, never a protected
     one; inside an AZ the scheduler's own scale-in choice (§2) picks which. Started tasks
@@ -382,15 +367,5 @@ def _without(counts: Counter, started: list[Task]) -> Counter:
     return out
 
 
-def _choose(plane: "EcsControlPlane", svc: Service, pool: list[Task], k: int) -> list[Task]:
-    if k <= 0:
-        return []
-    hosts = scheduler.build_hosts(plane, svc.cluster_name)
-    victims = [Victim(task_arn=t.arn, host_arn=t.container_instance_arn,
-                      last_status=t.last_status, healthy=lifecycle.is_healthy(plane, t),
-                      created_at=t.created_at, cpu=t.cpu, memory=t.memory) for t in pool]
-    picks = choose_to_stop(victims, hosts, svc.group, scheduler._strategies(svc), k,
-                           rng=plane.runtime.rng, tie_break=plane.config.placement_tie_break,
-                           missing_is_value=plane.config.spread_missing_attribute_is_value)
-    by_arn = {t.arn: t for t in pool}
-    return [by_arn[v.task_arn] for v in picks]
+def _choose(plane: "EcsState", svc: Service, pool: list[Task], k: int) -> list[Task]:
+    return launch.pick_to_stop(plane, svc, pool, lambda t: lifecycle.is_healthy(plane, t), k)

@@ -1,4 +1,4 @@
-"""EventBridge envelopes for ECS (ecs-semantics §6), field for field.
+"""EventBridge envelopes for ECS (docs/ecs-facts.md §6), field for field.
 
 Envelope: version "0", id (UUID from the sandbox rng), detail-type, source "aws.ecs",
 account, time (ISO, second precision, sandbox clock), region, resources, detail. Task and
@@ -9,11 +9,25 @@ ISO strings with milliseconds.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from .models import ContainerInstance, Deployment, Service, Task
-    from .plane import EcsControlPlane
+    from ..models import ContainerInstance, Deployment, Service, Task
+
+class Source(Protocol):
+    """What an envelope needs from the store (``store.EcsState``, which imports this module:
+    a Protocol rather than an import keeps the two without a circle)."""
+
+    @property
+    def account(self) -> str: ...
+
+    @property
+    def region(self) -> str: ...
+
+    def now(self) -> float: ...
+
+    def new_uuid(self) -> str: ...
+
 
 TASK = "ECS Task State Change"
 CONTAINER_INSTANCE = "ECS Container Instance State Change"
@@ -30,7 +44,7 @@ def iso_millis(t: float) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
-def envelope(plane: "EcsControlPlane", detail_type: str, resources: list[str],
+def envelope(plane: Source, detail_type: str, resources: list[str],
              detail: dict) -> dict:
     return {
         "version": "0",
@@ -45,13 +59,13 @@ def envelope(plane: "EcsControlPlane", detail_type: str, resources: list[str],
     }
 
 
-def task_state_change(plane: "EcsControlPlane", task: "Task") -> dict:
+def task_state_change(plane: Source, task: "Task") -> dict:
     detail = task.to_api(ts=iso_millis)
     detail["updatedAt"] = iso_millis(task.updated_at)
     return envelope(plane, TASK, [task.arn], detail)
 
 
-def container_instance_state_change(plane: "EcsControlPlane",
+def container_instance_state_change(plane: Source,
                                     ci: "ContainerInstance") -> dict:
     detail = ci.to_api(ts=iso_millis)
     detail.pop("registeredAt", None)
@@ -60,7 +74,7 @@ def container_instance_state_change(plane: "EcsControlPlane",
     return envelope(plane, CONTAINER_INSTANCE, [ci.arn], detail)
 
 
-def service_action(plane: "EcsControlPlane", service: "Service", event_name: str,
+def service_action(plane: Source, service: "Service", event_name: str,
                    event_type: str = "INFO", **extra) -> dict:
     detail = {"eventType": event_type, "eventName": event_name,
               "clusterArn": service.cluster_arn}
@@ -69,7 +83,7 @@ def service_action(plane: "EcsControlPlane", service: "Service", event_name: str
     return envelope(plane, SERVICE_ACTION, [service.arn], detail)
 
 
-def deployment_state_change(plane: "EcsControlPlane", service: "Service",
+def deployment_state_change(plane: Source, service: "Service",
                             deployment: "Deployment", event_name: str, reason: str,
                             event_type: str = "INFO") -> dict:
     detail = {"eventType": event_type, "eventName": event_name,
