@@ -19,28 +19,6 @@ from dataclasses import dataclass, field
 AZ_ATTRIBUTE = "ecs.availability-zone"
 
 
-class EngineError(Exception):
-    """Base class of every error the engine raises on purpose."""
-
-
-class ClusterNotFound(EngineError):
-    """The cluster does not exist (or is INACTIVE)."""
-
-    def __init__(self, cluster: str):
-        super().__init__(f"ECS cluster {cluster!r} not found")
-        self.cluster = cluster
-
-
-class UnknownServices(EngineError):
-    """Service names the caller asked for that do not exist (or are INACTIVE) in the cluster."""
-
-    def __init__(self, cluster: str, names: tuple[str, ...]):
-        listed = ", ".join(sorted(names))
-        super().__init__(f"unknown service(s) in cluster {cluster!r}: {listed}")
-        self.cluster = cluster
-        self.names = tuple(sorted(names))
-
-
 @dataclass(frozen=True, slots=True)
 class PlacementStrategy:
     """One ``placementStrategy`` rule: type ``spread|binpack|random``, field as given by ECS."""
