@@ -1,7 +1,8 @@
 """Plain data read from one ECS cluster: the planner's only input.
 
 Everything here is immutable (frozen, slotted dataclasses) and free of I/O. ``snapshot.py`` builds
-these from the ECS API; tests build them with ``tests/unit/engine/factories.py``.
+these from the ECS API; tests build them with ``tests/unit/engine/factories.py``. Imports
+nothing from the engine.
 
 Conventions:
 - ARNs identify instances, services and tasks; ``Service.name`` is the short name.
