@@ -64,8 +64,8 @@ def _instance_change(detail: dict) -> Verdict:
         return Verdict(True, "instance_state", f"instance {instance} is {status}")
     if status != "ACTIVE" or detail.get("agentConnected") is not True:
         return Verdict(False, "instance_state",
-                        f"instance {instance} is {status}, agent connected: "
-                        f"{detail.get('agentConnected')}")
+                       f"instance {instance} is {status}, agent connected: "
+                       f"{detail.get('agentConnected')}")
     running = detail.get("runningTasksCount")
     pending = detail.get("pendingTasksCount")
     if running is None and pending is None:
@@ -73,7 +73,7 @@ def _instance_change(detail: dict) -> Verdict:
     if (running or 0) + (pending or 0) == 0:
         return Verdict(True, "instance_state", f"instance {instance} is ACTIVE and empty")
     return Verdict(False, "instance_state",
-                    f"instance {instance} already runs {(running or 0) + (pending or 0)} tasks")
+                   f"instance {instance} already runs {(running or 0) + (pending or 0)} tasks")
 
 
 def _service_action(event: dict, detail: dict) -> Verdict:
@@ -82,4 +82,4 @@ def _service_action(event: dict, detail: dict) -> Verdict:
     resources = event.get("resources") or []
     service = resources[0].rsplit("/", 1)[-1] if resources and isinstance(resources[0], str) else None
     return Verdict(True, "service_steady_state", f"service {service} reached a steady state",
-                    service=service)
+                   service=service)

@@ -31,7 +31,7 @@ def strategy_levels(service: Service) -> tuple[str, ...] | Explanation:
     if bad:
         kinds = ", ".join(sorted({r.type for r in bad}))
         return Explanation(Reason.UNSUPPORTED_STRATEGY,
-                    f"placement strategy {kinds} does not spread; not rebalanced")
+                           f"placement strategy {kinds} does not spread; not rebalanced")
     if not rules:
         return (AZ_ATTRIBUTE, INSTANCE_LEVEL)
     levels: list[str] = []

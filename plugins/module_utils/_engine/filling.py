@@ -141,7 +141,6 @@ def _band(total: int, counts: Sequence[int], floors: Sequence[int], caps: Sequen
     return targets
 
 
-
 def band_split(total: int, held: Sequence[int], floors: Sequence[int], caps: Sequence[int],
                max_skew: int, cost: Callable[[int, int], int]) -> list[int] | None:
     """Shares of ``total`` for child domains within ``max_skew`` of each other (where

@@ -78,7 +78,7 @@ def policy_skip(service: Service, tasks: Sequence[Task]) -> Explanation | None:
         return not_ec2
     if service.deployment_controller not in ("ECS", ""):
         return Explanation(Reason.DEPLOYMENT_CONTROLLER,
-                    f"deployment controller {service.deployment_controller} manages this service")
+                           f"deployment controller {service.deployment_controller} manages this service")
     levels = strategy_levels(service)
     if isinstance(levels, Explanation):
         return levels
@@ -86,14 +86,14 @@ def policy_skip(service: Service, tasks: Sequence[Task]) -> Explanation | None:
         return Explanation(Reason.TOO_FEW_TASKS, f"desired count {service.desired} is below 2")
     if service.deployments > 1 or service.rollout_state == "IN_PROGRESS":
         return Explanation(Reason.DEPLOYMENT_IN_PROGRESS,
-                    f"deployment in progress ({service.deployments} deployments, "
-                    f"rollout {service.rollout_state or 'unknown'})")
+                           f"deployment in progress ({service.deployments} deployments, "
+                           f"rollout {service.rollout_state or 'unknown'})")
     if service.az_rebalancing == "ENABLED" and service.az_rebalancing_in_progress:
         return Explanation(Reason.ECS_AZ_REBALANCING,
-                    "ECS's own AZ rebalancing is in progress; waiting for it to finish")
+                           "ECS's own AZ rebalancing is in progress; waiting for it to finish")
     if len(tasks) != service.desired:
         return Explanation(Reason.NOT_STEADY, f"{len(tasks)} live tasks but desired count "
-                                       f"{service.desired}; the scheduler is still acting")
+                                              f"{service.desired}; the scheduler is still acting")
     return None
 
 
@@ -102,11 +102,11 @@ def _not_ec2(service: Service) -> Explanation | None:
     instance the engine can spread over."""
     if service.launch_type in NOT_EC2_LAUNCH_TYPES:
         return Explanation(Reason.NOT_EC2, f"launch type {service.launch_type} has no container "
-                                    "instances to spread over; not rebalanced")
+                                           "instances to spread over; not rebalanced")
     fargate = [p for p in service.providers if p in FARGATE_PROVIDERS]
     if fargate:
         return Explanation(Reason.NOT_EC2, f"capacity provider {', '.join(fargate)} has no container "
-                                    "instances to spread over; not rebalanced")
+                                           "instances to spread over; not rebalanced")
     return None
 
 
@@ -186,8 +186,8 @@ def _single_domain(analysis: Analysis) -> Explanation | None:
     if len(domains) >= 2:
         return None
     return Explanation(Reason.SINGLE_DOMAIN,
-                f"{len(domains)} eligible domain(s) at every level "
-                f"({', '.join(level_name(lv) for lv in analysis.levels)}); nothing to spread over")
+                       f"{len(domains)} eligible domain(s) at every level "
+                       f"({', '.join(level_name(lv) for lv in analysis.levels)}); nothing to spread over")
 
 
 def _waiting(analysis: Analysis) -> Explanation | None:
@@ -196,8 +196,8 @@ def _waiting(analysis: Analysis) -> Explanation | None:
     if not analysis.waiting:
         return None
     return Explanation(Reason.TASKS_BEING_REPLACED,
-                f"{analysis.waiting} task(s) on DRAINING or deregistered instances (or not "
-                "placed yet) are being replaced by ECS; waiting for it")
+                       f"{analysis.waiting} task(s) on DRAINING or deregistered instances (or not "
+                       "placed yet) are being replaced by ECS; waiting for it")
 
 
 def _fmt(skew: Mapping[str, int]) -> str:

@@ -209,9 +209,9 @@ def analyze(service: Service, tasks: Sequence[Task], ctx: CandidateIndex, levels
     slots = [s for g in groups for s in g.slots]
     eligible = {s.inst.arn for s in slots}
     analysis = Analysis(service, levels, slots,
-                         {arn: n for arn, n in sorted(counts.items()) if arn not in eligible},
-                         complete=exhaustive or all(g.pos >= len(g.members) for g in groups),
-                         waiting=waiting, hidden=hidden, delegated=delegated, groups=groups)
+                        {arn: n for arn, n in sorted(counts.items()) if arn not in eligible},
+                        complete=exhaustive or all(g.pos >= len(g.members) for g in groups),
+                        waiting=waiting, hidden=hidden, delegated=delegated, groups=groups)
     if groups:
         analysis.skew = _skews(groups, group_levels, hidden, spread, targets=False)
         analysis.target_skew = _skews(groups, group_levels, hidden, spread, targets=True)
@@ -309,7 +309,6 @@ def _split(total: int, groups: list[_Group], depth: int, svc: _SvcCtx, spread: b
             band_fill(total, held, floors, caps, svc.max_skew,
                       [(-h, k) for h, k in zip(held, keys)])
     return list(zip(shares, (by_key[k] for k in keys)))
-
 
 
 def _cost(total: int, groups: list[_Group], depth: int, svc: _SvcCtx, spread: bool) -> int:
