@@ -7,7 +7,7 @@ are the client's business: build it with ``aws_client.client_config()``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from .aws_client import CountingClient, chunks
