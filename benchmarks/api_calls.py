@@ -157,13 +157,13 @@ def engine_decision(snap, max_moves: int | None) -> dict:
     eng = importlib.import_module(ENGINE)
     evictor = importlib.import_module(f"{ENGINE}.evictor")
     executor = importlib.import_module(f"{ENGINE}.executor")
-    planner = importlib.import_module(f"{ENGINE}.planner")
-    snapshot = importlib.import_module(f"{ENGINE}.snapshot")
+    aws_client = importlib.import_module(f"{ENGINE}.aws_client")
+    deadline_mod = importlib.import_module(f"{ENGINE}.deadline")
     fake = FakeEcs(snap)
     read = eng.take_snapshot(fake, snap.cluster_name)
-    plan = eng.plan(read, eng.PlanOptions(max_moves=planner.UNLIMITED))
-    api = snapshot.CountingClient(fake)
-    deadline = evictor.Deadline(lambda: 0.0, 900)
+    plan = eng.plan(read)
+    api = aws_client.CountingClient(fake)
+    deadline = deadline_mod.Deadline(lambda: 0.0, 900)
     decision = evictor.Evictor(api, read.cluster_arn, evictor.Limits(strategy="stop",
                                max_moves=max_moves), deadline).decide(read, plan)
     step = executor.Executor(api, read.cluster_arn, deadline, "bench",

@@ -122,7 +122,7 @@ def run(quick: bool = False) -> dict:
         if "minHealthy 100" not in name:      # others: minimumHealthyPercent 50 (a spare)
             snap = replace(snap, services={n: replace(s, min_healthy_percent=50)
                                            for n, s in snap.services.items()})
-        p = planner.plan(snap, planner.PlanOptions(max_moves=planner.UNLIMITED))
+        p = planner.plan(snap)
         moved = len(p.moves)
         touched = {m.service for m in p.moves}
         tasks = {n: len(ts) for n, ts in snap.tasks.items()}

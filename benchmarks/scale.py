@@ -100,6 +100,8 @@ def measure_whole_run(instances: int, services: int, tasks: int, mode: str = "st
     planner = importlib.import_module(f"{ENGINE}.planner")
     snapshot = importlib.import_module(f"{ENGINE}.snapshot")
     evictor = importlib.import_module(f"{ENGINE}.evictor")
+    aws_client = importlib.import_module(f"{ENGINE}.aws_client")
+    deadline_mod = importlib.import_module(f"{ENGINE}.deadline")
     report = importlib.import_module(f"{ENGINE}.report")
     runner = importlib.import_module(f"{ENGINE}.runner")
     facade = importlib.import_module(ENGINE.rsplit("._engine", 1)[0] + ".engine")
@@ -110,11 +112,10 @@ def measure_whole_run(instances: int, services: int, tasks: int, mode: str = "st
     fake = FakeEcs(snap)
     gc.collect()
     read, t_read = _timed(lambda: snapshot.take_snapshot(fake, snap.cluster_name))
-    planned, t_plan = _timed(lambda: planner.plan(read, planner.PlanOptions(
-        max_moves=planner.UNLIMITED)))
-    deadline = evictor.Deadline(lambda: 0.0, 900)
+    planned, t_plan = _timed(lambda: planner.plan(read))
+    deadline = deadline_mod.Deadline(lambda: 0.0, 900)
     decision, t_decide = _timed(lambda: evictor.Evictor(
-        snapshot.CountingClient(fake), read.cluster_arn, evictor.Limits(), deadline
+        aws_client.CountingClient(fake), read.cluster_arn, evictor.Limits(), deadline
     ).decide(read, planned))
     rep, t_report = _timed(lambda: report.report(read, 1, None, planned, detail=False))
     result = runner.RebalanceResult(plan=planned, before=rep, after=rep, decision=decision,

@@ -182,7 +182,7 @@ def measure(scenario: Scenario, id_seed: int) -> dict:
         world.prepare()
         snap = eng.take_snapshot(world.ecs, world.cluster)
         bound = sum(lower_bound(snap, name) for name in snap.services)
-        needed = planner.plan(snap, planner.PlanOptions(max_moves=planner.UNLIMITED)).moves_needed
+        needed = planner.plan(snap).moves_needed
         start = world.sb.now()
         request = runner.RebalanceRequest(cluster=world.cluster, strategy="auto",
                                           max_moves=scenario.max_moves, poll_interval=5,

@@ -23,26 +23,29 @@ SCHEDULED = "Scheduled Event"
 
 
 @dataclass(frozen=True)
-class Decision:
+class Verdict:
+    """Whether an event is worth a rebalancing run (``act``), the kind of trigger, and why.
+    (Not the evictor's ``Decision``, which is what one step of a run may move.)"""
+
     act: bool
     trigger: str
     reason: str
     service: str | None = None
 
 
-def decide(event: Any, cluster: str) -> Decision:
+def decide(event: Any, cluster: str) -> Verdict:
     if not isinstance(event, dict):
-        return Decision(False, "unknown", "the event is not a JSON object")
+        return Verdict(False, "unknown", "the event is not a JSON object")
     kind = event.get("detail-type")
     detail = event.get("detail")
     if kind == SCHEDULED and event.get("source") == "aws.events":
-        return Decision(True, "schedule", "scheduled run")
+        return Verdict(True, "schedule", "scheduled run")
     if event.get("source") != "aws.ecs" or not isinstance(detail, dict):
-        return Decision(False, str(kind or "unknown"), "not an ECS event this function handles")
+        return Verdict(False, str(kind or "unknown"), "not an ECS event this function handles")
     if kind not in (INSTANCE_CHANGE, SERVICE_ACTION):
-        return Decision(False, str(kind), "event type is not a rebalancing trigger")
+        return Verdict(False, str(kind), "event type is not a rebalancing trigger")
     if not _in_cluster(detail.get("clusterArn"), cluster):
-        return Decision(False, str(kind), f"event is for another cluster, not {cluster}")
+        return Verdict(False, str(kind), f"event is for another cluster, not {cluster}")
     if kind == INSTANCE_CHANGE:
         return _instance_change(detail)
     return _service_action(event, detail)
@@ -54,29 +57,29 @@ def _in_cluster(cluster_arn: Any, cluster: str) -> bool:
     return cluster_arn == cluster or cluster_arn.endswith(f":cluster/{cluster}")
 
 
-def _instance_change(detail: dict) -> Decision:
+def _instance_change(detail: dict) -> Verdict:
     status = detail.get("status")
     instance = detail.get("ec2InstanceId", "?")
     if status in ("DRAINING", "INACTIVE"):
-        return Decision(True, "instance_state", f"instance {instance} is {status}")
+        return Verdict(True, "instance_state", f"instance {instance} is {status}")
     if status != "ACTIVE" or detail.get("agentConnected") is not True:
-        return Decision(False, "instance_state",
-                        f"instance {instance} is {status}, agent connected: "
-                        f"{detail.get('agentConnected')}")
+        return Verdict(False, "instance_state",
+                       f"instance {instance} is {status}, agent connected: "
+                       f"{detail.get('agentConnected')}")
     running = detail.get("runningTasksCount")
     pending = detail.get("pendingTasksCount")
     if running is None and pending is None:
-        return Decision(True, "instance_state", f"instance {instance} is ACTIVE (task count unknown)")
+        return Verdict(True, "instance_state", f"instance {instance} is ACTIVE (task count unknown)")
     if (running or 0) + (pending or 0) == 0:
-        return Decision(True, "instance_state", f"instance {instance} is ACTIVE and empty")
-    return Decision(False, "instance_state",
-                    f"instance {instance} already runs {(running or 0) + (pending or 0)} tasks")
+        return Verdict(True, "instance_state", f"instance {instance} is ACTIVE and empty")
+    return Verdict(False, "instance_state",
+                   f"instance {instance} already runs {(running or 0) + (pending or 0)} tasks")
 
 
-def _service_action(event: dict, detail: dict) -> Decision:
+def _service_action(event: dict, detail: dict) -> Verdict:
     if detail.get("eventName") != "SERVICE_STEADY_STATE":
-        return Decision(False, "service_action", f"{detail.get('eventName')} is not a trigger")
+        return Verdict(False, "service_action", f"{detail.get('eventName')} is not a trigger")
     resources = event.get("resources") or []
     service = resources[0].rsplit("/", 1)[-1] if resources and isinstance(resources[0], str) else None
-    return Decision(True, "service_steady_state", f"service {service} reached a steady state",
-                    service=service)
+    return Verdict(True, "service_steady_state", f"service {service} reached a steady state",
+                   service=service)

@@ -56,11 +56,11 @@ def handler(event: Any, context: Any = None) -> dict:
     except ConfigError as err:
         log("config_error", error=str(err))
         return {"status": "error", "reason": str(err)}
-    decision = decide(event, cfg.cluster)
-    log("triggered", trigger=decision.trigger, act=decision.act, reason=decision.reason,
+    verdict = decide(event, cfg.cluster)
+    log("triggered", trigger=verdict.trigger, act=verdict.act, reason=verdict.reason,
         cluster=cfg.cluster, dry_run=cfg.dry_run)
-    if not decision.act:
-        return {"status": "ignored", "reason": decision.reason}
+    if not verdict.act:
+        return {"status": "ignored", "reason": verdict.reason}
     return step(cfg, remaining_seconds(context))
 
 

@@ -9,9 +9,12 @@ the rebalancer Lambda ships the very same code). Modules import from here only.
 
 from __future__ import annotations
 
-from ._engine.model import ClusterNotFound, ClusterSnapshot, EngineError, UnknownServices
-from ._engine.runner import RebalanceRequest, RebalanceResult, distributions, rebalance
-from ._engine.snapshot import client_config, take_snapshot
+from ._engine.aws_client import client_config
+from ._engine.errors import ClusterNotFound, EngineError, UnknownServices
+from ._engine.model import ClusterSnapshot
+from ._engine.report import report
+from ._engine.runner import RebalanceRequest, RebalanceResult, rebalance
+from ._engine.snapshot import take_snapshot
 
 __all__ = [
     "ClusterNotFound", "ClusterSnapshot", "EngineError", "RebalanceRequest", "RebalanceResult",
@@ -25,8 +28,8 @@ def distribution_report(snapshot: ClusterSnapshot, max_skew: int = 1,
     """What ``task_distribution_info`` returns: per-service spread and balance, a summary of
     the container instances; with ``detail``, per-instance counts and targets for those
     services (True: all) and the list of instances."""
-    per_service = distributions(snapshot, max_skew, tuple(services) if services else None,
-                                detail=detail)
+    per_service = report(snapshot, max_skew, tuple(services) if services else None,
+                         detail=detail)
     imbalanced = sorted(n for n, d in per_service.items()
                         if not d["balanced"] and d["skip"] is None)
     out = {

@@ -1,26 +1,43 @@
-"""taskspread rebalancing engine: snapshot -> plan (pure) -> executor.
+"""taskspread rebalancing engine: snapshot -> plan (pure) -> evictor -> executor.
 
 Standard library + boto3/botocore only, relative imports only: the same package is imported by
 the Ansible modules (``ansible_collections.taskspread.ecs.plugins.module_utils._engine``) and
 shipped inside the Lambda zip under another name.
+
+Layers, bottom to top (a module imports only the ones below it; ``tests/sandbox/
+test_engine_layers.py`` keeps it so):
+
+1. ``errors``, ``codes``, ``model``, ``filling``, ``deadline``, ``aws_client``, ``lock``:
+   import nothing from the engine;
+2. ``placement_expr`` (memberOf expressions), ``plan_types`` (what the planner returns);
+3. ``candidates`` (levels, constraints, capacity ledger, candidate instances);
+4. ``targets`` (targets per level);
+5. ``planner`` (the plan), ``snapshot`` (the one read path);
+6. ``surge`` (where a surge's tasks land), ``report`` (per-service distributions);
+7. ``evictor`` (what may move now), then ``executor`` (the API calls), then ``runner``
+   (the loop the modules and the Lambda share).
 """
 
+from .aws_client import client_config
+from .codes import Reason, Refused, Status
+from .errors import (
+    ClusterNotFound, EngineError, ExpressionError, UnknownServices, UnsupportedExpression,
+)
 from .model import (
-    AZ_ATTRIBUTE, ClusterNotFound, ClusterSnapshot, EngineError, Instance, PlacementConstraint,
-    PlacementStrategy, Service, Task, TaskResources, UnknownServices,
+    AZ_ATTRIBUTE, ClusterSnapshot, Instance, PlacementConstraint, PlacementStrategy, Service,
+    Task, TaskResources,
 )
-from .placement_expr import ExpressionError, UnsupportedExpression, compile_expression
-from .planner import (
-    INSTANCE_LEVEL, OPT_OUT_TAG, Distribution, Move, Plan, PlanOptions, Reason, ServicePlan,
-    Skip, Status, default_max_moves, distribution, plan,
-)
-from .snapshot import client_config, take_snapshot, task_resources
+from .candidates import INSTANCE_LEVEL
+from .placement_expr import compile_expression
+from .plan_types import Distribution, Explanation, Move, Plan, PlanOptions, ServicePlan
+from .planner import OPT_OUT_TAG, distribution, plan
+from .snapshot import take_snapshot, task_resources
 
 __all__ = [
     "AZ_ATTRIBUTE", "ClusterNotFound", "ClusterSnapshot", "Distribution", "EngineError",
-    "ExpressionError", "INSTANCE_LEVEL", "Instance", "Move", "OPT_OUT_TAG", "PlacementConstraint",
-    "PlacementStrategy", "Plan", "PlanOptions", "Reason", "Service", "ServicePlan", "Skip",
-    "Status", "Task", "TaskResources", "UnknownServices", "UnsupportedExpression",
-    "client_config", "compile_expression", "default_max_moves", "distribution", "plan",
+    "Explanation", "ExpressionError", "INSTANCE_LEVEL", "Instance", "Move", "OPT_OUT_TAG",
+    "PlacementConstraint", "PlacementStrategy", "Plan", "PlanOptions", "Reason", "Refused",
+    "Service", "ServicePlan", "Status", "Task", "TaskResources", "UnknownServices",
+    "UnsupportedExpression", "client_config", "compile_expression", "distribution", "plan",
     "take_snapshot", "task_resources",
 ]

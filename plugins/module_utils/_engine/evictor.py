@@ -5,9 +5,9 @@ The planner proposes moves (pure, from the snapshot). The evictor takes them ser
 and grants a move only when it can happen now without harm:
 
 * **locks**: a service whose surge lock another run holds is skipped ("surge in progress");
-* **no progress**: a service whose last step left it in exactly the shape it had before (the
-  step record tag, ``lock.STEP_TAG``) is skipped until its shape changes, so no move that did
-  not help is repeated (a Lambda triggered by the service's own steady state cannot loop);
+* **no progress**: a service whose last step left its world exactly as it was before (the same
+  fingerprint in the step record tag, ``lock.STEP_TAG``) is skipped until the fingerprint
+  changes, so no move that did not help is repeated (a Lambda triggered by the service's own steady state cannot loop);
 * **mode and floor**: ``stop`` needs a spare healthy task above the floor
   (``ceil(desired * minimumHealthyPercent / 100)``; healthy = RUNNING, and HEALTHY when a
   container health check exists, and no more than the healthy targets of its load balancer);
@@ -28,31 +28,20 @@ import math
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Callable, Sequence
+from typing import Sequence
 
-from .lock import STEP_TAG, SURGE_TAG, SurgeLock, shape_signature, step_shape, step_time
-from .model import ClusterSnapshot, EngineError, Service, Task
-from .planner import (
-    UNLIMITED, Move, Plan, PlanOptions, ServicePlan, Status, default_max_moves, plan,
-)
-from .snapshot import CountingClient, chunks
+from .aws_client import CountingClient, chunks
+from .codes import Refused, Status
+from .deadline import Deadline
+from .errors import ProtectionFailed
+from .lock import STEP_TAG, SURGE_TAG, SurgeLock, fingerprint_digest, step_fingerprint, step_time
+from .model import ClusterSnapshot, Service, Task
+from .plan_types import Move, Plan, PlanOptions, ServicePlan
+from .planner import plan
 from .surge import SurgePlan, plan_surge, smallest_surge, target_counts
 
 STRATEGIES = ("auto", "stop", "surge", "redeploy")
 MAX_TASKS_PER_GET_PROTECTION = 100
-
-
-class Refused:
-    """Reason codes of a refused service (``Refusal.code``)."""
-
-    SURGE_IN_PROGRESS = "surge_in_progress"
-    NO_PROGRESS = "no_progress"
-    NO_DISRUPTION_BUDGET = "no_disruption_budget"
-    PROTECTED = "protected"
-    DEFERRED = "deferred"
-    AZ_BUDGET = "az_budget"
-    DEADLINE = "deadline"
-    SURGE_WOULD_NOT_HELP = "surge_would_not_help"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,20 +67,6 @@ class Limits:
             raise ValueError("surge_min_seconds must not be negative")
 
 
-class Deadline:
-    """The run's one absolute deadline; every wait of the run is bounded by it."""
-
-    def __init__(self, clock: Callable[[], float], seconds: float):
-        self.clock = clock
-        self.at = clock() + seconds
-
-    def remaining(self) -> float:
-        return max(0.0, self.at - self.clock())
-
-    def passed(self) -> bool:
-        return self.clock() >= self.at
-
-
 @dataclass(slots=True)
 class Grant:
     """Moves of one service the executor may make now, and how."""
@@ -100,7 +75,7 @@ class Grant:
     mode: str
     moves: list[Move]
     tasks: Sequence[Task]
-    shape: str
+    fingerprint: str
     targets: Mapping[str, int] = field(default_factory=dict)
     surge: SurgePlan | None = None
 
@@ -116,11 +91,11 @@ class Grant:
 @dataclass(frozen=True, slots=True)
 class Refusal:
     service: str
-    code: str
+    code: Refused
     message: str
 
     def to_dict(self) -> dict:
-        return {"service": self.service, "code": self.code, "message": self.message}
+        return {"service": self.service, "code": str(self.code), "message": self.message}
 
 
 @dataclass(slots=True)
@@ -142,6 +117,12 @@ class Decision:
 
 # ------------------------------------------------------------------------- pure limits
 
+def default_max_moves(snapshot: ClusterSnapshot) -> int:
+    """The step's budget when ``Limits.max_moves`` is None: 10% of the cluster's live tasks,
+    at least 1."""
+    return max(1, snapshot.task_count() // 10)
+
+
 def floor_running(service: Service) -> int:
     """The fewest healthy tasks ECS's minimumHealthyPercent allows."""
     return math.ceil(service.desired * service.min_healthy_percent / 100)
@@ -161,7 +142,7 @@ def healthy_tasks(service: Service, tasks: Sequence[Task]) -> int:
                and (not needs_check or t.health == "HEALTHY"))
 
 
-def service_shape(snapshot: ClusterSnapshot, name: str) -> str:
+def service_fingerprint(snapshot: ClusterSnapshot, name: str) -> str:
     """What a step on ``name`` could have changed, as a digest: the cluster's instances (ARN,
     status, agent), the service's desired count and task definition, and its task count per
     instance. Equal digests before and after a step mean the step made no progress."""
@@ -172,7 +153,7 @@ def service_shape(snapshot: ClusterSnapshot, name: str) -> str:
     parts = [f"{i.arn} {i.status} {i.agent_connected}" for i in snapshot.instances]
     parts += [f"desired={service.desired}", f"td={service.task_definition}"]
     parts += [f"{arn}={n}" for arn, n in sorted(counts.items())]
-    return shape_signature(parts)
+    return fingerprint_digest(parts)
 
 
 # ---------------------------------------------------------------------------- evictor
@@ -227,7 +208,7 @@ class Evictor:
                 per_az[move.source_az] += 1
             decision.spent += len(take)
             decision.grants.append(Grant(service, mode, take, tasks,
-                                         service_shape(snapshot, service.name),
+                                         service_fingerprint(snapshot, service.name),
                                          target_counts(sp, service.name), surge))
         return decision
 
@@ -302,7 +283,7 @@ class Evictor:
                            f"surge in progress (lock of run {lock.owner or 'unknown'}, "
                            f"phase {lock.phase}, deadline {lock.deadline:.0f}); not touched")
         record = latest_step_record(snapshot.tasks.get(service.name, ()))
-        if record and step_shape(record) == service_shape(snapshot, service.name):
+        if record and step_fingerprint(record) == service_fingerprint(snapshot, service.name):
             return Refusal(service.name, Refused.NO_PROGRESS,
                            "the last step left the service exactly as it found it (same "
                            "instances, desired count and task counts); not repeated until "
@@ -452,8 +433,8 @@ def surge_helps(snapshot: ClusterSnapshot, sp: ServicePlan, surge: SurgePlan,
     if not must_balance and surge.remaining_moves < sp.moves_needed:
         return True
     after = predicted_snapshot(snapshot, surge)
-    again = plan(after, PlanOptions(services=(surge.service,), max_skew=max_skew,
-                                    max_moves=UNLIMITED)).service(surge.service)
+    again = plan(after, PlanOptions(services=(surge.service,),
+                                    max_skew=max_skew)).service(surge.service)
     if must_balance:
         return again.balanced
     return again.balanced or again.moves_needed < sp.moves_needed
@@ -530,7 +511,3 @@ def require_no_failures(resp: dict, what: str) -> None:
     if failures:
         listed = ", ".join(f"{f.get('arn', '?')}: {f.get('reason', '?')}" for f in failures)
         raise ProtectionFailed(f"{what} failed for {len(failures)} task(s): {listed}")
-
-
-class ProtectionFailed(EngineError):
-    """UpdateTaskProtection reported failures for some tasks."""

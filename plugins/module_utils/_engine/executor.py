@@ -20,8 +20,8 @@ It decides nothing about *whether* a task may move (``evictor.py`` does); it dec
 Healing (level-triggered, first thing in a step): a surge lock whose deadline has passed is
 undone by delta against the current desiredCount (``lock.restore_count``) and removed.
 
-After acting on a service the executor writes the step record (``lock.STEP_TAG``: the shape the
-service had before the step) that the evictor's no-progress breaker reads.
+After acting on a service the executor writes the step record (``lock.STEP_TAG``: the fingerprint
+of the service's world before the step) that the evictor's no-progress breaker reads.
 """
 
 from __future__ import annotations
@@ -31,16 +31,15 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Sequence
 
-from .evictor import (
-    Deadline, Decision, Grant, ProtectionFailed, Refusal, Refused, read_protection,
-    require_no_failures,
-)
+from .aws_client import CountingClient, chunks
+from .codes import Refused
+from .deadline import Deadline
+from .errors import EngineError, LockLost, ProtectionFailed, SettleTimeout
+from .evictor import Decision, Grant, Refusal, read_protection, require_no_failures
 from .lock import CLAIMED, LOWERING, RAISING, STEP_TAG, SURGE_TAG, SurgeLock, restore_count, step_tag
-from .model import ClusterSnapshot, EngineError, Service, Task
-from .planner import Move
-from .snapshot import (
-    MAX_TASKS_PER_DESCRIBE, CountingClient, chunks, epoch_seconds, task_from_doc,
-)
+from .model import ClusterSnapshot, Service, Task
+from .plan_types import Move
+from .snapshot import MAX_TASKS_PER_DESCRIBE, epoch_seconds, task_from_doc
 from .surge import choose_removals
 
 try:
@@ -51,15 +50,6 @@ except ImportError:  # the modules report a missing botocore through AnsibleAWSM
 
 MAX_TASKS_PER_UPDATE_PROTECTION = 10
 STOP_REASON = "taskspread.ecs rebalancing: moving a task from an over-target instance"
-
-
-class SettleTimeout(EngineError):
-    """A service did not settle before the run's deadline."""
-
-
-class LockLost(EngineError):
-    """Another run holds the service's surge lock (seen before our write, or it wrote after
-    us); this run leaves the service alone."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -403,14 +393,14 @@ class Executor:
         self.api.call("untag_resource", resourceArn=service.arn, tagKeys=[key])
 
     def _record_step(self, grant: Grant, action: Action) -> None:
-        """Tag one task of the service that stays with the shape before this step."""
+        """Tag one task of the service that stays with the fingerprint before this step."""
         gone = set(action.stopped_tasks) | {m.task_arn for m in grant.moves}
         keeper = next((t.arn for t in sorted(grant.tasks, key=lambda t: t.arn)
                        if t.arn not in gone), None)
         if keeper is None or grant.mode == "redeploy":
             return              # a redeploy replaces every task: no task would carry it
         self.api.call("tag_resource", resourceArn=keeper,
-                      tags=[{"key": STEP_TAG, "value": step_tag(grant.shape, self.clock())}])
+                      tags=[{"key": STEP_TAG, "value": step_tag(grant.fingerprint, self.clock())}])
 
     def protection_expiry_minutes(self) -> int:
         """Protection this run adds expires no later than the run's deadline (whole minutes,

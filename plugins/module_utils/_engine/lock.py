@@ -26,10 +26,11 @@ start=<epoch> deadline=<epoch>"``
 ECS tag values allow letters, digits, spaces and ``+ - = . _ : / @``; this format uses only
 those. Tags are the one durable store a run has on ECS: no table, no extra permissions.
 
-The step record (``taskspread:last-step``) is the no-progress breaker's memory: the shape of the
-service's world when a run last acted on it, written as a tag on one of the service's tasks
-that stays. If a later read shows exactly that shape again, the step did not help and is not
-repeated until the shape changes. It lives on a task, not on the service, so tools that manage
+The step record (``taskspread:last-step``) is the no-progress breaker's memory: the fingerprint
+of the service's world when a run last acted on it, written as a tag on one of the service's
+tasks that stays. If a later read shows exactly that fingerprint again, the step did not help
+and is not repeated until the fingerprint changes. (The tag's field is named ``shape``: the
+format is what runs already wrote to AWS, so it stays.) It lives on a task, not on the service, so tools that manage
 the service's own tags (community.aws.ecs_service compares them exactly) never see it, and it
 goes away with the task.
 """
@@ -100,13 +101,13 @@ def restore_count(lock: SurgeLock, current: int) -> int | None:
     return None
 
 
-def shape_signature(parts: list[str]) -> str:
-    """A short stable digest of a service's world (see ``executor.service_shape``)."""
+def fingerprint_digest(parts: list[str]) -> str:
+    """A short stable digest of a service's world (see ``evictor.service_fingerprint``)."""
     return hashlib.sha1("\n".join(parts).encode()).hexdigest()[:16]
 
 
-def step_tag(shape: str, now: float) -> str:
-    return f"v1 shape={shape} at={now:.0f}"
+def step_tag(fingerprint: str, now: float) -> str:
+    return f"v1 shape={fingerprint} at={now:.0f}"
 
 
 def _fields(value: str) -> dict[str, str]:
@@ -114,7 +115,7 @@ def _fields(value: str) -> dict[str, str]:
     return dict(part.split("=", 1) for part in value.split()[1:] if "=" in part)
 
 
-def step_shape(value: str) -> str:
+def step_fingerprint(value: str) -> str:
     return _fields(value).get("shape", "")
 
 

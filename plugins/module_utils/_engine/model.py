@@ -1,7 +1,8 @@
 """Plain data read from one ECS cluster: the planner's only input.
 
 Everything here is immutable (frozen, slotted dataclasses) and free of I/O. ``snapshot.py`` builds
-these from the ECS API; tests build them with ``tests/unit/engine/factories.py``.
+these from the ECS API; tests build them with ``tests/unit/engine/factories.py``. Imports
+nothing from the engine.
 
 Conventions:
 - ARNs identify instances, services and tasks; ``Service.name`` is the short name.
@@ -17,28 +18,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 AZ_ATTRIBUTE = "ecs.availability-zone"
-
-
-class EngineError(Exception):
-    """Base class of every error the engine raises on purpose."""
-
-
-class ClusterNotFound(EngineError):
-    """The cluster does not exist (or is INACTIVE)."""
-
-    def __init__(self, cluster: str):
-        super().__init__(f"ECS cluster {cluster!r} not found")
-        self.cluster = cluster
-
-
-class UnknownServices(EngineError):
-    """Service names the caller asked for that do not exist (or are INACTIVE) in the cluster."""
-
-    def __init__(self, cluster: str, names: tuple[str, ...]):
-        listed = ", ".join(sorted(names))
-        super().__init__(f"unknown service(s) in cluster {cluster!r}: {listed}")
-        self.cluster = cluster
-        self.names = tuple(sorted(names))
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,17 +19,10 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from .model import EngineError, Instance
+from .errors import ExpressionError, UnsupportedExpression
+from .model import Instance
 
 Predicate = Callable[[Mapping[str, str]], bool]
-
-
-class ExpressionError(EngineError):
-    """The expression is not valid cluster query language."""
-
-
-class UnsupportedExpression(ExpressionError):
-    """Valid, but uses something this evaluator cannot judge (e.g. ``task:group``)."""
 
 
 UNSUPPORTED_SUBJECTS = ("task:group", "runningtaskscount", "registeredat", "agentversion")

@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from typing import Union
 
 from .model import ClusterSnapshot
-from .planner import UNLIMITED, Plan, PlanOptions, ServicePlan, plan
+from .plan_types import Plan, PlanOptions, ServicePlan
+from .planner import plan
 
 Detail = Union[bool, Iterable[str], None]
 
@@ -24,7 +25,7 @@ def service_summary(sp: ServicePlan, max_skew: int) -> dict:
     cluster's instance count."""
     d = sp.distribution
     reason = sp.reason.to_dict() if sp.reason else None
-    out = {"service": sp.service, "status": sp.status, "reason": reason,
+    out = {"service": sp.service, "status": str(sp.status), "reason": reason,
            "skip": sp.skip.to_dict() if sp.skip else None, "max_skew": max_skew,
            "moves_needed": sp.moves_needed}
     if d is None:
@@ -65,13 +66,12 @@ def report(snapshot: ClusterSnapshot, max_skew: int = 1,
            detail: Detail = None) -> dict[str, dict]:
     """Per service name (sorted): ``service_summary``, plus ``service_detail`` for the
     services in ``detail`` (names or ARNs, or True for all). ``planned``: a plan of the same
-    snapshot and max_skew to reuse; else one is made (every move proposed, no budget)."""
+    snapshot and max_skew to reuse; else one is made."""
     names = sorted(snapshot.services) if services is None else \
         list(snapshot.service_names(services))
     if planned is None or planned.max_skew != max_skew or \
             not set(names) <= {sp.service for sp in planned.services}:
-        planned = plan(snapshot, PlanOptions(services=tuple(names), max_skew=max_skew,
-                                             max_moves=UNLIMITED))
+        planned = plan(snapshot, PlanOptions(services=tuple(names), max_skew=max_skew))
     by_name = {sp.service: sp for sp in planned.services}
     detailed = _detailed(detail, names, snapshot)
     out: dict[str, dict] = {}

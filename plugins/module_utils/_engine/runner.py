@@ -19,13 +19,18 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .evictor import Deadline, Decision, Evictor, Limits
-from .executor import AWS_ERRORS, ExecOptions, Executor, SettleTimeout, StepResult
+from .aws_client import CountingClient
+from .codes import Reason, Status
+from .deadline import Deadline
+from .errors import SettleTimeout
+from .evictor import Decision, Evictor, Limits
+from .executor import AWS_ERRORS, ExecOptions, Executor, StepResult
 from .lock import SURGE_TAG, SurgeLock
 from .model import ClusterSnapshot
-from .planner import UNLIMITED, Plan, PlanOptions, Reason, Status, plan
-from .report import Detail, report
-from .snapshot import CountingClient, take_snapshot
+from .plan_types import Plan, PlanOptions
+from .planner import plan
+from .report import report
+from .snapshot import take_snapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +67,7 @@ class RebalanceRequest:
 
     def plan_options(self) -> PlanOptions:
         """The planner proposes every move; the evictor spends the budget."""
-        return PlanOptions(services=self.services, max_skew=self.max_skew,
-                           max_moves=UNLIMITED)
+        return PlanOptions(services=self.services, max_skew=self.max_skew)
 
     def limits(self) -> Limits:
         return Limits(strategy=self.strategy, max_moves=self.max_moves,
@@ -109,16 +113,14 @@ class RebalanceResult:
     def skipped(self) -> list[dict]:
         """Why each service that is not balanced at the end of the run was left alone or is
         still out of balance: the latest plan's skips and reasons (at capacity with its
-        figures, deferred by the budget, ...), then the evictor's refusals of the last step
+        figures, ...), then the evictor's refusals of the last step
         (one entry per service). A service the run balanced has no entry."""
         out: dict[str, dict] = {}
         for sp in (self.last_plan or self.plan).services:
             if sp.status == Status.SKIPPED and sp.skip:
-                out[sp.service] = {"service": sp.service, "code": sp.skip.code,
-                                   "message": sp.skip.message}
+                out[sp.service] = {"service": sp.service, **sp.skip.to_dict()}
             elif sp.reason is not None and (
-                    sp.status in (Status.AT_CAPACITY, Status.DEFERRED)
-                    or sp.reason.code == Reason.AT_CAPACITY):
+                    sp.status == Status.AT_CAPACITY or sp.reason.code == Reason.AT_CAPACITY):
                 # The planner gives every service it leaves out of balance its reason.
                 out[sp.service] = {"service": sp.service, **sp.reason.to_dict()}
         latest = self.last_decision or self.decision
@@ -168,19 +170,11 @@ def compact_plan(planned: Plan, decision: Decision | None = None) -> dict:
             "moves": [m.to_dict() for m in granted], "moves_planned": len(planned.moves),
             "moves_needed": planned.moves_needed,
             "message": planned.message,
-            "services": [{"service": sp.service, "status": sp.status, "balanced": sp.balanced,
+            "services": [{"service": sp.service, "status": str(sp.status), "balanced": sp.balanced,
                           "moves_needed": sp.moves_needed, "planned_moves": len(sp.moves),
                           "reason": sp.reason.to_dict() if sp.reason else None,
                           "skip": sp.skip.to_dict() if sp.skip else None}
                          for sp in planned.services]}
-
-
-def distributions(snapshot: ClusterSnapshot, max_skew: int,
-                  services: tuple[str, ...] | None = None, planned: Plan | None = None,
-                  detail: Detail = True) -> dict:
-    """Per service, the report built from ``planned`` (the run's own plan of ``snapshot``):
-    summary, plus per-instance counts and targets for ``detail`` (the diff reads them)."""
-    return report(snapshot, max_skew, services, planned, detail)
 
 
 def rebalance(ecs_client: Any, request: RebalanceRequest,
@@ -201,7 +195,7 @@ def rebalance(ecs_client: Any, request: RebalanceRequest,
     calls, retries = snap.api_calls, snap.api_retries
     evictor = Evictor(api, snap.cluster_arn, request.limits(), deadline, elb)
     current = plan(snap, request.plan_options())
-    before = distributions(snap, request.max_skew, request.services, current, request.detail)
+    before = report(snap, request.max_skew, request.services, current, request.detail)
     result = RebalanceResult(plan=current, before=before, after=before,
                              check_mode=request.check_mode, run_id=run_id)
     executor = Executor(api, snap.cluster_arn, deadline, run_id, request.exec_options(),
@@ -242,8 +236,8 @@ def _loop(request: RebalanceRequest, result: RebalanceResult, snap: ClusterSnaps
         result.api_retries += snap.api_retries
         current = plan(snap, request.plan_options())
         result.last_plan = current
-        result.after = distributions(snap, request.max_skew, request.services, current,
-                                     request.detail)
+        result.after = report(snap, request.max_skew, request.services, current,
+                              request.detail)
         if result.timed_out:
             return
         decision = evictor.decide(snap, current)

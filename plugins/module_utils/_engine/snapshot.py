@@ -2,23 +2,20 @@
 
 Every list is paginated with botocore paginators, every describe batched to its API maximum
 (100 container instances or tasks, 10 services), each task definition described once. Retries
-are the client's business: build it with ``client_config()``.
+are the client's business: build it with ``aws_client.client_config()``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable
 from typing import Any
 
-try:
-    from botocore.config import Config
-except ImportError:  # the modules report a missing botocore through AnsibleAWSModule
-    Config = None
-
+from .aws_client import CountingClient, chunks
+from .errors import ClusterNotFound, UnknownServices
 from .lock import STEP_TAG
 from .model import (
-    AZ_ATTRIBUTE, CapacityProviderItem, ClusterNotFound, ClusterSnapshot, Instance,
-    PlacementConstraint, PlacementStrategy, Service, Task, TaskResources, UnknownServices,
+    AZ_ATTRIBUTE, CapacityProviderItem, ClusterSnapshot, Instance, PlacementConstraint,
+    PlacementStrategy, Service, Task, TaskResources,
 )
 
 AZ_REBALANCING_STARTED = "AZ Rebalancing in progress."
@@ -30,42 +27,6 @@ MAX_TASKS_PER_DESCRIBE = 100
 MAX_SERVICES_PER_DESCRIBE = 10
 LIST_SERVICES_PAGE = 100           # ListServices maxResults maximum (its default is 10)
 LIVE_STATUSES = ("ACTIVE", "DRAINING")
-
-
-def client_config(retry_mode: str = "adaptive", max_attempts: int = 10,
-                  user_agent_extra: str = "taskspread.ecs") -> Config:
-    """The botocore Config the engine's ECS client should be built with (retries live here)."""
-    if retry_mode not in ("adaptive", "standard", "legacy"):
-        raise ValueError(f"retry_mode must be adaptive, standard or legacy, not {retry_mode!r}")
-    return Config(retries={"mode": retry_mode, "max_attempts": max_attempts},
-                  user_agent_extra=user_agent_extra)
-
-
-class CountingClient:
-    """Wraps an ECS client; counts every request (each page of a paginator counts one) and the
-    retries botocore made for them (throttling, transient errors), from ResponseMetadata."""
-
-    def __init__(self, client: Any):
-        self.client = client
-        self.calls = 0
-        self.retries = 0
-
-    def _count(self, response: dict) -> dict:
-        self.calls += 1
-        self.retries += int((response.get("ResponseMetadata") or {}).get("RetryAttempts") or 0)
-        return response
-
-    def call(self, operation: str, **params: Any) -> dict:
-        return self._count(getattr(self.client, operation)(**params))
-
-    def pages(self, operation: str, **params: Any) -> Iterator[dict]:
-        for page in self.client.get_paginator(operation).paginate(**params):
-            yield self._count(page)
-
-
-def chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
 
 
 def take_snapshot(ecs_client: Any, cluster: str,

@@ -31,11 +31,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Union
 
-from .model import ClusterSnapshot, Instance, Service, Task
-from .planner import (
-    INSTANCE_LEVEL, Distribution, Plan, ServicePlan, Skip, _Context, level_value,
-    service_constraints, strategy_levels, task_preference,
+from .candidates import (
+    INSTANCE_LEVEL, CandidateIndex, level_value, service_constraints, strategy_levels,
 )
+from .model import ClusterSnapshot, Instance, Service, Task
+from .plan_types import Distribution, Explanation, Plan, ServicePlan
+from .planner import task_preference
 
 Targets = Union[Mapping[str, int], Distribution, ServicePlan, Plan]
 
@@ -138,14 +139,14 @@ def predict_placements(snapshot: ClusterSnapshot, service: Service, counts: Mapp
                        k: int) -> tuple[list[str], int]:
     """Instance ARN of each of ``k`` new tasks placed one at a time, and the number of ties."""
     levels = strategy_levels(service)
-    if isinstance(levels, Skip):
+    if isinstance(levels, Explanation):
         raise ValueError(levels.message)
     cons = service_constraints(service)
-    if isinstance(cons, Skip):
+    if isinstance(cons, Explanation):
         raise ValueError(cons.message)
-    ctx = _Context(snapshot)
+    ctx = CandidateIndex(snapshot)
     candidates = ctx.candidates(cons.member_of)
-    if isinstance(candidates, Skip):
+    if isinstance(candidates, Explanation):
         raise ValueError(candidates.message)
     providers = frozenset(service.providers)
     pool = [i for i in candidates if not providers or i.capacity_provider in providers]

@@ -12,18 +12,21 @@ from dataclasses import replace
 import pytest
 
 from ansible_collections.taskspread.ecs.plugins.module_utils._engine import lock as lk
+from ansible_collections.taskspread.ecs.plugins.module_utils._engine.aws_client import (
+    CountingClient,
+)
+from ansible_collections.taskspread.ecs.plugins.module_utils._engine.codes import Refused
+from ansible_collections.taskspread.ecs.plugins.module_utils._engine.deadline import Deadline
 from ansible_collections.taskspread.ecs.plugins.module_utils._engine.evictor import (
-    Deadline, Evictor, Limits, Refused, service_shape,
+    Evictor, Limits, service_fingerprint,
 )
 from ansible_collections.taskspread.ecs.plugins.module_utils._engine.executor import (
     STOP_REASON, ExecOptions, Executor,
 )
-from ansible_collections.taskspread.ecs.plugins.module_utils._engine.planner import (
-    UNLIMITED, PlanOptions, plan,
+from ansible_collections.taskspread.ecs.plugins.module_utils._engine.plan_types import (
+    PlanOptions,
 )
-from ansible_collections.taskspread.ecs.plugins.module_utils._engine.snapshot import (
-    CountingClient,
-)
+from ansible_collections.taskspread.ecs.plugins.module_utils._engine.planner import plan
 
 from .factories import cluster, inst, ref, svc
 from .fake_ecs import FakeEcs, client_error
@@ -55,7 +58,7 @@ def decide(snap, fake, clock=None, seconds=900.0, **limits):
     clock = clock or Clock()
     evictor = Evictor(CountingClient(fake), snap.cluster_arn, Limits(**limits),
                       Deadline(clock, seconds))
-    return evictor.decide(snap, plan(snap, PlanOptions(max_moves=UNLIMITED)))
+    return evictor.decide(snap, plan(snap, PlanOptions()))
 
 
 def executor(snap, fake, clock, seconds=900.0, **options) -> Executor:
@@ -114,7 +117,7 @@ def test_no_progress_record_stops_a_repeat_until_the_shape_changes():
     """The record sits on a task that stayed (not on the service, whose tags others manage);
     the newest record counts."""
     snap = two_az(svc("web", min_healthy_percent=50), placement={"web": {"a1": 4}})
-    record = lk.step_tag(service_shape(snap, "web"), 2.0)
+    record = lk.step_tag(service_fingerprint(snap, "web"), 2.0)
     older = lk.step_tag("0123456789abcdef", 1.0)
     fields = {"web-000001": {"step_record": older}, "web-000002": {"step_record": record}}
     same = two_az(svc("web", min_healthy_percent=50), placement={"web": {"a1": 4}},

@@ -8,6 +8,10 @@ from ansible_collections.taskspread.ecs.plugins.module_utils._engine import (
     PlanOptions, Reason, Status, distribution, plan,
 )
 
+from ansible_collections.taskspread.ecs.plugins.module_utils._engine.evictor import (
+    default_max_moves,
+)
+
 from .factories import apply_moves, arn, cluster, counts, inst, ref, svc
 
 
@@ -17,7 +21,6 @@ def moves_of(p, service="web"):
 
 
 def run(snap, **opts):
-    opts.setdefault("max_moves", 1000)
     return plan(snap, PlanOptions(**opts))
 
 
@@ -214,24 +217,23 @@ def test_shared_ledger_two_services_compete_for_one_slot():
     assert moves_of(run(snap, services=("web",))) == [("a1", "b1")]
 
 
-def test_max_moves_truncates_and_says_so():
+def test_the_plan_proposes_every_move():
+    """The planner has no budget of its own: the evictor alone spends moves."""
     insts = [inst("a1", "a"), inst("b1", "b")]
     snap = cluster(insts, [svc("api"), svc("web")], {"api": {"a1": 6}, "web": {"a1": 4}})
-    p = run(snap, max_moves=4)
-    assert len(p.moves) == 4 and p.truncated and p.moves_needed == 5
-    assert p.service("api").truncated is False and len(p.service("api").moves) == 3
-    assert p.service("web").truncated is True and len(p.service("web").moves) == 1
-    assert "truncated by max_moves=4 (5 needed)" in p.message
-    p0 = run(snap, max_moves=0)
-    assert {sp.status for sp in p0.services} == {Status.DEFERRED} and p0.moves == ()
+    p = run(snap)
+    assert len(p.moves) == 5 and p.moves_needed == 5
+    assert len(p.service("api").moves) == 3 and len(p.service("web").moves) == 2
+    assert p.message == "5 move(s) planned for cluster test"
+    assert {sp.reason.code for sp in p.services} == {Reason.MOVES_PLANNED}
 
 
 def test_default_max_moves_is_ten_percent_at_least_one():
+    """The evictor's default step budget (``Limits.max_moves`` None)."""
     snap = cluster([inst("a1", "a"), inst("b1", "b")], [svc("web")], {"web": {"a1": 30}})
-    assert plan(snap).max_moves == 3
+    assert default_max_moves(snap) == 3
     small = cluster([inst("a1", "a"), inst("b1", "b")], [svc("web")], {"web": {"a1": 4}})
-    p = plan(small)
-    assert p.max_moves == 1 and len(p.moves) == 1 and p.truncated
+    assert default_max_moves(small) == 1 and len(plan(small).moves) == 2
 
 
 def test_max_skew_tolerance():

@@ -61,7 +61,7 @@ def lower_bound_unconstrained(snap, service):
 @settings(max_examples=150, deadline=None)
 @given(clusters())
 def test_plan_properties(snap):
-    p = plan(snap, PlanOptions(max_moves=1000))
+    p = plan(snap, PlanOptions())
     eligible = {i.arn for i in snap.instances if i.accepts_tasks}
     for sp in p.services:
         if sp.status == Status.SKIPPED:
@@ -85,7 +85,7 @@ def test_plan_properties(snap):
 @given(clusters())
 def test_moves_equal_independent_lower_bound(snap):
     assume(all(i.registered_cpu == 4096 for i in snap.instances))   # capacity never binds
-    p = plan(snap, PlanOptions(max_moves=1000))
+    p = plan(snap, PlanOptions())
     for sp in p.services:
         if sp.status in (Status.REBALANCE, Status.BALANCED, Status.AT_CAPACITY):
             assert sp.distribution.moves_needed == lower_bound_unconstrained(snap, sp.service)
@@ -98,7 +98,7 @@ def test_moves_equal_independent_lower_bound(snap):
 def test_synthetic_cluster_plans_to_balance(seed, skew):
     from .factories import synthetic_cluster
     snap = synthetic_cluster(instances=12, azs=3, services=4, tasks=60, skew=skew, seed=seed)
-    p = plan(snap, PlanOptions(max_moves=10_000))
+    p = plan(snap, PlanOptions())
     after = apply_moves(snap, p.moves)
-    assert plan(after, PlanOptions(max_moves=10_000)).moves == ()
+    assert plan(after, PlanOptions()).moves == ()
     assert all(distribution(after, name).balanced for name in snap.services)

@@ -58,7 +58,7 @@ def test_tolerance_moves_equal_brute_force_lower_bound(case):
     snap = cluster(insts, [svc("web", desired=max(total, 2))], {"web": placement})
     if total < 2:
         return
-    p = plan(snap, PlanOptions(max_skew=k, max_moves=1000))
+    p = plan(snap, PlanOptions(max_skew=k))
     sp = p.service("web")
     expected = brute_force_moves(layout, azs, total, k)
     assert sp.distribution.moves_needed == expected, (azs, layout, k, sp)
@@ -81,7 +81,7 @@ def test_pools_keep_provider_counts_and_balance_inside(rows):
     strategy = (CapacityProviderItem("spot", 0, 1), CapacityProviderItem("od", 0, 1))
     snap = cluster(insts, [svc("web", desired=max(total, 2), launch_type="",
                                capacity_provider_strategy=strategy)], {"web": placement})
-    p = plan(snap, PlanOptions(max_moves=1000))
+    p = plan(snap, PlanOptions())
     sp = p.service("web")
     if sp.status == Status.SKIPPED:
         assert sp.moves == () and sp.reason is not None
@@ -114,7 +114,7 @@ def test_pools_keep_provider_counts_and_balance_inside(rows):
 @given(st.lists(st.integers(0, 9), min_size=1, max_size=6), st.integers(1, 4), st.data())
 def test_band_moves_matches_band_fill(counts, k, data):
     """The planner's fast cost equals the moves of the targets it would set."""
-    from ansible_collections.taskspread.ecs.plugins.module_utils._engine.planner import (
+    from ansible_collections.taskspread.ecs.plugins.module_utils._engine.filling import (
         band_fill, band_moves,
     )
     total = data.draw(st.integers(0, sum(counts) + 5))

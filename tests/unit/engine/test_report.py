@@ -36,7 +36,7 @@ def test_summary_by_default_detail_on_request():
 
 def test_report_reuses_the_plan_and_accepts_arns():
     snap = small()
-    planned = plan(snap, PlanOptions(max_moves=100))
+    planned = plan(snap, PlanOptions())
     out = report(snap, 1, [snap.services["api"].arn], planned, detail=True)
     assert list(out) == ["api"] and out["api"]["targets"][arn("a2")] == 1
 

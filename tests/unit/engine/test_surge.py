@@ -31,7 +31,7 @@ def test_surge_of_one_inside_the_fullest_az_lands_in_the_other_az():
     value" - with the task to replace still counted, AZ a holds 3 and AZ b 2: the new task
     goes to AZ b, not to the empty a2; one surge of 1 cannot reach the target."""
     snap = three_two_with_empty()
-    p = plan(snap, PlanOptions(max_moves=10))
+    p = plan(snap, PlanOptions())
     assert [(ref(m.source_instance), ref(m.destination_instance)) for m in p.moves] == \
         [("a1", "a2")]
     surge = plan_surge(snap, "web", p, 1)
@@ -41,7 +41,7 @@ def test_surge_of_one_inside_the_fullest_az_lands_in_the_other_az():
 
 def test_three_two_plus_empty_instance_is_balanced_in_one_surge_of_two():
     snap = three_two_with_empty()
-    p = plan(snap, PlanOptions(max_moves=10))
+    p = plan(snap, PlanOptions())
     surge = smallest_surge(snap, "web", p, max_k=5)
     assert surge.k == 2 and [ref(a) for a in surge.new_on] == ["b1", "a2"]
     assert surge.remaining_moves == 0 and surge.more_surges == 0
@@ -53,7 +53,7 @@ def test_three_two_plus_empty_instance_is_balanced_in_one_surge_of_two():
 def test_surge_with_room_where_the_target_is_lands_there():
     insts = [inst("a1", "a"), inst("b1", "b"), inst("b2", "b")]
     snap = cluster(insts, [svc("web")], {"web": {"a1": 2, "b1": 2}})
-    p = plan(snap, PlanOptions(max_moves=10))
+    p = plan(snap, PlanOptions())
     surge = plan_surge(snap, "web", p, 1)
     assert [ref(a) for a in surge.new_on] == ["b2"] and surge.ties == 0
     assert surge.remaining_moves == 0 and refs(surge.expected) == {"a1": 2, "b1": 1, "b2": 1}

@@ -1,0 +1,200 @@
+"""Candidate instances: which instances a service's tasks may be placed on, and how much room
+each has. The spread levels of a service's strategy (``strategy_levels``, ``level_value``), its
+constraints (``service_constraints``), the shared capacity ``Ledger``, and ``CandidateIndex``
+(accepting instances meeting memberOf, of the strategy's providers, grouped by domain path).
+
+Imports ``model``, ``codes``, ``plan_types``, ``placement_expr`` and ``filling`` (for
+``UNLIMITED``) from the engine.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from .codes import Reason
+from .errors import ExpressionError, UnsupportedExpression
+from .filling import UNLIMITED
+from .model import AZ_ATTRIBUTE, ClusterSnapshot, Instance, Service, TaskResources
+from .placement_expr import Predicate, compile_expression, instance_subjects
+from .plan_types import Explanation
+
+INSTANCE_LEVEL = "instanceId"
+POOL_LEVEL = "capacityProvider"   # grouping only: one pool per provider of the strategy
+
+
+def strategy_levels(service: Service) -> tuple[str, ...] | Explanation:
+    """The spread levels of ``service``: attribute names, then maybe ``instanceId``."""
+    rules = service.placement_strategy
+    bad = [r for r in rules if r.type.lower() != "spread"]
+    if bad:
+        kinds = ", ".join(sorted({r.type for r in bad}))
+        return Explanation(Reason.UNSUPPORTED_STRATEGY,
+                           f"placement strategy {kinds} does not spread; not rebalanced")
+    if not rules:
+        return (AZ_ATTRIBUTE, INSTANCE_LEVEL)
+    levels: list[str] = []
+    for rule in rules:
+        low = rule.field.lower()
+        if low in ("instanceid", "host"):
+            level = INSTANCE_LEVEL
+        elif low.startswith("attribute:") and len(rule.field) > len("attribute:"):
+            level = rule.field[len("attribute:"):]
+        else:
+            return Explanation(Reason.UNSUPPORTED_STRATEGY, f"spread field {rule.field!r} is not supported")
+        if level not in levels:
+            levels.append(level)
+        if level == INSTANCE_LEVEL:
+            break
+    return tuple(levels)
+
+
+def level_name(level: str) -> str:
+    return level if level == INSTANCE_LEVEL else f"attribute:{level}"
+
+
+def level_value(level: str, inst: Instance) -> str:
+    if level == INSTANCE_LEVEL:
+        return inst.arn
+    if level == AZ_ATTRIBUTE:
+        return inst.az or inst.attributes.get(AZ_ATTRIBUTE, "")
+    if level == POOL_LEVEL:
+        return inst.capacity_provider
+    return inst.attributes.get(level, "")
+
+
+class Ledger:
+    """Remaining CPU, memory and ports per instance, shared by every service of one plan."""
+
+    def __init__(self, instances: Mapping[str, Instance]):
+        self._instances = instances
+        self._state: dict[str, tuple[int, int, frozenset[int], frozenset[int]]] = {}
+
+    def remaining(self, arn: str) -> tuple[int, int, frozenset[int], frozenset[int]]:
+        state = self._state.get(arn)
+        if state is None:
+            inst = self._instances[arn]
+            state = (inst.remaining_cpu, inst.remaining_memory,
+                     inst.reserved_tcp_ports, inst.reserved_udp_ports)
+        return state
+
+    def room_fn(self, res: TaskResources, limit: int = UNLIMITED,
+                distinct: bool = False) -> Callable[[str], int]:
+        """``arn -> `` how many more tasks needing ``res`` fit on ``arn`` (CPU, memory, static
+        ports; UNLIMITED when nothing limits), at most ``limit``, and at most 1 when
+        ``distinct``. Specialised once per service: the planner's hottest call."""
+        state_get, instances = self._state.get, self._instances
+        tcp_need, udp_need = res.tcp_ports, res.udp_ports
+        ports = bool(tcp_need or udp_need)
+        start = min(limit, 1) if ports or distinct else limit
+        res_cpu, res_mem = res.cpu, res.memory
+
+        def room(arn: str) -> int:
+            state = state_get(arn)
+            if state is None:
+                inst = instances[arn]
+                cpu, mem = inst.remaining_cpu, inst.remaining_memory
+                tcp, udp = inst.reserved_tcp_ports, inst.reserved_udp_ports
+            else:
+                cpu, mem, tcp, udp = state
+            if ports and (tcp_need & tcp or udp_need & udp):
+                return 0
+            fit = start
+            if res_cpu > 0 and cpu // res_cpu < fit:
+                fit = cpu // res_cpu
+            if res_mem > 0 and mem // res_mem < fit:
+                fit = mem // res_mem
+            return fit if fit > 0 else 0
+
+        return room
+
+    def instance(self, arn: str) -> Instance:
+        return self._instances[arn]
+
+    def reserve(self, arn: str, res: TaskResources) -> None:
+        cpu, mem, tcp, udp = self.remaining(arn)
+        self._state[arn] = (cpu - res.cpu, mem - res.memory, tcp | res.tcp_ports,
+                            udp | res.udp_ports)
+
+
+@dataclass(frozen=True, slots=True)
+class Constraints:
+    """A service's placement constraints the planner evaluates."""
+
+    distinct: bool
+    member_of: tuple[str, ...]
+
+
+def service_constraints(service: Service) -> Constraints | Explanation:
+    member_of: list[str] = []
+    distinct = False
+    for c in service.placement_constraints:
+        if c.type == "distinctInstance":
+            distinct = True
+        elif c.type == "memberOf":
+            member_of.append(c.expression)
+        else:
+            return Explanation(Reason.UNSUPPORTED_CONSTRAINT, f"placement constraint type {c.type!r}")
+    return Constraints(distinct, tuple(member_of))
+
+
+class CandidateIndex:
+    """The candidate instances of one snapshot, with per-snapshot caches: the instance map,
+    the capacity ledger, candidates per memberOf set and grouped by domain path. One per plan
+    (shared by its services) or per surge prediction."""
+
+    def __init__(self, snapshot: ClusterSnapshot):
+        self.snapshot = snapshot
+        self.instances = snapshot.instance_map()
+        self.ledger = Ledger(self.instances)
+        self.accepting = [i for i in snapshot.instances if i.accepts_tasks]
+        self._filtered: dict[tuple[str, ...], list[Instance] | Explanation] = {(): self.accepting}
+        self._grouped: dict[tuple, tuple[dict, dict]] = {}
+        self._subjects: dict[str, dict[str, str]] = {}
+
+    def grouped(self, member_of: tuple[str, ...], group_levels: tuple[str, ...],
+                providers: tuple[str, ...] = ()
+                ) -> tuple[dict[tuple[str, ...], list[Instance]], dict[str, tuple[str, ...]]] | Explanation:
+        """Candidates (accepting, memberOf met, of one of ``providers`` when a capacity
+        provider strategy names them) by group path, in ARN order; path per ARN."""
+        candidates = self.candidates(member_of)
+        if isinstance(candidates, Explanation):
+            return candidates
+        key = (member_of, group_levels, providers)
+        if key not in self._grouped:
+            groups: dict[tuple[str, ...], list[Instance]] = defaultdict(list)
+            path_of = {}
+            wanted = frozenset(providers)
+            for inst in candidates:
+                if wanted and inst.capacity_provider not in wanted:
+                    continue
+                path = tuple(level_value(lv, inst) for lv in group_levels)
+                groups[path].append(inst)
+                path_of[inst.arn] = path
+            self._grouped[key] = (dict(sorted(groups.items())), path_of)
+        return self._grouped[key]
+
+    def candidates(self, member_of: tuple[str, ...]) -> list[Instance] | Explanation:
+        """Accepting instances meeting every memberOf expression (or a Explanation if unsupported)."""
+        if member_of not in self._filtered:
+            self._filtered[member_of] = self._filter(member_of)
+        return self._filtered[member_of]
+
+    def _filter(self, member_of: tuple[str, ...]) -> list[Instance] | Explanation:
+        try:
+            preds: list[Predicate] = [compile_expression(e) for e in member_of]
+        except UnsupportedExpression as exc:
+            return Explanation(Reason.UNSUPPORTED_CONSTRAINT, f"memberOf not supported: {exc}")
+        except ExpressionError as exc:
+            return Explanation(Reason.UNSUPPORTED_CONSTRAINT, f"memberOf not understood: {exc}")
+        return [i for i in self.accepting if all(p(self._subjects_of(i)) for p in preds)]
+
+    def _subjects_of(self, inst: Instance) -> dict[str, str]:
+        if inst.arn not in self._subjects:
+            self._subjects[inst.arn] = instance_subjects(inst)
+        return self._subjects[inst.arn]
+
+
+__all__ = ["INSTANCE_LEVEL", "POOL_LEVEL", "CandidateIndex", "Constraints", "Ledger",
+           "level_name", "level_value", "service_constraints", "strategy_levels"]
