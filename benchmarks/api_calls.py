@@ -189,7 +189,7 @@ def reference_decision(snap) -> dict:
 
 
 # Sustained request rates per account and region, shared with every other caller
-# (ecs-semantics.md §1.7, request-throttling.html): ListTasks and DescribeTasks share one
+# (docs/ecs-facts.md §1.7, request-throttling.html): ListTasks and DescribeTasks share one
 # bucket; StopTask and UpdateService have their own.
 READ_BUCKET_PER_S = 20.0
 STOP_TASK_PER_S = 40.0
@@ -263,7 +263,7 @@ def render_budget(res: dict) -> str:
     return ("API budget per decision (default budget, stop mode): seconds of ECS's shared "
             f"ListTasks+DescribeTasks bucket at ~{READ_BUCKET_PER_S:g} requests/s sustained, "
             f"StopTask at ~{STOP_TASK_PER_S:g}/s, UpdateService at ~{UPDATE_SERVICE_PER_S:g}/s "
-            "(ecs-semantics.md §1.7; shared per account and region with every other caller).\n\n"
+            "(docs/ecs-facts.md §1.7; shared per account and region with every other caller).\n\n"
             + table(["inst", "svcs", "tasks", "engine List+DescribeTasks calls",
                      "engine read-bucket s", "engine stops", "engine StopTask s",
                      "reference List+DescribeTasks calls", "reference UpdateService calls",

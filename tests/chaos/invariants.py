@@ -56,7 +56,7 @@ def desired_count(record: Record) -> list[str]:
 
 
 def user_protection(record: Record) -> list[str]:
-    """No task protected by someone else was stopped by the engine (ecs-semantics §1.6:
+    """No task protected by someone else was stopped by the engine (docs/ecs-facts.md §1.6:
     "StopTask is not documented to honour protection: a rebalancer must check it itself"),
     and their protection is still there ("A tool that adds protection must remember which
     tasks it protected": it removes only its own; the user's lasts 2880 minutes)."""

@@ -3,7 +3,7 @@ floor, except where ECS itself explains it.
 
 ECS: "minimumHealthyPercent represents a lower limit on the number of your service's tasks that
 must remain in the RUNNING state during a deployment, as a percentage of the desiredCount
-(rounded up to the nearest integer)" (API DeploymentConfiguration; ecs-semantics §3.1). The
+(rounded up to the nearest integer)" (API DeploymentConfiguration; docs/ecs-facts.md §3.1). The
 rebalancer promises the same floor while it moves tasks (design.md), computed from the
 desiredCount *others* set (never from a count its own surge raised).
 

@@ -15,7 +15,7 @@ A failing seed's message starts with the one line that reproduces it. Each invar
 the AWS or design sentence it follows (see invariants.py); the sandbox behaviours the events
 use are ECS's documented ones: container instance draining ("tasks that are part of a service
 ... are replaced ... within the service's minimumHealthyPercent", container-instance-draining),
-ASG scale-in and termination (ecs-semantics §8), Application Auto Scaling scheduled actions
+ASG scale-in and termination (docs/ecs-facts.md §8), Application Auto Scaling scheduled actions
 setting desiredCount ("How scheduled scaling works"), task scale-in protection
 (task-scale-in-protection.html) and capacity providers with managed draining (§1.5).
 """

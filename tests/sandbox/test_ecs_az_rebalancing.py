@@ -1,6 +1,6 @@
 """ECS's own Availability Zone rebalancing in the sandbox (sandbox/ecs/azrebalance.py).
 
-Sources: ecs-semantics.md §1.4; AWS service-rebalancing.html ("Amazon ECS starts monitoring a
+Sources: docs/ecs-facts.md §1.4; AWS service-rebalancing.html ("Amazon ECS starts monitoring a
 service after it reaches the steady state", "starts tasks in Availability Zones with the fewest
 number of running tasks", "stops the tasks in Availability Zones with the largest number"),
 track-service-rebalancing.html (event names and messages) and the API reference of
@@ -251,7 +251,7 @@ def test_placement_failure_when_the_short_az_is_full(world):
 
 
 def test_no_instance_balancing_inside_an_az(world):
-    """ecs-semantics §1.4: AZ rebalancing balances AZs only; nothing documents instance-level
+    """docs/ecs-facts.md §1.4: AZ rebalancing balances AZs only; nothing documents instance-level
     balance inside an AZ, so an AZ-balanced service keeps an empty instance empty."""
     a1 = world.launch(A)
     b1 = world.launch(B)

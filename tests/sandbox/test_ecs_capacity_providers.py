@@ -1,4 +1,4 @@
-"""Auto Scaling group capacity providers in the sandbox's ECS (ecs-semantics §1.5).
+"""Auto Scaling group capacity providers in the sandbox's ECS (docs/ecs-facts.md §1.5).
 
 Every test drives the in-process sandbox through boto3 with the manual clock. Sources: AWS
 asg-capacity-providers.html, cluster-auto-scaling.html, managed-instance-draining.html and the

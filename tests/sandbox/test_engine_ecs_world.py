@@ -112,7 +112,7 @@ def _per_instance(world: World) -> dict[str, int]:
 def test_4_moves_stay_inside_the_services_capacity_provider_pool(sandbox, aws):
     """Defect 4, capacity providers ignored: "The planner targets instances of another capacity
     provider, where ECS never places the service's tasks; each Lambda step's
-    SERVICE_STEADY_STATE triggers the next: an endless restart loop." ecs-semantics 1.5
+    SERVICE_STEADY_STATE triggers the next: an endless restart loop." docs/ecs-facts.md §1.5
     (asg-capacity-providers.html): "Tasks go only to instances of the providers in the
     strategy". cp-a's pool holds 4/0 (one instance per AZ), cp-b's two instances are empty.
     Three Lambda-style runs: every move aims at a cp-a instance, the pool ends 2/2, cp-b stays
@@ -149,7 +149,7 @@ def test_4_moves_stay_inside_the_services_capacity_provider_pool(sandbox, aws):
 
 
 def test_4_fargate_and_external_services_are_skipped_never_balanced(sandbox, aws, monkeypatch):
-    """Defect 4, the other capacity: ecs-semantics 1.2/1.5 place EC2 tasks on container
+    """Defect 4, the other capacity: docs/ecs-facts.md §1.2/1.5 place EC2 tasks on container
     instances only; FARGATE/FARGATE_SPOT tasks and EXTERNAL (ECS Anywhere) services have no
     container instances the engine may spread over. The sandbox refuses both (EC2 only, see
     test_ecs_capacity_providers), so the engine's snapshot of a real sandbox cluster is
@@ -266,7 +266,7 @@ def test_5_tasks_left_on_an_instance_that_no_longer_meets_member_of_still_count(
     """Defect 5, tasks on ineligible instances uncounted: "Tasks on an instance whose agent
     disconnected, or that no longer meets a memberOf, keep running but drop out of the
     planner's counts while ECS's spread still sees them: the replacement lands back where it
-    came from; 5 steps restarted 5 tasks with no change." ecs-semantics 1.3: spread's score
+    came from; 5 steps restarted 5 tasks with no change." docs/ecs-facts.md §1.3: spread's score
     counts the service's live tasks "over all of the cluster's instances, not only the
     candidates"; 1.2: memberOf is a placement filter (task-placement-constraints.html), so
     DeleteAttributes leaves the tasks running. AZ a holds 4 (on the instance that lost the
@@ -276,7 +276,7 @@ def test_5_tasks_left_on_an_instance_that_no_longer_meets_member_of_still_count(
     says why the service is not balanced (its plan's reason: at_capacity, with the AZ skew
     ECS's count gives) and shows the 4 tasks as ineligible. The agent-disconnect variant is
     not built here: the sandbox disconnects an agent only through an EC2 stop, which also
-    stops the instance's tasks (ecs-semantics 5.2), so nothing would be left to count."""
+    stops the instance's tasks (docs/ecs-facts.md §5.2), so nothing would be left to count."""
     world, arns = _left_member(sandbox, aws, spare_in_b)
     start = _named(_per_instance(world), arns)
     assert start == {"old": 4, "b1": 2}, start
@@ -314,7 +314,7 @@ def test_13_3_first_run_says_at_capacity_with_the_numbers(sandbox, aws, wait):
     """Issue 13 item 3, "Not balanced yet" with no reason: "A service limited by capacity
     (instances of unequal size where memory makes the even target infeasible) ends the first
     run 'not balanced' with skipped: []; the at_capacity reason only appears on the next
-    run." ecs-semantics 1.2: a task fits only where "remaining MEMORY >= task memory". An
+    run." docs/ecs-facts.md §1.2: a task fits only where "remaining MEMORY >= task memory". An
     m5.large (AZ a, 7680 MiB registered) holds all six 768 MiB tasks; a t3.small (AZ b, 1945
     MiB: 2048 x agent_memory_factor) fits two, so 3/3 is infeasible and 4/2 is the best. The
     first run (the module's waiting run, or the Lambda's one step) moves two (or starts to)

@@ -148,7 +148,7 @@ def _protect_planned_and_one_more(sandbox, ecs, **kw) -> tuple[list[str], str]:
 
 
 def test_6_strategy_stop_never_stops_a_task_the_user_protected(sandbox):
-    """Defect 6, user task protection (ecs-semantics 1.6: "StopTask is not documented to
+    """Defect 6, user task protection (docs/ecs-facts.md §1.6: "StopTask is not documented to
     honour protection: a rebalancer must check it itself"; protection is set "by anyone with
     the API: nothing records who set it"). With 3 of 4 tasks protected by the user, strategy
     stop moves only the unprotected task, then refuses ("protected"), and removes no user
@@ -168,7 +168,7 @@ def test_6_strategy_stop_never_stops_a_task_the_user_protected(sandbox):
 
 
 def test_6_user_protection_under_min_healthy_100_does_not_waste_the_deadline(sandbox):
-    """Defect 6, user task protection with minimumHealthyPercent 100 (ecs-semantics §2: "a
+    """Defect 6, user task protection with minimumHealthyPercent 100 (docs/ecs-facts.md §2: "a
     service task with protectionEnabled=true is not stopped by scale-in ... until the
     protection is cleared or expires"). A surge whose leaving tasks are protected by the user
     could never scale in; the run must instead move only the unprotected task, end quickly
@@ -226,7 +226,7 @@ def test_7_one_deadline_per_run_no_surge_starts_that_cannot_finish(sandbox):
 
 # --------------------------------------------------------------- 8. stop, no healthy spare
 def test_8_stop_without_a_healthy_spare_refuses_at_once(sandbox):
-    """Defect 8, stop with no healthy spare (ecs-semantics §3.2: with a load balancer "the
+    """Defect 8, stop with no healthy spare (docs/ecs-facts.md §3.2: with a load balancer "the
     target must be healthy in the target group" to count toward minimumHealthyPercent; §7 /
     ALB: a new target is ``initial`` until its first health check passes). After the
     walkthrough's scale-in, two of the four tasks are replacements whose targets are still
@@ -263,10 +263,10 @@ def _health_checked_task_definition(ecs) -> str:
 
 
 def test_9_tasks_not_yet_healthy_are_not_spare(sandbox, aws):
-    """Defect 9, floor with container health (ecs-semantics §3.2, API
+    """Defect 9, floor with container health (docs/ecs-facts.md §3.2, API
     DeploymentConfiguration.minimumHealthyPercent: with a container health check "the task's
     healthStatus must be HEALTHY"). Two instances hold 2 + 2 HEALTHY tasks; the second's EC2
-    instance stops (its tasks stop, ecs-semantics 5.2), ECS replaces them on the first, and
+    instance stops (its tasks stop, docs/ecs-facts.md §5.2), ECS replaces them on the first, and
     the agent is back 30 s later. The two replacements are RUNNING but still UNKNOWN (the
     sandbox reports HEALTHY after task_healthy_after_seconds), so 2 healthy = the floor
     ceil(4 x 50%): nothing is spare and nothing is stopped; once they are HEALTHY, two are."""
@@ -312,7 +312,7 @@ def test_9_tasks_not_yet_healthy_are_not_spare(sandbox, aws):
 ], ids=["protection_0", "protection_3000", "poll_0", "poll_over_timeout", "per_az_0"])
 def test_10_bad_input_raises_before_any_api_call(sandbox, aws, kw, message):
     """Defect 10, bad input (RebalanceRequest: "Everything a run needs, validated before any
-    API call"; UpdateTaskProtection's expiresInMinutes is 1-2880, ecs-semantics 1.6): a
+    API call"; UpdateTaskProtection's expiresInMinutes is 1-2880, docs/ecs-facts.md §1.6): a
     ValueError, and zero requests reached the sandbox."""
     aws("ecs").create_cluster(clusterName=CLUSTER)
     ecs, elb = engine_client(sandbox), engine_client(sandbox, "elbv2")
@@ -353,7 +353,7 @@ def test_10_aws_error_mid_step_keeps_the_record_of_what_happened(sandbox):
 # ------------------------------------------------------------------------- no progress
 def test_no_progress_step_is_not_repeated_until_the_shape_changes(sandbox, aws):
     """The no-progress breaker. Design: "A step whose re-read shows no progress is not repeated
-    until the cluster's shape changes." ecs-semantics 1.2: "Only instances with a connected
+    until the cluster's shape changes." docs/ecs-facts.md §1.2: "Only instances with a connected
     agent accept placement"; 5.2: an EC2 stop disconnects the agent, which reconnects when the
     instance runs again. The destination's agent drops while the engine stops a task, so the
     replacement lands back on the same instance; the next run refuses (no_progress) instead of

@@ -62,7 +62,7 @@ def test_forced_redeploy_with_min_50_max_100_ends_balanced(sandbox, walk):
 
 def test_redeploy_at_min_100_never_stops_a_task_that_is_not_healthy_yet(sandbox, walk):
     """Right after the walk the scale-in's replacement task is RUNNING but younger than 40 s,
-    so not yet healthy (ecs-semantics 3.2). With minimumHealthyPercent 100 the deployment must
+    so not yet healthy (docs/ecs-facts.md §3.2). With minimumHealthyPercent 100 the deployment must
     start the new tasks first and stop old ones only as the healthy count allows: running never
     drops below desired."""
     aws, run = walk

@@ -32,7 +32,7 @@ Vocabulary
 
 Counting what ECS's spread sees (task-placement-strategies.html: spread places tasks "evenly
 based on the specified value"; ECS counts the service's running tasks per value of the field,
-ecs-semantics 1.3: "Count over all of the cluster's instances, not only the candidates"):
+docs/ecs-facts.md §1.3: "Count over all of the cluster's instances, not only the candidates"):
 - at attribute levels (AZ), the service's tasks on every ACTIVE instance count for their
   domain, whether or not the instance is a candidate now (agent disconnected, memberOf no
   longer met, another provider). They are *pinned*: counted, never moved, never a destination;

@@ -31,7 +31,7 @@ def strategy(*providers):
 # ------------------------------------------------------------------ capacity providers
 
 def test_pools_keep_per_provider_counts_and_balance_inside_each():
-    """asg-capacity-providers / ecs-semantics 1.5: "Tasks go only to instances of the providers
+    """asg-capacity-providers / docs/ecs-facts.md §1.5: "Tasks go only to instances of the providers
     in the strategy"; base/weight decide each provider's count, so the engine keeps it."""
     insts = [cp("a1", "a", "spot"), cp("b1", "b", "spot"), cp("a2", "a", "od"),
              cp("b2", "b", "od"), cp("c9", "c", "other")]
@@ -127,7 +127,7 @@ def test_pinned_tasks_above_the_even_share_stay_and_others_spread():
 
 
 def test_draining_instance_makes_the_service_wait():
-    """managed-instance-draining / ecs-semantics 5.2: tasks on a DRAINING instance are replaced
+    """managed-instance-draining / docs/ecs-facts.md §5.2: tasks on a DRAINING instance are replaced
     by the scheduler; the engine must not count them twice nor move around them."""
     snap = cluster([inst("a1", "a"), inst("b1", "b"), inst("a2", "a", status="DRAINING")],
                    [svc("web")], {"web": {"a1": 3, "a2": 1}})

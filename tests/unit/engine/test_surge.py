@@ -60,7 +60,7 @@ def test_surge_with_room_where_the_target_is_lands_there():
 
 
 def test_prediction_respects_capacity_and_pools():
-    """ecs-semantics 1.5: tasks go only to instances of the providers in the strategy."""
+    """docs/ecs-facts.md §1.5: tasks go only to instances of the providers in the strategy."""
     insts = [replace(inst("a1", "a"), capacity_provider="od"),
              replace(inst("b1", "b", memory=256), capacity_provider="od"),
              replace(inst("b2", "b"), capacity_provider="spot"),
