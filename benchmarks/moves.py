@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import importlib
 import random
-from itertools import combinations
+
+from tests.unit.engine.oracle import lower_bound
 
 from .common import ENGINE, table
 from .surge_sandbox import MAX_RUNS
-
 
 
 def _scenarios():
@@ -71,29 +71,6 @@ def _scenarios():
     out["scale-out, minHealthy 100"] = cluster(
         insts, [svc("web"), svc("api")], {"web": {"a0": 4, "b0": 4}, "api": {"a0": 3, "b0": 3}})
     return out
-
-
-def lower_bound(snap, service: str) -> int:
-    """Fewest task moves to any AZ-then-instance balanced layout, by enumeration."""
-    active = [i for i in snap.instances if i.accepts_tasks]
-    count = {i.arn: 0 for i in active}
-    for t in snap.tasks[service]:
-        if t.instance_arn in count:
-            count[t.instance_arn] += 1
-    n = sum(count.values())
-    azs = sorted({i.az for i in active})
-    members = {az: [i.arn for i in active if i.az == az] for az in azs}
-    base, extra = divmod(n, len(azs))
-    best = None
-    for ceil_azs in combinations(azs, extra):
-        cost = 0
-        for az in azs:
-            total = base + (az in ceil_azs)
-            b, e = divmod(total, len(members[az]))
-            cost += min(sum(max(0, count[m] - b - (m in ceil)) for m in members[az])
-                        for ceil in combinations(members[az], e))
-        best = cost if best is None else min(best, cost)
-    return best or 0
 
 
 def _balanced_after(planner, snap, moves) -> bool:

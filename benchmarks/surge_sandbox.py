@@ -10,7 +10,7 @@ each run until it has nothing left to grant, at most ``MAX_RUNS`` runs.
 Measured, from the ``RebalanceResult`` actions: tasks the surges actually stopped
 (``stopped_tasks``), surge actions (one per service per step), steps, and how many surges'
 new tasks landed where the evictor predicted (``landing``). The lower bound is the brute-force
-``moves.lower_bound`` on the snapshot read just before the engine starts (it does not call the
+``tests.unit.engine.oracle.lower_bound`` on the snapshot read just before the engine starts (it does not call the
 planner), next to the planner's own ``moves_needed``.
 
 The sandbox places ties on the lowest ec2InstanceId (its ``stable`` mode), and so does the
@@ -171,7 +171,7 @@ class World:
 
 def measure(scenario: Scenario, id_seed: int) -> dict:
     """Build, skew, run the engine until it grants nothing more; what its surges did."""
-    from .moves import lower_bound
+    from tests.unit.engine.oracle import lower_bound
 
     eng = importlib.import_module(ENGINE)
     runner = importlib.import_module(f"{ENGINE}.runner")

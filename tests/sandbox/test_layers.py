@@ -289,3 +289,14 @@ def test_no_import_circle_under_plugins():
     assert ("plugins/module_utils/engine.py", "plugins/module_utils/_engine/runner.py") in \
         {(a, b) for a, b, _ in edges}
     assert _circles(edges) == []
+
+
+def test_no_import_circle_anywhere_else():
+    """benchmarks/, the Lambda's files/ and the tests themselves: one import graph, no circle
+    (benchmarks/moves.py and surge_sandbox.py used to import each other)."""
+    modules: dict[str, str] = {}
+    for package in ("benchmarks", "files", "tests"):
+        modules.update(_modules(ROOT / package))
+    edges = _package_edges(modules)
+    assert ("benchmarks/moves.py", "tests/unit/engine/oracle.py") in {(a, b) for a, b, _ in edges}
+    assert _circles(edges) == []

@@ -1,7 +1,5 @@
 """Hypothesis properties of the planner on small random clusters."""
 
-from itertools import combinations
-
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -10,6 +8,7 @@ from ansible_collections.taskspread.ecs.plugins.module_utils._engine import (
 )
 
 from .factories import apply_moves, cluster, inst, ref, svc
+from .oracle import lower_bound
 
 STATUSES = ["ACTIVE", "ACTIVE", "ACTIVE", "DRAINING"]
 
@@ -32,30 +31,6 @@ def clusters(draw):
         placement[name] = per
     services = [svc("api", cpu=256), svc("web", cpu=256, desired=None)]
     return cluster(insts, services, placement)
-
-
-def lower_bound_unconstrained(snap, service):
-    """Fewest moves to any layout balanced at AZ then instance level, by brute force."""
-    active = [i for i in snap.instances if i.accepts_tasks]
-    count = {i.arn: 0 for i in active}
-    for t in snap.tasks[service]:
-        if t.instance_arn in count:
-            count[t.instance_arn] += 1
-    n = sum(count.values())
-    azs = sorted({i.az for i in active})
-    best = None
-    base, extra = divmod(n, len(azs))
-    for ceil_azs in combinations(azs, extra):
-        per_az = []
-        for az in azs:
-            members = [i.arn for i in active if i.az == az]
-            total = base + (az in ceil_azs)
-            b, e = divmod(total, len(members))
-            per_az.append(min(sum(max(0, count[m] - b - (m in ceil)) for m in members)
-                              for ceil in combinations(members, e)))
-        cost = sum(per_az)
-        best = cost if best is None else min(best, cost)
-    return best
 
 
 @settings(max_examples=150, deadline=None)
@@ -88,9 +63,9 @@ def test_moves_equal_independent_lower_bound(snap):
     p = plan(snap, PlanOptions())
     for sp in p.services:
         if sp.status in (Status.REBALANCE, Status.BALANCED, Status.AT_CAPACITY):
-            assert sp.distribution.moves_needed == lower_bound_unconstrained(snap, sp.service)
+            assert sp.distribution.moves_needed == lower_bound(snap, sp.service)
         if sp.status == Status.REBALANCE:
-            assert len(sp.moves) == lower_bound_unconstrained(snap, sp.service)
+            assert len(sp.moves) == lower_bound(snap, sp.service)
 
 
 @settings(max_examples=60, deadline=None)
