@@ -61,28 +61,23 @@ class _Group:
 
     def scan_cap(self, svc: _SvcCtx, limit: int | None) -> None:
         """Scan empty members in until the group's capacity reaches ``limit`` (None: all)."""
-        members, counts, room = self.members, svc.counts, svc.room
-        slots, path = self.slots, self.path
-        pos, end, cap_sum, empties = self.pos, len(members), self.cap, self.empties
-        while pos < end and (limit is None or cap_sum < limit):
-            inst = members[pos]
-            pos += 1
-            arn = inst.arn
-            if arn in counts:
-                continue
-            cap = room(arn)
-            if cap > 0:
-                slots.append(Slot(inst, path + (arn,), 0, cap))
-                cap_sum += cap
-                empties += 1
-        self.pos, self.cap, self.empties = pos, cap_sum, empties
+        if limit is None:
+            self._scan(svc, lambda cap, slots, empties: True)
+        else:
+            self._scan(svc, lambda cap, slots, empties: cap < limit)
 
     def scan_slots(self, svc: _SvcCtx, want: int) -> None:
         """Scan empty members in until there are more than ``want`` slots and one empty."""
+        self._scan(svc, lambda cap, slots, empties: slots <= want or empties < 1)
+
+    def _scan(self, svc: _SvcCtx, more: Callable[[int, int, int], bool]) -> None:
+        """Take the group's next members in order, each empty one with room as a slot, while
+        ``more(capacity so far, slots, empty slots)``; members already holding the service's
+        tasks have their slots already."""
         members, counts, room = self.members, svc.counts, svc.room
         slots, path = self.slots, self.path
         pos, end, cap_sum, empties = self.pos, len(members), self.cap, self.empties
-        while pos < end and (len(slots) <= want or empties < 1):
+        while pos < end and more(cap_sum, len(slots), empties):
             inst = members[pos]
             pos += 1
             arn = inst.arn
