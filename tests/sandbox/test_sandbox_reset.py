@@ -1,0 +1,43 @@
+"""POST /moto-api/reset (what moto's clients and its test suite call between tests) and
+POST /_sandbox/reset forget every emulated resource, ECS's included, as a fresh sandbox would
+start; the endpoint keeps serving."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import pytest
+
+from ecs_world import World
+
+
+def _post(endpoint: str, path: str) -> dict:
+    request = urllib.request.Request(f"{endpoint}{path}", data=b"", method="POST")
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        return json.load(resp)
+
+
+@pytest.mark.parametrize("path", ["/moto-api/reset", "/_sandbox/reset"])
+def test_reset_forgets_ecs_and_moto_state(sandbox, aws, path):
+    world = World(sandbox, aws)
+    world.launch("us-east-1a")
+    world.boot()
+    world.service("web", 1, world.task_definition(ports=()))
+    sandbox.advance(60)
+    assert aws("ecs").list_tasks(cluster="demo")["taskArns"]
+    before = sandbox.now()
+
+    _post(sandbox.endpoint, path)
+
+    assert aws("ecs").list_clusters()["clusterArns"] == []
+    assert aws("ecs").list_task_definitions()["taskDefinitionArns"] == []
+    reservations = aws("ec2").describe_instances()["Reservations"]
+    assert [i for r in reservations for i in r["Instances"]] == []
+    assert sandbox.status()["ecs"]["clusters"] == 0
+    assert sandbox.now() < before + 60       # a new clock, started at the reset
+    # Still a working sandbox: a cluster and an instance register again.
+    again = World(sandbox, aws)
+    again.launch("us-east-1b")
+    again.boot()
+    assert len(aws("ecs").list_container_instances(cluster="demo")["containerInstanceArns"]) == 1
