@@ -6,7 +6,10 @@ Nothing below imports this module: ``Sandbox`` builds the parts and hands each w
 ``Sandbox`` wires the pieces together:
 
 * ``Runtime``: emulated clock, the world lock, timers (``sandbox/runtime.py``);
-* ``EcsControlPlane``: our ECS (``sandbox/ecs/``), which replaces moto's ECS entirely;
+* ``EcsControlPlane``: our ECS (``sandbox/ecs/``), which replaces moto's ECS entirely. It
+  emulates one region (``SandboxConfig.region``, us-east-1): an ECS request signed for another
+  region is refused with ``ClientException`` naming both, rather than answered from the one
+  region's state with its ARNs (moto's other services keep their per-region state);
 * moto's WSGI application for every other service, with the patches in ``sandbox/aws/``
   (ELBv2 targets keyed by (id, port) with deregistration delay, Auto Scaling AZ balance,
   EventBridge delivery to Lambda, Lambda handlers run in a subprocess);
@@ -48,6 +51,15 @@ def _json_response(start_response: Callable, status: int, body: Any,
     start_response(f"{status} {reason.get(status, 'Status')}",
                    [("Content-Type", content_type), ("Content-Length", str(len(payload)))])
     return [payload]
+
+
+def _signed_region(environ: dict) -> str | None:
+    """The region of a SigV4 request's credential scope (Credential=AKID/date/REGION/...)."""
+    authorization = environ.get("HTTP_AUTHORIZATION", "")
+    if "Credential=" not in authorization:
+        return None
+    scope = authorization.split("Credential=", 1)[1].split(",", 1)[0].split("/")
+    return scope[2] if len(scope) > 2 else None
 
 
 def _query_protocol(environ: dict) -> bool:
@@ -243,6 +255,13 @@ class Sandbox:
         from .ecs.api import dispatch
         from .ecs.errors import EcsError
 
+        region = _signed_region(environ)
+        if region and region != self.config.region:
+            return _json_response(start_response, 400, {
+                "__type": "ClientException",
+                "message": f"The sandbox emulates ECS in {self.config.region} only; this request "
+                           f"is for {region}. Use region {self.config.region} for ECS (and for "
+                           "the EC2 instances that should register with it)."}, JSON_11)
         raw = self._read_body(environ)
         try:
             params = json.loads(raw or b"{}")
