@@ -492,8 +492,9 @@ def _response_disable_metrics(self: AutoScalingResponse) -> EmptyResult:
 # ------------------------------------------------------------------- response shapes
 class _InstanceDetails:
     """An instance as DescribeAutoScalingInstances reports it: HealthStatus ``HEALTHY`` /
-    ``UNHEALTHY`` (AWS CLI example of describe-auto-scaling-instances; DescribeAutoScalingGroups
-    and SetInstanceHealth keep ``Healthy``/``Unhealthy``)."""
+    ``UNHEALTHY`` (AWS CLI example of describe-auto-scaling-instances; amazon.aws's
+    ``instances_healthy`` waiter matches exactly that, and times out on ``Healthy``).
+    DescribeAutoScalingGroups and SetInstanceHealth keep ``Healthy``/``Unhealthy``."""
 
     def __init__(self, state: InstanceState) -> None:
         self._state = state
