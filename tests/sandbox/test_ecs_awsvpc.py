@@ -196,6 +196,11 @@ def _target_group(world: World, kind: str, delay: int = 20) -> str:
         "TargetGroups"][0]["TargetGroupArn"]
     elbv2.modify_target_group_attributes(TargetGroupArn=tg, Attributes=[
         {"Key": "deregistration_delay.timeout_seconds", "Value": str(delay)}])
+    # A group no listener forwards to reports every target unused (Target.NotInUse).
+    lb = elbv2.create_load_balancer(Name=f"lb-{kind}", Subnets=list(world.subnets.values()))[
+        "LoadBalancers"][0]["LoadBalancerArn"]
+    elbv2.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=80, DefaultActions=[
+        {"Type": "forward", "TargetGroupArn": tg}])
     return tg
 
 
