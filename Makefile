@@ -14,7 +14,7 @@ export AWS_ACCESS_KEY_ID ?= testing
 export AWS_SECRET_ACCESS_KEY ?= testing
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: setup demo walkthrough test test-unit test-sandbox test-integration lint sanity bench sandbox clean chaos
+.PHONY: setup demo walkthrough test test-unit test-sandbox test-integration lint sanity bench sandbox clean chaos conformance
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,13 @@ test-sandbox: setup
 ## neither: the fixed seeds `make test` runs. A failing seed prints its `make chaos SEED=n` line.
 chaos: setup
 	CHAOS_SEED=$(SEED) CHAOS_SEEDS=$(SEEDS) $(BIN)/python -m pytest -q -rA tests/chaos/test_chaos.py
+
+## moto's own tests (tests/test_ecs and the aws_verified tests of Auto Scaling, ELBv2 and
+## Application Auto Scaling) in server mode against the sandbox, compared with
+## tests/conformance/expected.yml: passed / expected-different / failed per suite.
+## CONFORMANCE_ARGS e.g. "--suite ecs --port 4610".
+conformance: setup
+	$(BIN)/python tests/conformance/moto_suite.py $(CONFORMANCE_ARGS)
 
 ## Benchmarks (they measure; tests assert): writes benchmarks/results.{json,md} and scale.png.
 bench: setup

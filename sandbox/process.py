@@ -25,9 +25,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def sandbox_server(speed: float = 50, startup_timeout: float = 60):
-    """Start ``python -m sandbox serve``; yield its endpoint; always stop it."""
-    port = free_port()
+def sandbox_server(speed: float = 50, startup_timeout: float = 60, port: int | None = None):
+    """Start ``python -m sandbox serve`` (on ``port``, else a free one); yield its endpoint;
+    always stop it."""
+    port = port or free_port()
     endpoint = f"http://127.0.0.1:{port}"
     (ROOT / ".sandbox").mkdir(exist_ok=True)
     log = open(ROOT / ".sandbox" / f"serve-{port}.log", "w")

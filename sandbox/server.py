@@ -6,7 +6,10 @@ Nothing below imports this module: ``Sandbox`` builds the parts and hands each w
 ``Sandbox`` wires the pieces together:
 
 * ``Runtime``: emulated clock, the world lock, timers (``sandbox/runtime.py``);
-* ``EcsControlPlane``: our ECS (``sandbox/ecs/``), which replaces moto's ECS entirely;
+* ``EcsControlPlane``: our ECS (``sandbox/ecs/``), which replaces moto's ECS entirely. It
+  emulates one region (``SandboxConfig.region``, us-east-1): an ECS request signed for another
+  region is refused with ``ClientException`` naming both, rather than answered from the one
+  region's state with its ARNs (moto's other services keep their per-region state);
 * moto's WSGI application for every other service, with the patches in ``sandbox/aws/``
   (ELBv2 targets keyed by (id, port) with deregistration delay, Auto Scaling AZ balance,
   EventBridge delivery to Lambda, Lambda handlers run in a subprocess);
@@ -27,6 +30,7 @@ import logging
 import threading
 import traceback
 from typing import Any, Callable, Iterable
+from xml.sax.saxutils import escape as xml_escape
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -49,6 +53,40 @@ def _json_response(start_response: Callable, status: int, body: Any,
     return [payload]
 
 
+def _signed_region(environ: dict) -> str | None:
+    """The region of a SigV4 request's credential scope (Credential=AKID/date/REGION/...)."""
+    authorization = environ.get("HTTP_AUTHORIZATION", "")
+    if "Credential=" not in authorization:
+        return None
+    scope = authorization.split("Credential=", 1)[1].split(",", 1)[0].split("/")
+    return scope[2] if len(scope) > 2 else None
+
+
+def _query_protocol(environ: dict) -> bool:
+    """Whether a request speaks AWS's query protocol (Auto Scaling, ELBv2, EC2, IAM...), whose
+    clients parse errors as XML; JSON and REST-JSON requests carry JSON."""
+    if environ.get("HTTP_X_AMZ_TARGET"):
+        return False
+    content_type = environ.get("CONTENT_TYPE", "")
+    return ("x-www-form-urlencoded" in content_type
+            or "Action=" in environ.get("QUERY_STRING", ""))
+
+
+def _internal_error(environ: dict, start_response: Callable, exc: Exception) -> Iterable[bytes]:
+    """HTTP 500 ``InternalFailure`` in the request's own protocol, so the client reports the
+    error (an SDK given JSON on an XML API reports "invalid XML" instead)."""
+    if not _query_protocol(environ):
+        return _json_response(start_response, 500,
+                              {"__type": "InternalFailure", "message": str(exc)})
+    message = xml_escape(str(exc))
+    payload = ("<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code>"
+               f"<Message>{message}</Message></Error><RequestId>sandbox</RequestId>"
+               "</ErrorResponse>").encode()
+    start_response("500 Internal Server Error",
+                   [("Content-Type", "text/xml"), ("Content-Length", str(len(payload)))])
+    return [payload]
+
+
 class Sandbox:
     """The whole local AWS. ``start()`` serves it on ``host:port``; ``stop()`` ends it."""
 
@@ -58,29 +96,56 @@ class Sandbox:
         # Imported here so that `import sandbox` stays cheap and moto is patched before use.
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+        self.config = config or SandboxConfig()
+        self.host, self.port = host, port
+        self._speed, self._seed = speed, seed
+        self.faults = Faults()
+        self.moto_app = _moto_app(DomainDispatcherApplication, create_backend_app)
+        self._build(reset_moto)
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def _build(self, reset_moto: bool) -> None:
+        """Everything that holds emulated state: the runtime, moto's backends, our ECS, the
+        data plane; then the patches, pointed at this sandbox."""
         from . import aws
         from .ecs.plane import EcsControlPlane
 
-        self.config = config or SandboxConfig()
-        self.runtime = Runtime(speed=speed, seed=seed)
-        self.host, self.port = host, port
+        self.runtime = Runtime(speed=self._speed, seed=self._seed)
         if reset_moto:
             reset_moto_backends()
         load_balancers = aws.MotoLoadBalancers(aws.Env(self.config, self.runtime))
         self.ecs = EcsControlPlane(self.config, self.runtime,
                                    aws.ecs_ports(self.config, self.runtime, load_balancers),
                                    endpoint=lambda: self.endpoint)
-        self.faults = Faults()
         self.traffic = None
         if self.config.data_plane:
             from .traffic import DataPlane
 
             self.traffic = DataPlane(self.runtime, self.ecs, load_balancers)
-        self.moto_app = _moto_app(DomainDispatcherApplication, create_backend_app)
         aws.install(self)
         self.runtime.on_tick(self.ecs.reconcile)
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+
+    def reset(self) -> None:
+        """Forget every emulated resource, as a fresh ``Sandbox`` on the same endpoint would
+        start: a new clock (same speed and seed), empty moto backends, an empty ECS, the
+        faults switched off. ``POST /moto-api/reset`` (what moto's own clients and test suite
+        call between tests) and ``POST /_sandbox/reset`` land here; resetting moto alone
+        would leave ECS's clusters and tasks behind."""
+        from . import aws
+
+        serving = self._server is not None
+        self.runtime.stop_ticker()      # the ticker takes the lock: stop it before taking it
+        if self.traffic:
+            self.traffic.stop()
+        with self.runtime.lock:
+            aws.uninstall(self)
+            self.faults = Faults()
+            self._build(reset_moto=True)
+        if serving:
+            if self.traffic:
+                self.traffic.start()
+            self.runtime.start_ticker()
 
     # ------------------------------------------------------------- lifecycle
     @property
@@ -139,6 +204,9 @@ class Sandbox:
         try:
             if path.startswith("/_sandbox/"):
                 return self._control(environ, start_response, path)
+            if path == "/moto-api/reset" and environ.get("REQUEST_METHOD") == "POST":
+                self.reset()
+                return _json_response(start_response, 200, {"status": "ok"})
             if self.faults.throttle_rate > 0:
                 hit, is_json = self._throttled(environ)
                 if hit:
@@ -164,8 +232,7 @@ class Sandbox:
             return body
         except Exception as exc:  # one bad request must never stop the sandbox
             LOG.error("request %s failed:\n%s", path, traceback.format_exc())
-            return _json_response(start_response, 500,
-                                  {"__type": "InternalFailure", "message": str(exc)})
+            return _internal_error(environ, start_response, exc)
 
     def _read_body(self, environ: dict) -> bytes:
         if "sandbox.body" in environ:
@@ -188,6 +255,13 @@ class Sandbox:
         from .ecs.api import dispatch
         from .ecs.errors import EcsError
 
+        region = _signed_region(environ)
+        if region and region != self.config.region:
+            return _json_response(start_response, 400, {
+                "__type": "ClientException",
+                "message": f"The sandbox emulates ECS in {self.config.region} only; this request "
+                           f"is for {region}. Use region {self.config.region} for ECS (and for "
+                           "the EC2 instances that should register with it)."}, JSON_11)
         raw = self._read_body(environ)
         try:
             params = json.loads(raw or b"{}")
@@ -226,6 +300,9 @@ class Sandbox:
                 except (TypeError, ValueError) as err:
                     return _json_response(start_response, 400, {"message": str(err)})
             return _json_response(start_response, 200, self.faults.describe())
+        if path == "/_sandbox/reset":
+            self.reset()
+            return _json_response(start_response, 200, {"now": self.now()})
         if path == "/_sandbox/tick":
             self.tick()
             return _json_response(start_response, 200, {"now": self.now()})

@@ -29,6 +29,10 @@ patches make the ``ecs`` namespace talk to ``sandbox.ecs``:
   triggered"``, ``StatusCode Successful``, ``StatusMessage "Successfully set desired count to N.
   Change successfully fulfilled by ecs."`` [D: AWS CLI example of describe-scaling-activities].
 
+* **DescribeScalableTargets** reports ``RoleARN`` (the namespace's service-linked role, which
+  AWS uses whatever the request names) and every ``SuspendedState`` flag (false unless
+  suspended); moto echoes the request, None when absent.
+
 Scaling policies (target tracking, step) are stored by moto but never act here.
 """
 
@@ -103,8 +107,41 @@ def _register_scalable_target(self: ApplicationAutoscalingBackend, namespace: st
     high = max_capacity if max_capacity is not None else getattr(existing, "max_capacity", None)
     if low is not None and high is not None and low > high:
         raise AWSValidationException("Minimum capacity cannot be greater than maximum capacity")
-    return _ORIGINAL_REGISTER(self, namespace, r_id, dimension, min_capacity, max_capacity,
-                              role_arn, suspended_state)
+    previous = dict(existing.suspended_state or {}) if existing is not None else {}
+    target = _ORIGINAL_REGISTER(self, namespace, r_id, dimension, min_capacity, max_capacity,
+                                role_arn, suspended_state)
+    target.role_arn = _role_arn(self, namespace, role_arn or getattr(existing, "role_arn", None))
+    target.suspended_state = {**_NOT_SUSPENDED, **previous, **(suspended_state or {})}
+    return target
+
+
+# The service-linked role Application Auto Scaling uses (and creates) for a namespace that has
+# one: the RoleARN it reports whatever the request said [D: API RegisterScalableTarget
+# "RoleARN"; AAS user guide "Service-linked roles for Application Auto Scaling"].
+_SERVICE_LINKED_ROLES = {
+    "ecs": ("ecs", "ECSService"),
+    "dynamodb": ("dynamodb", "DynamoDBTable"),
+    "rds": ("rds", "RDSCluster"),
+    "lambda": ("lambda", "LambdaConcurrency"),
+    "ec2": ("ec2", "EC2SpotFleetRequest"),
+    "sagemaker": ("sagemaker", "SageMakerEndpoint"),
+    "custom-resource": ("custom-resource", "CustomResource"),
+}
+# Every flag is reported, false unless suspended [D: API ScalableTarget "SuspendedState"];
+# a re-registration changes only the flags it names [I].
+_NOT_SUSPENDED = {"DynamicScalingInSuspended": False, "DynamicScalingOutSuspended": False,
+                  "ScheduledScalingSuspended": False}
+
+
+def _role_arn(backend: ApplicationAutoscalingBackend, namespace: str,
+              requested: str | None) -> str | None:
+    linked = _SERVICE_LINKED_ROLES.get(namespace)
+    if linked is None:
+        return requested
+    prefix, suffix = linked
+    return (f"arn:aws:iam::{backend.account_id}:role/aws-service-role/"
+            f"{prefix}.application-autoscaling.amazonaws.com/"
+            f"AWSServiceRoleForApplicationAutoScaling_{suffix}")
 
 
 # ------------------------------------------------------------------------- schedules

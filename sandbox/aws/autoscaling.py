@@ -19,6 +19,9 @@ terminating the first unprotected instances in list order. These patches give
 * instances leaving the group (scale-in, Detach, TerminateInstanceInAutoScalingGroup) are
   deregistered from the group's target groups, so they drain like on AWS;
 * ``DisableMetricsCollection`` is implemented (amazon.aws.autoscaling_group calls it);
+* **shapes**: DescribeAutoScalingInstances reports health ``HEALTHY``/``UNHEALTHY``;
+  DescribeAutoScalingGroups lists ``TrafficSources``; lifecycle hooks carry RoleARN and
+  NotificationTargetARN only when PutLifecycleHook names them (moto invents both);
 * **termination lifecycle hooks** (docs/ecs-facts.md §8): a group with an
   ``autoscaling:EC2_INSTANCE_TERMINATING`` hook does not terminate the instances a scale-in
   chose: they wait in ``Terminating:Wait`` (no longer counted in the group's capacity,
@@ -49,7 +52,7 @@ from typing import Any, Callable
 
 from moto.autoscaling.exceptions import ValidationError
 from moto.autoscaling.models import (ASG_NAME_TAG, AutoScalingBackend, FakeAutoScalingGroup,
-                                     InstanceState)
+                                     InstanceState, LifecycleHook)
 from moto.autoscaling.responses import AutoScalingResponse
 from moto.core.responses import ActionResult, EmptyResult
 from moto.ec2.exceptions import InvalidLaunchTemplateVersionNotFound
@@ -60,6 +63,8 @@ from .host import active
 _ORIGINAL_SET_DESIRED = FakeAutoScalingGroup.set_desired_capacity
 _ORIGINAL_DETACH = AutoScalingBackend.detach_instances
 _ORIGINAL_TERMINATE = AutoScalingBackend.terminate_instance
+_ORIGINAL_HOOK_INIT = LifecycleHook.__init__
+_ORIGINAL_PUT_HOOK = AutoScalingResponse.put_lifecycle_hook
 _FALLBACK_RNG = random.Random(0)
 
 
@@ -103,7 +108,8 @@ def _launch_origin(group: FakeAutoScalingGroup) -> tuple[str, str, int]:
     """What an instance launched now comes from: (kind, name, version)."""
     template = group.ec2_launch_template
     if template is None:
-        return ("config", group.launch_config_name or "", 0)
+        config = group.launch_config     # moto keeps the object, not its name
+        return ("config", config.name if config else "", 0)
     try:
         version = template.get_version(
             getattr(group, "launch_template_version", None) or "$Default").number
@@ -483,8 +489,63 @@ def _response_disable_metrics(self: AutoScalingResponse) -> EmptyResult:
     return EmptyResult()
 
 
+# ------------------------------------------------------------------- response shapes
+class _InstanceDetails:
+    """An instance as DescribeAutoScalingInstances reports it: HealthStatus ``HEALTHY`` /
+    ``UNHEALTHY`` (AWS CLI example of describe-auto-scaling-instances; amazon.aws's
+    ``instances_healthy`` waiter matches exactly that, and times out on ``Healthy``).
+    DescribeAutoScalingGroups and SetInstanceHealth keep ``Healthy``/``Unhealthy``."""
+
+    def __init__(self, state: InstanceState) -> None:
+        self._state = state
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._state, name)
+
+    @property
+    def health_status(self) -> str:
+        return str(self._state.health_status).upper()
+
+
+def _response_describe_instances(self: AutoScalingResponse) -> ActionResult:
+    states = self.autoscaling_backend.describe_auto_scaling_instances(
+        instance_ids=self._get_param("InstanceIds", []))
+    return ActionResult({"AutoScalingInstances": [_InstanceDetails(s) for s in states]})
+
+
+def _traffic_sources(self: FakeAutoScalingGroup) -> list[dict[str, str]]:
+    """TrafficSources of DescribeAutoScalingGroups: the attached target groups (``elbv2``)
+    and Classic Load Balancers (``elb``), as AWS lists them beside TargetGroupARNs and
+    LoadBalancerNames (API AutoScalingGroup, TrafficSourceIdentifier)."""
+    return ([{"Identifier": arn, "Type": "elbv2"} for arn in self.target_group_arns or []]
+            + [{"Identifier": name, "Type": "elb"} for name in self.load_balancer_names or []])
+
+
+def _hook_init(self: LifecycleHook, *args: Any, **kwargs: Any) -> None:
+    """moto gives every hook a placeholder RoleARN and NotificationTargetARN (one in account
+    1234567890); a hook has them only when PutLifecycleHook names them, and ECS's managed
+    draining hook has neither."""
+    _ORIGINAL_HOOK_INIT(self, *args, **kwargs)
+    self.role_arn = None
+    self.notification_target_arn = None
+
+
+def _response_put_lifecycle_hook(self: AutoScalingResponse) -> Any:
+    result = _ORIGINAL_PUT_HOOK(self)
+    key = f"{self._get_param('AutoScalingGroupName')}_{self._get_param('LifecycleHookName')}"
+    hook = self.autoscaling_backend.lifecycle_hooks.get(key)
+    if hook is not None:
+        hook.role_arn = self._get_param("RoleARN")
+        hook.notification_target_arn = self._get_param("NotificationTargetARN")
+    return result
+
+
 def patches() -> list[tuple[Any, str, Any]]:
     return [
+        (AutoScalingResponse, "describe_auto_scaling_instances", _response_describe_instances),
+        (FakeAutoScalingGroup, "traffic_sources", property(_traffic_sources)),
+        (LifecycleHook, "__init__", _hook_init),
+        (AutoScalingResponse, "put_lifecycle_hook", _response_put_lifecycle_hook),
         (FakeAutoScalingGroup, "replace_autoscaling_group_instances",
          _replace_instances_recorded),
         (FakeAutoScalingGroup, "set_desired_capacity", _set_desired_capacity_recorded),

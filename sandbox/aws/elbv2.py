@@ -11,7 +11,14 @@ the behaviour of docs/ecs-facts.md §7:
 * DeregisterTargets moves it to ``draining`` (``Target.DeregistrationInProgress``) for the
   group's ``deregistration_delay.timeout_seconds`` (default 300), then it is gone
   (``unused``/``Target.NotRegistered`` when asked for explicitly);
-* a target whose EC2 instance is stopped or terminated is ``unused``/``Target.InvalidState``;
+* a target whose EC2 instance is stopped is ``unused``/``Target.InvalidState``;
+* a terminated instance's targets are deregistered: they leave the group's list at once and,
+  asked for by Id, report ``draining`` for the deregistration delay, then ``unused``
+  (moto's own aws_verified test_register_targets, checked against AWS);
+* every target of a group that no load balancer uses (no listener or rule forwards to it) is
+  ``unused``/``Target.NotInUse`` (API TargetHealth: "The target group is not used by any load
+  balancer");
+* forward actions given by TargetGroupArn are described with their ForwardConfig as well;
 * a group with health checks disabled reports ``unavailable``/``Target.HealthCheckDisabled``;
 * ``set_unhealthy`` (test hook) fails a target's checks: ``unhealthy`` after
   ``UnhealthyThresholdCount x interval`` (or at once), until ``set_healthy``.
@@ -26,10 +33,12 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from moto.elbv2.exceptions import InvalidTargetError, TargetGroupNotFoundError, TargetNotRunning
-from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup, elbv2_backends
+from moto.elbv2.models import (ELBv2Backend, FakeAction, FakeHealthStatus, FakeTargetGroup,
+                               elbv2_backends)
 
 from .host import active
 
+_ORIGINAL_ACTION_INIT = FakeAction.__init__
 DEFAULT_DEREGISTRATION_DELAY = 300.0
 _DOWN_STATES = ("stopping", "stopped", "shutting-down", "terminated")
 
@@ -38,6 +47,8 @@ _DESCRIPTIONS = {
     "Target.DeregistrationInProgress": "Target deregistration is in progress",
     "Target.NotRegistered": "Target is not registered to the target group",
     "Target.HealthCheckDisabled": "Health checks are disabled for the target group",
+    "Target.NotInUse": "Target group is not configured to receive traffic from the load "
+                       "balancer",
     "Target.ResponseCodeMismatch": "Health checks failed with these codes: [502]",
 }
 
@@ -53,6 +64,7 @@ class TargetRecord:
     generation: int = 0
     failing: bool = False
     drain_ends: float | None = None
+    terminated: bool = False    # deregistered because its instance terminated: not listed
 
     def key(self) -> tuple[str, int]:
         return (self.id, self.port)
@@ -180,8 +192,36 @@ def _forget(group: FakeTargetGroup, record: TargetRecord) -> None:
 
 
 def _deregister_terminated_instances(self: FakeTargetGroup, instance_ids: list[str]) -> None:
-    """moto calls this on TerminateInstances. AWS keeps such targets registered and reports
-    them ``unused``/``Target.InvalidState`` (health_for checks the instance's state)."""
+    """moto calls this on TerminateInstances: the instance's targets start draining and drop
+    out of the group's list (DescribeTargetHealth by Id still shows them draining)."""
+    for record in list(_records(self).values()):
+        if record.id in instance_ids and record.state != "draining":
+            _start_draining(self, record)
+            record.terminated = True
+
+
+def _forwards_to(action: Any) -> list[str]:
+    data = getattr(action, "data", None) or {}
+    if action.type != "forward":
+        return []
+    if "TargetGroupArn" in data:
+        return [data["TargetGroupArn"]]
+    return [tg.get("TargetGroupArn") for tg in (data.get("ForwardConfig") or {}).get(
+        "TargetGroups", [])]
+
+
+def _in_use(group: FakeTargetGroup) -> bool:
+    """Whether a listener or listener rule forwards to the group now (moto's
+    ``load_balancer_arns`` only grows: a deleted listener stays in it)."""
+    backend = elbv2_backends[group.account_id][group.region_name]
+    for balancer in backend.load_balancers.values():
+        for listener in balancer.listeners.values():
+            actions = list(listener.default_actions)
+            for rule in listener.rules.values():
+                actions.extend(getattr(rule, "actions", []) or [])
+            if any(group.arn in _forwards_to(action) for action in actions):
+                return True
+    return False
 
 
 def _status(group: FakeTargetGroup, target_id: str, port: int, state: str,
@@ -210,6 +250,8 @@ def _health_for(self: FakeTargetGroup, target: dict[str, Any], ec2_backend: Any 
         return _status(self, target_id, port, state, "Target.NotRegistered")
     if record.state == "draining":
         return _status(self, target_id, port, "draining", record.reason)
+    if not _in_use(self):
+        return _status(self, target_id, port, "unused", "Target.NotInUse")
     if _instance_down(self, target_id):
         return _status(self, target_id, port, "unused", "Target.InvalidState")
     if not self.health_check_enabled:
@@ -223,12 +265,25 @@ def _describe_target_health(self: ELBv2Backend, target_group_arn: str,
     if group is None:
         raise TargetGroupNotFoundError()
     if not targets:
-        targets = [{"Id": r.id, "Port": r.port} for r in _records(group).values()]
+        targets = [{"Id": r.id, "Port": r.port} for r in _records(group).values()
+                   if not r.terminated]
     return [group.health_for(target, self.ec2_backend) for target in targets]
+
+
+def _action_init(self: FakeAction, data: dict[str, Any]) -> None:
+    """A forward action given by TargetGroupArn is described with its ForwardConfig too (one
+    target group, weight 1, stickiness off), as AWS returns it (API Action: "If you specify
+    both ForwardConfig and TargetGroupArn, you can specify only one target group")."""
+    if (data.get("Type") == "forward" and data.get("TargetGroupArn")
+            and "ForwardConfig" not in data):
+        data = {**data, "ForwardConfig": {
+            "TargetGroups": [{"TargetGroupArn": data["TargetGroupArn"], "Weight": 1}]}}
+    _ORIGINAL_ACTION_INIT(self, data)
 
 
 def patches() -> list[tuple[Any, str, Any]]:
     return [
+        (FakeAction, "__init__", _action_init),
         (FakeTargetGroup, "register", _register),
         (FakeTargetGroup, "deregister", _deregister),
         (FakeTargetGroup, "deregister_terminated_instances", _deregister_terminated_instances),

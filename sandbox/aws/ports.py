@@ -142,6 +142,10 @@ class MotoEc2:
             return None
         return getattr(subnet, "cidr_block", None) or "10.0.0.0/24"
 
+    def security_group_exists(self, group_id: str) -> bool:
+        backend = self._backend()
+        return backend is not None and backend.get_security_group_from_id(group_id) is not None
+
     def addresses_in(self, subnet_id: str) -> set[str]:
         backend = self._backend()
         used: set[str] = set()

@@ -13,9 +13,10 @@ from __future__ import annotations
 import copy
 import json
 import re
+import uuid
 from typing import Any, Callable, Optional
 
-from . import errors, launch, lifecycle, network, placement
+from . import errors, launch, lifecycle, network, placement, revisions
 from .controllers import agent, azrebalance, capacity
 from .hosts import build_hosts
 from .state import events
@@ -162,8 +163,31 @@ def describe_clusters(plane: EcsControlPlane, p: Params) -> dict:
         if cluster is None:
             failures.append(_missing(plane.arn(f"cluster/{name}")))
         else:
-            out.append(cluster.to_api(plane.cluster_stats(cluster), include))
+            described = cluster.to_api(plane.cluster_stats(cluster), include)
+            attachments = _scaling_attachments(plane, cluster)
+            if attachments or cluster.capacity_providers:
+                described["attachmentsStatus"] = "UPDATE_COMPLETE"
+            if "ATTACHMENTS" in include:
+                described["attachments"] = attachments
+            out.append(described)
     return {"clusters": out, "failures": failures}
+
+
+def _scaling_attachments(plane: EcsControlPlane, cluster: Cluster) -> list[dict]:
+    """API Cluster "attachments": "When using a capacity provider with a cluster, the capacity
+    provider and associated resources are returned as cluster attachments": with managed
+    scaling, the target-tracking policy ECS puts on the provider's group (type ``as_policy``;
+    status and detail names as real responses show them [O]). Ids are stable per pair."""
+    out = []
+    for name in cluster.capacity_providers:
+        cp = plane.capacity.providers.get(name)
+        if cp is None or (cp.managed_scaling or {}).get("status") != "ENABLED":
+            continue
+        ident = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{cluster.arn}/{cp.arn}"))
+        out.append({"id": ident, "type": "as_policy", "status": "CREATED", "details": [
+            {"name": "capacityProviderName", "value": name},
+            {"name": "scalingPolicyName", "value": f"ECSManagedAutoScalingPolicy-{ident}"}]})
+    return out
 
 
 def list_clusters(plane: EcsControlPlane, p: Params) -> dict:
@@ -417,6 +441,7 @@ def _start_deployment(plane: EcsControlPlane, svc: Service, td: TaskDefinition) 
         old.status = "ACTIVE"
         old.updated_at = dep.created_at
     svc.deployments.insert(0, dep)
+    svc.history.insert(0, dep)
     svc.steady = False
     plane.emit(events.deployment_state_change(plane, svc, dep, "SERVICE_DEPLOYMENT_IN_PROGRESS",
                                               dep.rollout_state_reason))
@@ -870,6 +895,11 @@ ATTR_NAME = re.compile(r"^[A-Za-z0-9_.\-/@]{1,128}$")
 def _attribute_target(plane: EcsControlPlane, cluster: Cluster, a: dict):
     if (a.get("targetType") or "container-instance") != "container-instance":
         raise errors.invalid("targetType must be container-instance.")
+    if not a.get("targetId"):
+        # An attribute belongs to one resource (API PutAttributes: "the attributes to apply to
+        # your resource"), named by targetId; ECS has no cluster-wide attributes.
+        raise errors.invalid(f"Attribute {a.get('name')!r} has no targetId: name the container "
+                             "instance (ID or ARN) it belongs to.")
     ci = plane.find_container_instance(cluster, a.get("targetId") or "")
     if ci is None or ci.status == "INACTIVE":
         raise EcsError("TargetNotFoundException",
@@ -944,6 +974,11 @@ def _tagged(plane: EcsControlPlane, arn: str):
             raise errors.resource_not_found()
         return td
     parts = rest.split("/")
+    if kind == "capacity-provider":     # arn:...:capacity-provider/<name>, no cluster in it
+        cp = plane.capacity.providers.get(parts[-1])
+        if cp is None or cp.status != "ACTIVE":
+            raise errors.resource_not_found()
+        return cp
     if kind == "cluster":
         cluster = plane.clusters.get(parts[0])
         if cluster is None or cluster.status != "ACTIVE":
@@ -1058,30 +1093,145 @@ DEFAULT_SETTINGS = {
 }
 
 
-def _setting(plane: EcsControlPlane, name: str, value: str) -> dict:
-    return {"name": name, "value": value, "principalArn": plane.principal, "type": "user"}
+# Settings are kept per principal (API PutAccountSetting "principalArn": the root user may set
+# them for any user or role; without it, for the caller), plus the account's default
+# (PutAccountSettingDefault). guardDutyActivate is the one setting AWS manages (API Setting
+# "type").
+ACCOUNT_DEFAULT = "default"
+AWS_MANAGED = {"guardDutyActivate"}
+
+
+def _setting(name: str, value: str, principal: str) -> dict:
+    return {"name": name, "value": value, "principalArn": principal,
+            "type": "aws_managed" if name in AWS_MANAGED else "user"}
+
+
+def _valid_setting_name(name: str) -> str:
+    if name not in DEFAULT_SETTINGS:
+        raise errors.invalid(f"Invalid account setting name: {name}")
+    return name
 
 
 def list_account_settings(plane: EcsControlPlane, p: Params) -> dict:
-    settings = dict(DEFAULT_SETTINGS)
-    settings.update(plane.account_settings)
-    out = [_setting(plane, k, v) for k, v in settings.items()
+    """API ListAccountSettings: without ``effectiveSettings`` only the settings set for the
+    principal (``principalArn``, else the caller) are listed, none at first; with it, what
+    applies to the principal: its own, else the account default, else AWS's default."""
+    if p.get("name"):
+        _valid_setting_name(p["name"])
+    principal = p.get("principalArn") or plane.principal
+    own = plane.account_settings.get(principal, {})
+    if p.get("effectiveSettings"):
+        settings = {**DEFAULT_SETTINGS, **plane.account_settings.get(ACCOUNT_DEFAULT, {}), **own}
+    else:
+        settings = dict(own)
+    out = [_setting(k, v, principal) for k, v in settings.items()
            if (not p.get("name") or k == p["name"]) and (not p.get("value") or v == p["value"])]
     return paginate(out, p, "settings", default=10, order=lambda s: [s["name"]])
 
 
 def put_account_setting(plane: EcsControlPlane, p: Params) -> dict:
-    name, value = _req(p, "name"), _req(p, "value")
-    if name not in DEFAULT_SETTINGS:
-        raise errors.invalid(f"Invalid account setting name: {name}")
-    plane.account_settings[name] = value
-    return {"setting": _setting(plane, name, value)}
+    name, value = _valid_setting_name(_req(p, "name")), _req(p, "value")
+    principal = p.get("principalArn") or plane.principal
+    plane.account_settings.setdefault(principal, {})[name] = value
+    return {"setting": _setting(name, value, principal)}
+
+
+def put_account_setting_default(plane: EcsControlPlane, p: Params) -> dict:
+    name, value = _valid_setting_name(_req(p, "name")), _req(p, "value")
+    plane.account_settings.setdefault(ACCOUNT_DEFAULT, {})[name] = value
+    return {"setting": _setting(name, value, plane.principal)}
 
 
 def delete_account_setting(plane: EcsControlPlane, p: Params) -> dict:
-    name = _req(p, "name")
-    value = plane.account_settings.pop(name, DEFAULT_SETTINGS.get(name, ""))
-    return {"setting": _setting(plane, name, value)}
+    name = _valid_setting_name(_req(p, "name"))
+    principal = p.get("principalArn") or plane.principal
+    value = plane.account_settings.get(principal, {}).pop(
+        name, plane.account_settings.get(ACCOUNT_DEFAULT, {}).get(name, DEFAULT_SETTINGS[name]))
+    return {"setting": _setting(name, value, principal)}
+
+
+# ------------------------------------------------- service deployments and revisions
+def _ts(t: float) -> float:
+    return round(t, 3)     # epoch seconds, as every other ECS timestamp here
+
+
+def _deployment_counts(plane: EcsControlPlane, svc: Service) -> dict:
+    """deployment id -> {"running": n, "pending": n} of the service's tasks."""
+    out: dict = {}
+    for task in svc.tasks.values():
+        mine = out.setdefault(task.deployment_id, {"running": 0, "pending": 0})
+        if task.last_status == "RUNNING":
+            mine["running"] += 1
+        elif task.last_status in ("PROVISIONING", "PENDING", "ACTIVATING"):
+            mine["pending"] += 1
+    return out
+
+
+def _service_deployment(plane: EcsControlPlane, arn: str, kind: str):
+    """(service, deployment) an ARN of ``kind`` (service-deployment | service-revision) names."""
+    m = re.match(rf"^arn:aws[a-z-]*:ecs:[^:]*:[^:]*:{kind}/([^/]+)/([^/]+)/([^/]+)$", arn or "")
+    if not m:
+        return None
+    svc = plane.services.get((m.group(1), m.group(2)))
+    if svc is None:
+        return None
+    dep = next((d for d in svc.history if revisions.short_id(d) == m.group(3)), None)
+    return (svc, dep) if dep is not None else None
+
+
+def list_service_deployments(plane: EcsControlPlane, p: Params) -> dict:
+    cluster = plane.get_cluster(p.get("cluster"))
+    svc = plane.find_service(cluster, _req(p, "service"))
+    if svc is None:
+        raise errors.service_not_found()
+    wanted = set(p.get("status") or [])
+    for state in wanted - set(revisions.STATUSES):
+        raise errors.invalid(f"Invalid status: {state}")
+    created = p.get("createdAt") or {}
+    after, before = created.get("after"), created.get("before")
+    out = [revisions.brief(svc, d, _ts) for d in svc.history
+           if (not wanted or revisions.status(svc, d)[0] in wanted)
+           and (after is None or d.created_at >= float(after))
+           and (before is None or d.created_at <= float(before))]
+    started = {revisions.deployment_arn(svc, d): n for n, d in enumerate(reversed(svc.history))}
+    return paginate(out, p, "serviceDeployments", default=20, descending=True,   # newest first
+                    order=lambda d: [started[d["serviceDeploymentArn"]]])
+
+
+def describe_service_deployments(plane: EcsControlPlane, p: Params) -> dict:
+    found, failures = [], []
+    for arn in _limit(p, "serviceDeploymentArns", 20):
+        hit = _service_deployment(plane, arn, "service-deployment")
+        if hit is None:
+            failures.append(_missing(arn))
+            continue
+        svc, dep = hit
+        found.append(revisions.describe(svc, dep, _deployment_counts(plane, svc), _ts,
+                                        svc.deployment_configuration_view()))
+    return {"serviceDeployments": found, "failures": failures}
+
+
+def describe_service_revisions(plane: EcsControlPlane, p: Params) -> dict:
+    found, failures = [], []
+    for arn in _limit(p, "serviceRevisionArns", 20):
+        hit = _service_deployment(plane, arn, "service-revision")
+        if hit is None:
+            failures.append(_missing(arn))
+            continue
+        found.append(revisions.revision(*hit, _ts))
+    return {"serviceRevisions": found, "failures": failures}
+
+
+def update_container_agent(plane: EcsControlPlane, p: Params) -> dict:
+    """The sandbox's agent is always the newest (API UpdateContainerAgent,
+    NoUpdateAvailableException: "There's no update available for your container agent")."""
+    cluster = plane.get_cluster(p.get("cluster"))
+    ci = plane.find_container_instance(cluster, _req(p, "containerInstance"))
+    if ci is None or ci.status == "INACTIVE":
+        raise EcsError("InvalidParameterException",
+                       f"Container instance {p.get('containerInstance')} not found.")
+    raise EcsError("NoUpdateAvailableException",
+                   "There is no update available for your container agent.")
 
 
 def list_services_by_namespace(plane: EcsControlPlane, p: Params) -> dict:
@@ -1132,9 +1282,13 @@ ACTIONS: dict[str, Callable[[EcsControlPlane, Params], dict]] = {
     "ListTagsForResource": list_tags_for_resource,
     "UpdateTaskProtection": update_task_protection,
     "GetTaskProtection": get_task_protection,
+    "ListServiceDeployments": list_service_deployments,
+    "DescribeServiceDeployments": describe_service_deployments,
+    "DescribeServiceRevisions": describe_service_revisions,
+    "UpdateContainerAgent": update_container_agent,
     "ListAccountSettings": list_account_settings,
     "PutAccountSetting": put_account_setting,
-    "PutAccountSettingDefault": put_account_setting,
+    "PutAccountSettingDefault": put_account_setting_default,
     "DeleteAccountSetting": delete_account_setting,
 }
 

@@ -468,6 +468,8 @@ class Service:
     platform_version: Optional[str] = None
     deployment_configuration: dict = field(default_factory=dict)
     deployments: list[Deployment] = field(default_factory=list)
+    # every deployment ever started, newest first (service deployments: revisions.py)
+    history: list[Deployment] = field(default_factory=list)
     role_arn: Optional[str] = None
     events: list[dict] = field(default_factory=list)     # newest first
     placement_constraints: list[dict] = field(default_factory=list)
@@ -544,15 +546,21 @@ class Service:
             out["roleArn"] = self.role_arn
         if self.network_configuration:
             out["networkConfiguration"] = copy.deepcopy(self.network_configuration)
-        if self.health_check_grace_period_seconds is not None:
-            out["healthCheckGracePeriodSeconds"] = self.health_check_grace_period_seconds
+        # Reported as 0 when never set, as DescribeServices does.
+        out["healthCheckGracePeriodSeconds"] = self.health_check_grace_period_seconds or 0
         if "TAGS" in include:
             out["tags"] = copy.deepcopy(self.tags)
         return out
 
+    def deployment_configuration_view(self) -> dict:
+        """deploymentConfiguration as DescribeServices reports it."""
+        return self._deployment_configuration()
+
     def _deployment_configuration(self) -> dict:
         cfg = copy.deepcopy(self.deployment_configuration)
         cfg.setdefault("deploymentCircuitBreaker", {"enable": False, "rollback": False})
+        # API DeploymentAlarms: the block is there, off, when no alarms were given.
+        cfg.setdefault("alarms", {"alarmNames": [], "rollback": False, "enable": False})
         cfg["maximumPercent"] = self.max_percent()
         cfg["minimumHealthyPercent"] = self.min_healthy_percent()
         return cfg

@@ -84,6 +84,7 @@ def validate(plane: "EcsState", td: "TaskDefinition",
     if public == "ENABLED":
         raise errors.invalid(PUBLIC_IP)
     _check_subnets(plane, subnets)
+    _check_security_groups(plane, groups)
     out = {"subnets": subnets, "assignPublicIp": public}
     if groups:
         out["securityGroups"] = groups
@@ -100,6 +101,18 @@ def _check_subnets(plane: "EcsState", subnets: list[str]) -> None:
             raise errors.invalid(
                 f"Error retrieving subnet information for [{subnet_id}]: The subnet ID "
                 f"'{subnet_id}' does not exist (ErrorCode: InvalidSubnetID.NotFound)")
+
+
+def _check_security_groups(plane: "EcsState", groups: list[str]) -> None:
+    """Every security group must exist in EC2, as every subnet must (same wording)."""
+    ec2 = plane.ports.ec2
+    if not ec2.in_use():
+        return
+    for group_id in groups:
+        if not ec2.security_group_exists(group_id):
+            raise errors.invalid(
+                f"Error retrieving security group information for [{group_id}]: The security "
+                f"group '{group_id}' does not exist (ErrorCode: InvalidGroup.NotFound)")
 
 
 def subnets_of(config: Optional[dict]) -> tuple[str, ...]:

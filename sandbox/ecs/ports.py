@@ -62,6 +62,9 @@ class Ec2Port(Protocol):
     def addresses_in(self, subnet_id: str) -> set[str]:
         """Private IPs EC2 itself holds in the subnet (instances, network interfaces)."""
 
+    def security_group_exists(self, group_id: str) -> bool:
+        """Whether EC2 has a security group with this id."""
+
 
 class AutoScalingPort(Protocol):
     """Auto Scaling as capacity providers drive it (managed scaling, protection, draining)."""
@@ -131,6 +134,9 @@ class NoEc2:
 
     def addresses_in(self, subnet_id: str) -> set[str]:
         return set()
+
+    def security_group_exists(self, group_id: str) -> bool:
+        return False
 
 
 class NoAutoScaling:

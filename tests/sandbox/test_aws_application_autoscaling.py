@@ -195,3 +195,28 @@ def test_schedule_expressions():
     for bad in ("at(tomorrow)", "rate(0 minutes)", "rate(5 weeks)", "cron(0 8 * *)"):
         with pytest.raises(ValueError):
             next_run(bad, None, base)
+
+
+def test_scalable_target_reports_its_role_and_every_suspended_flag(aws, world):
+    """RoleARN is the ECS service-linked role and SuspendedState lists every flag (moto
+    echoed the request: None for both when absent); re-registering changes only the named
+    flag."""
+    aas = aws("application-autoscaling")
+    target = dict(ServiceNamespace="ecs", ResourceId="service/demo/web",
+                  ScalableDimension="ecs:service:DesiredCount")
+    aas.register_scalable_target(**target, MinCapacity=1, MaxCapacity=4)
+
+    def described():
+        return aas.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"][0]
+
+    assert described()["RoleARN"] == (
+        "arn:aws:iam::123456789012:role/aws-service-role/ecs.application-autoscaling."
+        "amazonaws.com/AWSServiceRoleForApplicationAutoScaling_ECSService")
+    assert described()["SuspendedState"] == {"DynamicScalingInSuspended": False,
+                                             "DynamicScalingOutSuspended": False,
+                                             "ScheduledScalingSuspended": False}
+    aas.register_scalable_target(**target, SuspendedState={"ScheduledScalingSuspended": True})
+    assert described()["SuspendedState"] == {"DynamicScalingInSuspended": False,
+                                             "DynamicScalingOutSuspended": False,
+                                             "ScheduledScalingSuspended": True}
+    assert (described()["MinCapacity"], described()["MaxCapacity"]) == (1, 4)

@@ -169,6 +169,10 @@ def test_scale_in_deregisters_from_attached_target_groups(sandbox, net, aws):
     elb = aws("elbv2")
     tg = elb.create_target_group(Name="tg", Protocol="HTTP", Port=80, VpcId=net["vpc"]
                                  )["TargetGroups"][0]["TargetGroupArn"]
+    lb = elb.create_load_balancer(Name="lb", Subnets=list(net["subnets"].values()))[
+        "LoadBalancers"][0]["LoadBalancerArn"]
+    elb.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=80,
+                        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
     make_group(net, ZONES[:2], 2, TargetGroupARNs=[tg])
     sandbox.advance(30)
     ids = {i["InstanceId"] for i in instances(net)}
@@ -282,3 +286,72 @@ def test_activities_of_replacements_and_explicit_terminations(net):
     assert len(_activities(net)) == 4
     page = net["asg"].describe_scaling_activities(AutoScalingGroupName="ecs", MaxRecords=3)
     assert len(page["Activities"]) == 3 and page["NextToken"]
+
+
+def test_group_from_a_launch_configuration_launches(sandbox, net):
+    """Launch configurations used to fail every launch with HTTP 500 (an attribute moto does
+    not have), reported by boto3 as invalid XML."""
+    asg = net["asg"]
+    asg.create_launch_configuration(LaunchConfigurationName="lc", ImageId="ami-12345678",
+                                    InstanceType="t3.micro")
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName="ecs", LaunchConfigurationName="lc", MinSize=0, MaxSize=4,
+        DesiredCapacity=2, VPCZoneIdentifier=",".join(net["subnets"][z] for z in ZONES[:2]))
+    assert zone_counts(net) == {"us-east-1a": 1, "us-east-1b": 1}
+    assert {i["LaunchConfigurationName"] for i in instances(net)} == {"lc"}
+    set_desired(net, 1)
+    assert len(instances(net)) == 1
+
+
+def test_describe_auto_scaling_instances_reports_health_in_capitals(net):
+    make_group(net, ZONES[:1], 1)
+    described = net["asg"].describe_auto_scaling_instances()["AutoScalingInstances"]
+    assert [i["HealthStatus"] for i in described] == ["HEALTHY"]
+    assert [i["HealthStatus"] for i in instances(net)] == ["Healthy"]
+    net["asg"].set_instance_health(InstanceId=described[0]["InstanceId"],
+                                   HealthStatus="Unhealthy")
+    described = net["asg"].describe_auto_scaling_instances()["AutoScalingInstances"]
+    assert [i["HealthStatus"] for i in described] == ["UNHEALTHY"]
+
+
+def test_group_lists_its_target_groups_as_traffic_sources(aws, net):
+    tg = aws("elbv2").create_target_group(Name="tg", Protocol="HTTP", Port=80,
+                                          VpcId=net["vpc"])["TargetGroups"][0]["TargetGroupArn"]
+    make_group(net, ZONES[:1], 0, TargetGroupARNs=[tg])
+    group = net["asg"].describe_auto_scaling_groups(AutoScalingGroupNames=["ecs"])[
+        "AutoScalingGroups"][0]
+    assert group["TrafficSources"] == [{"Identifier": tg, "Type": "elbv2"}]
+
+
+def test_lifecycle_hooks_carry_only_the_arns_they_were_given(net):
+    make_group(net, ZONES[:1], 0)
+    asg = net["asg"]
+    asg.put_lifecycle_hook(AutoScalingGroupName="ecs", LifecycleHookName="plain",
+                           LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING")
+    role = "arn:aws:iam::123456789012:role/hooks"
+    queue = "arn:aws:sqs:us-east-1:123456789012:hooks"
+    asg.put_lifecycle_hook(AutoScalingGroupName="ecs", LifecycleHookName="notified",
+                           LifecycleTransition="autoscaling:EC2_INSTANCE_LAUNCHING",
+                           RoleARN=role, NotificationTargetARN=queue)
+    hooks = {h["LifecycleHookName"]: h for h in asg.describe_lifecycle_hooks(
+        AutoScalingGroupName="ecs")["LifecycleHooks"]}
+    assert "RoleARN" not in hooks["plain"] and "NotificationTargetARN" not in hooks["plain"]
+    assert (hooks["notified"]["RoleARN"], hooks["notified"]["NotificationTargetARN"]) == (
+        role, queue)
+
+
+def test_internal_error_on_an_xml_api_comes_back_as_xml(net, monkeypatch):
+    """A crash inside a query-protocol API answers 500 InternalFailure in XML, so the client
+    reports the error instead of "invalid XML received"."""
+    from botocore.exceptions import ClientError
+    from moto.autoscaling.models import AutoScalingBackend
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("something broke")
+
+    monkeypatch.setattr(AutoScalingBackend, "describe_tags", broken)
+    with pytest.raises(ClientError) as err:
+        net["asg"].describe_tags()
+    assert err.value.response["Error"]["Code"] == "InternalFailure"
+    assert err.value.response["Error"]["Message"] == "something broke"
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500

@@ -14,13 +14,20 @@ def world(sandbox, aws):
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24",
                                AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+    other = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.2.0/24",
+                              AvailabilityZone="us-east-1b")["Subnet"]["SubnetId"]
     instances = ec2.run_instances(ImageId="ami-12345678", MinCount=2, MaxCount=2,
                                   SubnetId=subnet)["Instances"]
-    tg = aws("elbv2").create_target_group(
+    elb = aws("elbv2")
+    tg = elb.create_target_group(
         Name="web", Protocol="HTTP", Port=80, VpcId=vpc, HealthCheckIntervalSeconds=10,
         HealthCheckProtocol="HTTP", HealthCheckPath="/")["TargetGroups"][0]["TargetGroupArn"]
-    return {"tg": tg, "ids": [i["InstanceId"] for i in instances], "ec2": ec2,
-            "elb": aws("elbv2")}
+    lb = elb.create_load_balancer(Name="web", Subnets=[subnet, other])[
+        "LoadBalancers"][0]["LoadBalancerArn"]
+    listener = elb.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=80, DefaultActions=[
+        {"Type": "forward", "TargetGroupArn": tg}])["Listeners"][0]["ListenerArn"]
+    return {"tg": tg, "ids": [i["InstanceId"] for i in instances], "ec2": ec2, "elb": elb,
+            "vpc": vpc, "lb": lb, "listener": listener}
 
 
 def health(elb, tg, targets=None):
@@ -95,7 +102,10 @@ def test_reregistering_a_draining_target_cancels_its_removal(sandbox, world):
     assert health(elb, tg) == {(iid, 32768): ("healthy", None)}
 
 
-def test_stopped_and_terminated_instances_are_unused(sandbox, world):
+def test_stopped_instance_is_unused_terminated_one_deregistered(sandbox, world):
+    """Stopped: still registered, unused/InvalidState. Terminated: gone from the list at once,
+    draining when asked for by Id until the deregistration delay ends (moto's aws_verified
+    test_register_targets; the sandbox used to keep it registered forever)."""
     elb, tg, ec2 = world["elb"], world["tg"], world["ec2"]
     first, second = world["ids"]
     elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": first, "Port": 32768},
@@ -103,8 +113,36 @@ def test_stopped_and_terminated_instances_are_unused(sandbox, world):
     sandbox.advance(10)
     ec2.stop_instances(InstanceIds=[first])
     ec2.terminate_instances(InstanceIds=[second])
-    assert health(elb, tg) == {(first, 32768): ("unused", "Target.InvalidState"),
-                               (second, 32768): ("unused", "Target.InvalidState")}
+    assert health(elb, tg) == {(first, 32768): ("unused", "Target.InvalidState")}
+    asked = [{"Id": second, "Port": 32768}]
+    assert health(elb, tg, asked) == {
+        (second, 32768): ("draining", "Target.DeregistrationInProgress")}
+    sandbox.advance(300)
+    assert health(elb, tg, asked) == {(second, 32768): ("unused", "Target.NotRegistered")}
+    assert health(elb, tg) == {(first, 32768): ("unused", "Target.InvalidState")}
+
+
+def test_targets_of_a_group_no_load_balancer_uses_are_unused(sandbox, world):
+    elb, tg, iid = world["elb"], world["tg"], world["ids"][0]
+    elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": iid, "Port": 32768}])
+    sandbox.advance(10)
+    assert health(elb, tg) == {(iid, 32768): ("healthy", None)}
+    elb.delete_listener(ListenerArn=world["listener"])
+    found = elb.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]
+    assert [d["TargetHealth"] for d in found] == [{
+        "State": "unused", "Reason": "Target.NotInUse",
+        "Description": "Target group is not configured to receive traffic from the load "
+                       "balancer"}]
+
+
+def test_forward_action_is_described_with_its_forward_config(world):
+    elb, tg = world["elb"], world["tg"]
+    action = elb.describe_listeners(LoadBalancerArn=world["lb"])["Listeners"][0][
+        "DefaultActions"][0]
+    assert action["TargetGroupArn"] == tg
+    assert action["ForwardConfig"] == {
+        "TargetGroups": [{"TargetGroupArn": tg, "Weight": 1}],
+        "TargetGroupStickinessConfig": {"Enabled": False}}
 
 
 def test_registering_a_stopped_instance_fails(sandbox, world):

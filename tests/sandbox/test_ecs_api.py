@@ -355,3 +355,105 @@ def test_account_settings(aws, sandbox):
     ecs = aws("ecs")
     got = ecs.list_account_settings(name="taskLongArnFormat", effectiveSettings=True)
     assert got["settings"][0]["value"] == "enabled"
+
+
+def test_account_settings_are_per_principal_and_effective_only_when_asked(aws, sandbox):
+    """API ListAccountSettings: without effectiveSettings only what was set for the principal
+    is listed (nothing at first); with it, the principal's own, else the account default, else
+    AWS's. principalArn names whose settings (it used to be ignored, and so was
+    effectiveSettings)."""
+    ecs = aws("ecs")
+    role = "arn:aws:iam::123456789012:role/deployer"
+    assert ecs.list_account_settings()["settings"] == []
+    ecs.put_account_setting_default(name="containerInsights", value="enabled")
+    ecs.put_account_setting(name="containerInsights", value="disabled", principalArn=role)
+    ecs.put_account_setting(name="awsvpcTrunking", value="enabled")
+
+    def settings(**kw):
+        return {s["name"]: (s["value"], s["principalArn"])
+                for s in ecs.list_account_settings(maxResults=100, **kw)["settings"]}
+
+    root = "arn:aws:iam::123456789012:root"
+    assert settings() == {"awsvpcTrunking": ("enabled", root)}
+    assert settings(principalArn=role) == {"containerInsights": ("disabled", role)}
+    effective = settings(effectiveSettings=True)
+    assert effective["containerInsights"] == ("enabled", root)      # the account default
+    assert effective["awsvpcTrunking"] == ("enabled", root)
+    assert effective["taskLongArnFormat"] == ("enabled", root)      # AWS's default
+    assert settings(effectiveSettings=True, principalArn=role)["containerInsights"] == (
+        "disabled", role)
+    ecs.delete_account_setting(name="containerInsights", principalArn=role)
+    assert settings(effectiveSettings=True, principalArn=role)["containerInsights"] == (
+        "enabled", role)
+    guard = ecs.list_account_settings(name="guardDutyActivate", effectiveSettings=True)
+    assert guard["settings"][0]["type"] == "aws_managed"
+
+
+def test_put_attributes_without_target_says_so(world):
+    world.launch("us-east-1a")
+    world.boot()
+    with pytest.raises(ClientError) as e:
+        world.ecs.put_attributes(cluster=world.cluster, attributes=[{"name": "env",
+                                                                     "value": "prod"}])
+    assert code(e) == "InvalidParameterException"
+    assert e.value.response["Error"]["Message"] == (
+        "Attribute 'env' has no targetId: name the container instance (ID or ARN) it "
+        "belongs to.")
+
+
+def test_service_reports_grace_period_and_alarms_block(world):
+    svc = world.service("web", 0, world.task_definition(ports=()))
+    assert svc["healthCheckGracePeriodSeconds"] == 0
+    assert svc["deploymentConfiguration"]["alarms"] == {"alarmNames": [], "rollback": False,
+                                                        "enable": False}
+
+
+def test_service_deployments_and_revisions(world, sandbox):
+    """ListServiceDeployments / DescribeServiceDeployments / DescribeServiceRevisions (they
+    answered InvalidAction): one service deployment per deployment the service started, its
+    revision what it was started with; a replaced one is STOPPED, a completed one
+    SUCCESSFUL."""
+    ecs = world.ecs
+    world.launch("us-east-1a")
+    world.boot()
+    first_td = world.task_definition(ports=())
+    world.service("web", 1, first_td)
+    sandbox.advance(60)
+    second_td = world.task_definition(ports=(), memory=256)
+    ecs.update_service(cluster=world.cluster, service="web", taskDefinition=second_td)
+    listed = ecs.list_service_deployments(cluster=world.cluster, service="web")[
+        "serviceDeployments"]
+    assert [d["status"] for d in listed] == ["IN_PROGRESS", "SUCCESSFUL"]
+    newest, oldest = listed
+    assert newest["serviceDeploymentArn"].startswith(
+        "arn:aws:ecs:us-east-1:123456789012:service-deployment/demo/web/")
+    assert newest["targetServiceRevisionArn"].startswith(
+        "arn:aws:ecs:us-east-1:123456789012:service-revision/demo/web/")
+    assert "finishedAt" in oldest and "finishedAt" not in newest
+    described = ecs.describe_service_deployments(serviceDeploymentArns=[
+        newest["serviceDeploymentArn"], "arn:aws:ecs:us-east-1:123456789012:"
+        "service-deployment/demo/web/nope"])
+    [dep] = described["serviceDeployments"]
+    assert described["failures"][0]["reason"] == "MISSING"
+    assert [s["arn"] for s in dep["sourceServiceRevisions"]] == [
+        oldest["targetServiceRevisionArn"]]
+    assert dep["targetServiceRevision"]["requestedTaskCount"] == 1
+    revisions = ecs.describe_service_revisions(serviceRevisionArns=[
+        oldest["targetServiceRevisionArn"], newest["targetServiceRevisionArn"]])
+    assert [r["taskDefinition"].rsplit("/", 1)[-1] for r in revisions["serviceRevisions"]] == [
+        first_td, second_td]
+    assert ecs.list_service_deployments(cluster=world.cluster, service="web",
+                                        status=["SUCCESSFUL"])["serviceDeployments"] == [oldest]
+    ecs.update_service(cluster=world.cluster, service="web", taskDefinition=first_td)
+    states = [d["status"] for d in ecs.list_service_deployments(
+        cluster=world.cluster, service="web")["serviceDeployments"]]
+    assert states == ["IN_PROGRESS", "STOPPED", "SUCCESSFUL"]
+
+
+def test_update_container_agent_has_no_update(world):
+    world.launch("us-east-1a")
+    world.boot()
+    arn = world.ecs.list_container_instances(cluster=world.cluster)["containerInstanceArns"][0]
+    with pytest.raises(ClientError) as e:
+        world.ecs.update_container_agent(cluster=world.cluster, containerInstance=arn)
+    assert code(e) == "NoUpdateAvailableException"

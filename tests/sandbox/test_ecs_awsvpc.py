@@ -196,6 +196,11 @@ def _target_group(world: World, kind: str, delay: int = 20) -> str:
         "TargetGroups"][0]["TargetGroupArn"]
     elbv2.modify_target_group_attributes(TargetGroupArn=tg, Attributes=[
         {"Key": "deregistration_delay.timeout_seconds", "Value": str(delay)}])
+    # A group no listener forwards to reports every target unused (Target.NotInUse).
+    lb = elbv2.create_load_balancer(Name=f"lb-{kind}", Subnets=list(world.subnets.values()))[
+        "LoadBalancers"][0]["LoadBalancerArn"]
+    elbv2.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=80, DefaultActions=[
+        {"Type": "forward", "TargetGroupArn": tg}])
     return tg
 
 
@@ -295,3 +300,24 @@ def test_alb_routes_to_awsvpc_tasks_by_ip_and_port(live):
             assert resp.status == 200
             seen.add(resp.headers["X-Sandbox-Task"])
     assert seen == expected
+
+
+def test_unknown_security_group_is_refused_like_an_unknown_subnet(world):
+    """CreateService and RunTask used to accept a security group EC2 does not have."""
+    td = awsvpc_td(world)
+    bad = vpc_config(world, securityGroups=["sg-123456"])
+    message = ("Error retrieving security group information for [sg-123456]: The security group "
+               "'sg-123456' does not exist (ErrorCode: InvalidGroup.NotFound)")
+    assert fails(world.ecs.create_service, cluster=world.cluster, serviceName="web",
+                 taskDefinition=td, desiredCount=1, networkConfiguration=bad) == (
+        "InvalidParameterException", message)
+    assert fails(world.ecs.run_task, cluster=world.cluster, taskDefinition=td,
+                 networkConfiguration=bad) == ("InvalidParameterException", message)
+    vpc = world.ec2.describe_subnets(SubnetIds=[world.subnets[A]])["Subnets"][0]["VpcId"]
+    group = world.ec2.create_security_group(GroupName="tasks", Description="tasks",
+                                            VpcId=vpc)["GroupId"]
+    svc = world.ecs.create_service(cluster=world.cluster, serviceName="web", taskDefinition=td,
+                                   desiredCount=1,
+                                   networkConfiguration=vpc_config(world, securityGroups=[group]))
+    assert svc["service"]["networkConfiguration"]["awsvpcConfiguration"]["securityGroups"] == [
+        group]

@@ -424,3 +424,41 @@ def test_scale_in_drains_the_instance_then_terminates_it(world):
         "Instances"][0]["State"]["Name"] == "terminated"
     assert {ci["ec2InstanceId"] for ci in world.instances("ACTIVE")} == {
         i["InstanceId"] for i in asg_instances(world, "asg-a")}
+
+
+def test_capacity_providers_take_tags(world):
+    """TagResource / UntagResource / ListTagsForResource on a capacity provider's ARN (they
+    answered ClusterNotFoundException: the ARN has no cluster in it)."""
+    ecs = world.ecs
+    arn = provider(world, "cp-a", "asg-a")["capacityProviderArn"]
+    ecs.tag_resource(resourceArn=arn, tags=[{"key": "team", "value": "web"},
+                                            {"key": "tier", "value": "1"}])
+    ecs.untag_resource(resourceArn=arn, tagKeys=["tier"])
+    assert ecs.list_tags_for_resource(resourceArn=arn)["tags"] == [
+        {"key": "team", "value": "web"}]
+    assert ecs.describe_capacity_providers(capacityProviders=["cp-a"], include=["TAGS"])[
+        "capacityProviders"][0]["tags"] == [{"key": "team", "value": "web"}]
+    with pytest.raises(ClientError) as err:
+        ecs.list_tags_for_resource(
+            resourceArn="arn:aws:ecs:us-east-1:123456789012:capacity-provider/nope")
+    assert error(err)[0] == "ResourceNotFoundException"
+
+
+def test_managed_scaling_providers_are_cluster_attachments(world):
+    """API Cluster: "When using a capacity provider with a cluster, the capacity provider and
+    associated resources are returned as cluster attachments" (with include ATTACHMENTS), and
+    attachmentsStatus reports their update."""
+    provider(world, "scaled", "asg-s", managedScaling={"status": "ENABLED"})
+    provider(world, "plain", "asg-p")
+    associate(world, ["scaled", "plain"])
+    ecs = world.ecs
+    cluster = ecs.describe_clusters(clusters=[CLUSTER], include=["ATTACHMENTS"])["clusters"][0]
+    assert cluster["attachmentsStatus"] == "UPDATE_COMPLETE"
+    [attachment] = cluster["attachments"]
+    assert (attachment["type"], attachment["status"]) == ("as_policy", "CREATED")
+    details = {d["name"]: d["value"] for d in attachment["details"]}
+    assert details["capacityProviderName"] == "scaled"
+    assert details["scalingPolicyName"].startswith("ECSManagedAutoScalingPolicy-")
+    again = ecs.describe_clusters(clusters=[CLUSTER], include=["ATTACHMENTS"])["clusters"][0]
+    assert again["attachments"] == cluster["attachments"]       # stable ids
+    assert "attachments" not in ecs.describe_clusters(clusters=[CLUSTER])["clusters"][0]

@@ -22,6 +22,11 @@ def target_group(world: World, delay: int = 60) -> str:
         "TargetGroups"][0]["TargetGroupArn"]
     client.modify_target_group_attributes(TargetGroupArn=tg, Attributes=[
         {"Key": "deregistration_delay.timeout_seconds", "Value": str(delay)}])
+    # A group no listener forwards to reports every target unused (Target.NotInUse).
+    lb = client.create_load_balancer(Name="web", Subnets=list(world.subnets.values()))[
+        "LoadBalancers"][0]["LoadBalancerArn"]
+    client.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=80, DefaultActions=[
+        {"Type": "forward", "TargetGroupArn": tg}])
     return tg
 
 

@@ -37,7 +37,7 @@ ECS_FLOORS: list[tuple[str, tuple[str, ...]]] = [
     # plain data and pure functions: the models, the placement engine, errors, ports
     ("data", ("sandbox/ecs/__init__.py", "sandbox/ecs/models.py", "sandbox/ecs/errors.py",
               "sandbox/ecs/query.py", "sandbox/ecs/resources.py", "sandbox/ecs/paging.py",
-              "sandbox/ecs/ports.py", "sandbox/ecs/placement.py")),
+              "sandbox/ecs/ports.py", "sandbox/ecs/placement.py", "sandbox/ecs/revisions.py")),
     # the store: registries, look-ups, ids, events, the controllers' records
     ("state", ("sandbox/ecs/state/",)),
     # what the controllers share: starting, stopping and placing tasks, ENIs, host views

@@ -44,7 +44,7 @@ class EcsState:
         self.tasks: dict[str, Task] = {}
         self.cluster_tasks: dict[str, dict[str, Task]] = collections.defaultdict(dict)
         self.container_instances: dict[str, ContainerInstance] = {}
-        self.account_settings: dict[str, str] = {}
+        self.account_settings: dict[str, dict[str, str]] = {}   # principal (or "default")
         self.agent = AgentState()
         self.capacity = CapacityState()   # capacity providers (§1.5)
         # Every event handed to EventBridge, newest last (tests and debugging read this).
