@@ -22,6 +22,10 @@ SQS", batching behavior):
 * with ``FunctionResponseTypes: [ReportBatchItemFailures]`` a successful response's
   ``batchItemFailures`` (``itemIdentifier`` = messageId) stay in the queue, the rest are deleted;
 * a disabled mapping (``Enabled: false``) does not poll;
+* ReceiveMessage with ``WaitTimeSeconds`` (a long poll) on a queue with nothing to receive
+  answers at once with no messages [I]: requests run under the world lock, so a poll that
+  waited would stop the sandbox (forever under the manual clock, where nothing can arrive
+  while it waits); under the manual clock the answer is the one AWS gives after the wait;
 * CreateEventSourceMapping/UpdateEventSourceMapping refuse a ``BatchSize`` above 10 without a
   window of at least 1 second and a window above 300 s, as Lambda does
   (``InvalidParameterValueException``).
@@ -42,7 +46,7 @@ from typing import Any
 from moto.awslambda.models import EventSourceMapping, LambdaBackend
 from moto.awslambda.utils import get_backend
 from moto.awslambda.exceptions import InvalidParameterValueException
-from moto.sqs.models import sqs_backends
+from moto.sqs.models import SQSBackend, sqs_backends
 
 from . import lambda_runner
 
@@ -52,6 +56,7 @@ MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 MAX_WINDOW_SECONDS = 300
 _ORIGINAL_CREATE = LambdaBackend.create_event_source_mapping
 _ORIGINAL_UPDATE = LambdaBackend.update_event_source_mapping
+_ORIGINAL_RECEIVE = SQSBackend.receive_message
 
 
 def _is_sqs(esm: EventSourceMapping) -> bool:
@@ -87,6 +92,11 @@ def _update(self: LambdaBackend, uuid: str, spec: dict[str, Any]) -> EventSource
         _check_batching(spec.get("BatchSize", esm.batch_size),
                         spec.get("MaximumBatchingWindowInSeconds", esm.max_batch_window))
     return _ORIGINAL_UPDATE(self, uuid, spec)
+
+
+def _receive(self: SQSBackend, queue_name: str, count: int, wait_seconds_timeout: int,
+             visibility_timeout: int, *args: Any, **kwargs: Any) -> list:
+    return _ORIGINAL_RECEIVE(self, queue_name, count, 0, visibility_timeout, *args, **kwargs)
 
 
 class _Poller:
@@ -223,7 +233,8 @@ _POLLERS: dict[int, _Poller] = {}
 
 def patches() -> list[tuple[Any, str, Any]]:
     return [(LambdaBackend, "create_event_source_mapping", _create),
-            (LambdaBackend, "update_event_source_mapping", _update)]
+            (LambdaBackend, "update_event_source_mapping", _update),
+            (SQSBackend, "receive_message", _receive)]
 
 
 def on_install(sandbox) -> None:
