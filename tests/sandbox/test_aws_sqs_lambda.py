@@ -195,3 +195,13 @@ def test_an_eventbridge_rule_feeds_the_queue_and_the_mapping_batches_it(sandbox,
     sandbox.advance(60)
     [batch] = batches(sandbox, aws)
     assert batch["n"] == 20
+
+
+def test_a_long_poll_of_an_empty_queue_answers_at_once(sandbox, aws):
+    url = aws("sqs").create_queue(QueueName="empty")["QueueUrl"]
+    before = sandbox.now()
+    answer = aws("sqs").receive_message(QueueUrl=url, WaitTimeSeconds=20)
+    assert answer.get("Messages", []) == [] and sandbox.now() == before
+    aws("sqs").send_message(QueueUrl=url, MessageBody="later")
+    [message] = aws("sqs").receive_message(QueueUrl=url, WaitTimeSeconds=20)["Messages"]
+    assert message["Body"] == "later"
