@@ -96,6 +96,7 @@ def _update(self: LambdaBackend, uuid: str, spec: dict[str, Any]) -> EventSource
 
 def _receive(self: SQSBackend, queue_name: str, count: int, wait_seconds_timeout: int,
              visibility_timeout: int, *args: Any, **kwargs: Any) -> list:
+    """ReceiveMessage without the long poll's wait (see the module docstring)."""
     return _ORIGINAL_RECEIVE(self, queue_name, count, 0, visibility_timeout, *args, **kwargs)
 
 
