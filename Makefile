@@ -14,7 +14,7 @@ export AWS_ACCESS_KEY_ID ?= testing
 export AWS_SECRET_ACCESS_KEY ?= testing
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: setup demo walkthrough test test-unit test-sandbox test-integration lint sanity bench sandbox clean chaos conformance
+.PHONY: setup java demo walkthrough test test-unit test-sandbox test-integration lint sanity bench sandbox clean chaos conformance
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,7 +25,16 @@ $(COLL):
 	mkdir -p $(dir $(COLL))
 	ln -sfn ../../.. $(COLL)
 
-setup: $(STAMP) $(COLL)
+## ansible-rulebook (Event-Driven Ansible, tests/sandbox/test_eda_rulebook.py) runs its rules
+## engine on a JVM: Java 17 or later, from Debian's package when missing (CI runs as root).
+java:
+	@v=$$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1); \
+	if [ -z "$$v" ] || [ "$$v" -lt 17 ]; then \
+	  echo "Java 17+ needed by ansible-rulebook (found: $${v:-none}): installing openjdk-17-jre-headless"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; \
+	fi
+
+setup: $(STAMP) $(COLL) java
 
 ## The main job: a sandbox, then the deploy and validate playbooks against it (PASS/FAIL and
 ## the distribution tables). KEEP=1 keeps the sandbox serving afterwards.

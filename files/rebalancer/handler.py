@@ -11,6 +11,7 @@ import json
 import sys
 from typing import Any
 
+from .batch import decide_batch, is_sqs_batch
 from .config import Config, ConfigError
 from .gate import decide
 
@@ -50,18 +51,52 @@ def clients(cfg: Config):
                          config=engine.client_config()))
 
 
+class BatchFailed(RuntimeError):
+    """Raised for an SQS batch that could not be decided, so Lambda returns every message to
+    the queue: it is received again after the visibility timeout and, after maxReceiveCount
+    receives, moved to the dead-letter queue, where someone sees it."""
+
+
 def handler(event: Any, context: Any = None) -> dict:
+    sqs = is_sqs_batch(event)
     try:
         cfg = config()
     except ConfigError as err:
         log("config_error", error=str(err))
+        if sqs:
+            raise BatchFailed(f"configuration error: {err}") from None
         return {"status": "error", "reason": str(err)}
+    if sqs:
+        return handle_batch(cfg, event, context)
     verdict = decide(event, cfg.cluster)
     log("triggered", trigger=verdict.trigger, act=verdict.act, reason=verdict.reason,
         cluster=cfg.cluster, dry_run=cfg.dry_run)
     if not verdict.act:
         return {"status": "ignored", "reason": verdict.reason}
     return step(cfg, remaining_seconds(context))
+
+
+def handle_batch(cfg: Config, event: dict, context: Any) -> dict:
+    """One decision for the whole batch, whatever number of events it holds.
+
+    Partial batch responses (ReportBatchItemFailures) are not used: the batch's events do not
+    succeed or fail one by one, they share one engine run. A failed run raises, so the whole
+    batch comes back and its retry is again one decision (the engine is level-triggered: a
+    retry re-reads the cluster and is safe after any partial step). Re-delivering the events
+    the gate ignored costs nothing: the gate answers them without an AWS call.
+    """
+    batch = decide_batch(event, cfg.cluster)
+    log("triggered", trigger="sqs_batch", act=batch.act, reason=batch.reason,
+        cluster=cfg.cluster, dry_run=cfg.dry_run, batch_events=batch.events,
+        acted=[g.to_log() for g in batch.acted], ignored=len(batch.ignored),
+        scope="cluster" if batch.whole_cluster else "services",
+        services=batch.services)
+    if not batch.act:
+        return {"status": "ignored", "reason": batch.reason, "batch_events": batch.events}
+    result = step(cfg, remaining_seconds(context))
+    if result["status"] == "error":
+        raise BatchFailed(f"the batch's decision failed: {result['reason']}")
+    return dict(result, batch_events=batch.events, acted=len(batch.acted))
 
 
 def remaining_seconds(context: Any) -> float:

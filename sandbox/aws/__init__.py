@@ -13,7 +13,8 @@ data plane also use the public functions:
 * ``elbv2.register_target / deregister_target / target_health / targets`` (targets keyed by
   (id, port)); ``elbv2.set_unhealthy / set_healthy`` are test hooks;
 * ``eventbridge.emit`` (an event envelope onto the default bus, delivered to matching rules);
-* ``lambda_runner.wait_idle`` (tests wait for asynchronous invocations to finish).
+* ``lambda_runner.wait_idle`` (tests wait for asynchronous invocations to finish);
+* ``sqs_lambda.invocations`` (batches an event source mapping has invoked).
 
 The patches (see each module's docstring):
 
@@ -23,6 +24,8 @@ The patches (see each module's docstring):
   DisableMetricsCollection;
 * ``eventbridge``: only ENABLED rules fire, Lambda targets are delivered asynchronously;
 * ``lambda_runner``: Invoke runs the function's own zip in a subprocess, logs to CloudWatch Logs;
+* ``sqs_lambda``: SQS event source mappings invoke their function once per batch (BatchSize,
+  MaximumBatchingWindowInSeconds on the emulated clock, 6 MB), delete on success;
 * ``iam``: AWS managed policies are loaded (AttachRolePolicy of ``arn:aws:iam::aws:policy/...``);
 * ``clock``: moto's timestamps come from the sandbox clock (``Runtime.now()``), one timeline;
 * ``appautoscaling``: Service Auto Scaling of ECS services drives our control plane (scalable
@@ -31,7 +34,8 @@ The patches (see each module's docstring):
 
 from __future__ import annotations
 
-from . import appautoscaling, autoscaling, clock, elbv2, eventbridge, iam, lambda_runner
+from . import (appautoscaling, autoscaling, clock, elbv2, eventbridge, iam, lambda_runner,
+               sqs_lambda)
 from ._patching import Patcher
 from .host import Host, active, installed, push, remove
 from .ports import Env, MotoLoadBalancers, ecs_ports
@@ -39,7 +43,8 @@ from .ports import Env, MotoLoadBalancers, ecs_ports
 __all__ = ["Env", "Host", "MotoLoadBalancers", "active", "ecs_ports", "install", "uninstall"]
 
 _PATCHER = Patcher()
-_MODULES = [clock, elbv2, autoscaling, eventbridge, lambda_runner, iam, appautoscaling]
+_MODULES = [clock, elbv2, autoscaling, eventbridge, lambda_runner, sqs_lambda, iam,
+            appautoscaling]
 
 
 def install(host: Host) -> None:

@@ -35,7 +35,7 @@ SERVICE_MODULES = (
     "moto.core.responses", "moto.ec2.models", "moto.autoscaling.models", "moto.elbv2.models",
     "moto.logs.models", "moto.awslambda.models", "moto.events.models", "moto.cloudwatch.models",
     "moto.applicationautoscaling.models", "moto.iam.models", "moto.ssm.models", "moto.sts.models",
-    "moto.s3.models",
+    "moto.s3.models", "moto.sqs.models",
 )
 
 

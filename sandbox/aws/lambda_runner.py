@@ -62,7 +62,7 @@ import zipfile
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable, Optional
 
 from urllib.parse import unquote
 
@@ -399,6 +399,9 @@ class _Job:
     sandbox: Any
     fn: LambdaFunction
     payload: bytes
+    # Called with the Outcome (None if the invocation never ran or crashed) before the job
+    # counts as done, so ``wait_idle`` also waits for it (the SQS poller deletes its batch here).
+    on_done: Callable[[Optional[Outcome]], None] | None = None
 
 
 class AsyncRunner:
@@ -418,7 +421,8 @@ class AsyncRunner:
         with self._cond:
             self._stopping = False
 
-    def submit(self, sandbox, fn: LambdaFunction, payload: bytes) -> bool:
+    def submit(self, sandbox, fn: LambdaFunction, payload: bytes,
+               on_done: Callable[[Optional[Outcome]], None] | None = None) -> bool:
         """Queue one asynchronous invocation; False if it was dropped (stopping/throttled)."""
         limit = _concurrency(fn)
         with self._cond:
@@ -427,7 +431,7 @@ class AsyncRunner:
                             "throttled" if limit == 0 else "sandbox stopping")
                 return False
             self._queues.setdefault(fn.function_name, deque()).append(
-                _Job(sandbox, fn, payload))
+                _Job(sandbox, fn, payload, on_done))
             self._busy += 1
             self._dispatch_locked()
         return True
@@ -443,6 +447,7 @@ class AsyncRunner:
                 thread.start()
 
     def _run(self, job: _Job) -> None:
+        outcome = None
         try:
             if not (self._stopping or _stopping(job.sandbox)):
                 outcome = run_function(job.sandbox, job.fn, job.payload)
@@ -451,6 +456,11 @@ class AsyncRunner:
                              outcome.payload[:500])
         except Exception:  # boundary: a worker thread must report, never die silently
             LOG.exception("async invocation of %s crashed", job.fn.function_name)
+        try:
+            if job.on_done is not None:
+                job.on_done(outcome)
+        except Exception:  # boundary, as above
+            LOG.exception("completion of an invocation of %s failed", job.fn.function_name)
         finally:
             with self._cond:
                 self._running[job.fn.function_name] -= 1
@@ -504,12 +514,14 @@ def _stopping(sandbox) -> bool:
     return bool(stop_event is not None and stop_event.is_set())
 
 
-def submit(sandbox, function_arn: str, payload: bytes) -> bool:
-    """Queue an asynchronous invocation of ``function_arn`` (qualified or not)."""
+def submit(sandbox, function_arn: str, payload: bytes,
+           on_done: Callable[[Optional[Outcome]], None] | None = None) -> bool:
+    """Queue an asynchronous invocation of ``function_arn`` (qualified or not); ``on_done``
+    gets its Outcome (None if it never ran) on the worker thread."""
     parts = function_arn.split(":")
     account, region = parts[4], parts[3]
     fn = get_backend(account, region).get_function(function_arn)
-    return RUNNER.submit(sandbox, fn, payload)
+    return RUNNER.submit(sandbox, fn, payload, on_done)
 
 
 # ---------------------------------------------------------------------------- patches
