@@ -23,6 +23,8 @@ The patches (see each module's docstring):
   DisableMetricsCollection;
 * ``eventbridge``: only ENABLED rules fire, Lambda targets are delivered asynchronously;
 * ``lambda_runner``: Invoke runs the function's own zip in a subprocess, logs to CloudWatch Logs;
+* ``cloudwatch``: EMF log lines become metrics, Lambda invocations add AWS/Lambda metrics, metric
+  alarms are evaluated on the sandbox clock (moto never changes an alarm's state itself);
 * ``iam``: AWS managed policies are loaded (AttachRolePolicy of ``arn:aws:iam::aws:policy/...``);
 * ``clock``: moto's timestamps come from the sandbox clock (``Runtime.now()``), one timeline;
 * ``appautoscaling``: Service Auto Scaling of ECS services drives our control plane (scalable
@@ -31,7 +33,8 @@ The patches (see each module's docstring):
 
 from __future__ import annotations
 
-from . import appautoscaling, autoscaling, clock, elbv2, eventbridge, iam, lambda_runner
+from . import (appautoscaling, autoscaling, clock, cloudwatch, elbv2, eventbridge, iam,
+               lambda_runner)
 from ._patching import Patcher
 from .host import Host, active, installed, push, remove
 from .ports import Env, MotoLoadBalancers, ecs_ports
@@ -39,7 +42,8 @@ from .ports import Env, MotoLoadBalancers, ecs_ports
 __all__ = ["Env", "Host", "MotoLoadBalancers", "active", "ecs_ports", "install", "uninstall"]
 
 _PATCHER = Patcher()
-_MODULES = [clock, elbv2, autoscaling, eventbridge, lambda_runner, iam, appautoscaling]
+_MODULES = [clock, elbv2, autoscaling, eventbridge, lambda_runner, iam, appautoscaling,
+            cloudwatch]
 
 
 def install(host: Host) -> None:
