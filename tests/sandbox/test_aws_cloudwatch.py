@@ -178,3 +178,35 @@ def test_no_evaluation_timer_without_an_alarm(sandbox, aws):
     put_alarm(aws)
     due = sandbox.runtime.next_timer()
     assert due is not None and due % 60 == 0 and 0 < due - sandbox.now() <= 60
+
+
+def test_a_failing_function_raises_an_alarm_on_aws_lambda_errors(sandbox, aws):
+    from test_aws_lambda import zip_of
+
+    role = aws("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    aws("lambda").create_function(
+        FunctionName="fn", Runtime="python3.11", Role=role, Handler="app.handler",
+        Code={"ZipFile": zip_of({"app.py": "def handler(event, context):\n"
+                                           "    if event.get('fail'):\n"
+                                           "        raise ValueError('boom')\n"
+                                           "    return 1\n"})})
+    aws("cloudwatch").put_metric_alarm(
+        AlarmName="errors", Namespace="AWS/Lambda", MetricName="Errors",
+        Dimensions=[{"Name": "FunctionName", "Value": "fn"}], Statistic="Sum", Period=60,
+        EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="notBreaching")
+    aws("lambda").invoke(FunctionName="fn", Payload=json.dumps({}))
+    next_minute(sandbox)
+    assert alarm(aws, "errors")["StateValue"] == "OK"
+    response = aws("lambda").invoke(FunctionName="fn", Payload=json.dumps({"fail": True}))
+    assert response["FunctionError"] == "Unhandled"
+    next_minute(sandbox)
+    assert alarm(aws, "errors")["StateValue"] == "ALARM"
+    stats = aws("cloudwatch").get_metric_statistics(
+        Namespace="AWS/Lambda", MetricName="Invocations", Statistics=["Sum"], Period=3600,
+        Dimensions=[{"Name": "FunctionName", "Value": "fn"}],
+        StartTime=datetime.datetime.fromtimestamp(sandbox.now() - 3600, datetime.timezone.utc),
+        EndTime=datetime.datetime.fromtimestamp(sandbox.now(), datetime.timezone.utc))
+    assert [p["Sum"] for p in stats["Datapoints"]] == [2.0]
+    next_minute(sandbox)
+    assert alarm(aws, "errors")["StateValue"] == "OK"        # no error since: notBreaching
