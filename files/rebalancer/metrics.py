@@ -22,10 +22,11 @@ were not measured (no task counted on an EC2 instance: FARGATE, EXTERNAL, or no 
 is left out.
 
 Why no library: aws-embedded-metrics (PyPI) would have to ship inside the function's zip,
-which holds only this package and the engine; its logger sniffs the environment, adds default
-dimensions (LogGroup, ServiceName, ServiceType) and flushes through asyncio, and it cannot give
-the pure "result in, documents out" function the unit tests pin exactly. EMF itself is a small
-JSON format documented by AWS ("Specification: Embedded metric format").
+which holds only this package and the engine (the role packages no third-party code); its
+logger detects the environment, adds default dimensions (LogGroup, ServiceName, ServiceType)
+unless told not to and flushes through asyncio, where this needs a pure "result in, documents
+out" function the unit tests can pin exactly. EMF itself is a small JSON format documented by
+AWS ("Specification: Embedded metric format").
 """
 
 from __future__ import annotations

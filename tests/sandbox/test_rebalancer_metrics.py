@@ -90,7 +90,8 @@ def test_out_of_balance_alarm_fires_while_held_and_clears_after_the_rebalance(sa
     aws("cloudwatch").put_metric_alarm(
         AlarmName="out-of-balance", Namespace=NS, MetricName="ServicesOutOfBalance",
         Dimensions=[{"Name": "Cluster", "Value": CLUSTER}], Statistic="Maximum", Period=60,
-        EvaluationPeriods=3, Threshold=0, ComparisonOperator="GreaterThanThreshold")
+        EvaluationPeriods=3, DatapointsToAlarm=3, Threshold=0, Unit="Count",
+        ComparisonOperator="GreaterThanThreshold", TreatMissingData="ignore")   # as the role's
 
     # Held out of balance (opted out) for three periods: one run per period, then ALARM.
     states = []
