@@ -276,8 +276,12 @@ class AlarmEvaluator:
     def __init__(self) -> None:
         self._hosts: list[Clocked] = []
 
+    def serving(self, host: Clocked) -> bool:
+        """Whether ``host``'s alarms are being evaluated (a timer is due on its clock)."""
+        return any(h is host for h in self._hosts)
+
     def ensure(self, host: Clocked | None) -> None:
-        if host is None or any(h is host for h in self._hosts):
+        if host is None or self.serving(host):
             return
         self._hosts.append(host)
         self._schedule(host)
@@ -288,7 +292,7 @@ class AlarmEvaluator:
         host.runtime.call_at(due, lambda: self._run(host))
 
     def _run(self, host: Clocked) -> None:
-        if not any(h is host for h in self._hosts) or active() is not host:
+        if not self.serving(host) or active() is not host:
             return
         evaluate_all(host.runtime.now())
         self._schedule(host)

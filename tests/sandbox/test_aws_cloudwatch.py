@@ -174,10 +174,16 @@ def test_metric_math_alarms_are_left_alone(sandbox, aws):
 
 def test_no_evaluation_timer_without_an_alarm(sandbox, aws):
     put_lines(aws, sandbox, emf(Cluster="c", Skew=5))
-    assert sandbox.runtime.next_timer() is None
-    put_alarm(aws)
-    due = sandbox.runtime.next_timer()
-    assert due is not None and due % 60 == 0 and 0 < due - sandbox.now() <= 60
+    assert cloudwatch.EVALUATOR.serving(sandbox) is False
+    put_alarm(aws, EvaluationPeriods=1)
+    assert cloudwatch.EVALUATOR.serving(sandbox) is True
+    # Not evaluated before the minute turns; on the minute, at once.
+    sandbox.advance(max(0.0, 60 - sandbox.now() % 60 - 1))
+    assert alarm(aws)["StateValue"] == "INSUFFICIENT_DATA"
+    next_minute(sandbox)
+    assert alarm(aws)["StateValue"] == "ALARM"
+    sandbox.stop()
+    assert cloudwatch.EVALUATOR.serving(sandbox) is False
 
 
 def test_a_failing_function_raises_an_alarm_on_aws_lambda_errors(sandbox, aws):
