@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Mapping
 
 STRATEGIES = ("auto", "stop", "surge", "redeploy")
+DEFAULT_NAMESPACE = "TaskSpread/ECS"
+# CloudWatch namespaces: 1-255 of these characters, and "AWS/" is reserved for AWS services.
+_NAMESPACE = re.compile(r"[0-9A-Za-z.\-_/#: ]{1,255}")
 
 
 class ConfigError(ValueError):
@@ -22,6 +26,9 @@ class Config:
     max_moves_per_az: int | None = None
     dry_run: bool = False
     region: str | None = None
+    # CloudWatch Embedded Metric Format lines (metrics.py); None: no metrics.
+    metrics_namespace: str | None = DEFAULT_NAMESPACE
+    metrics_per_service: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Config":
@@ -38,7 +45,19 @@ class Config:
                    max_moves=_positive_int(env, "TASKSPREAD_MAX_MOVES", None),
                    max_moves_per_az=_positive_int(env, "TASKSPREAD_MAX_MOVES_PER_AZ", None),
                    dry_run=_bool(env, "TASKSPREAD_DRY_RUN"),
-                   region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"))
+                   region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
+                   metrics_namespace=(_namespace(env) if _bool(env, "TASKSPREAD_METRICS", True)
+                                      else None),
+                   metrics_per_service=_bool(env, "TASKSPREAD_METRICS_PER_SERVICE"))
+
+
+def _namespace(env: Mapping[str, str]) -> str:
+    name = "TASKSPREAD_METRICS_NAMESPACE"
+    value = env.get(name, "").strip() or DEFAULT_NAMESPACE
+    if not _NAMESPACE.fullmatch(value) or value.startswith("AWS/"):
+        raise ConfigError(f"{name} must be 1-255 letters, digits or . - _ / # : and space, "
+                          f"not starting with AWS/, got {value!r}")
+    return value
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int | None) -> int | None:
@@ -54,10 +73,12 @@ def _positive_int(env: Mapping[str, str], name: str, default: int | None) -> int
     return value
 
 
-def _bool(env: Mapping[str, str], name: str) -> bool:
-    raw = env.get(name, "false").strip().lower()
+def _bool(env: Mapping[str, str], name: str, default: bool = False) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw == "":
+        return default
     if raw in ("1", "true", "yes", "on"):
         return True
-    if raw in ("", "0", "false", "no", "off"):
+    if raw in ("0", "false", "no", "off"):
         return False
     raise ConfigError(f"{name} must be true or false, got {raw!r}")

@@ -2,15 +2,18 @@
 
 Every line it logs is one JSON object (``event`` says what it is), so CloudWatch Logs Insights
 and ``FilterLogEvents`` can find "what triggered it, the skew before, the moves made or why
-nothing was done".
+nothing was done". After each step it also prints the run's CloudWatch Embedded Metric Format
+documents (``metrics.py``), which CloudWatch Logs turns into metrics.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 from typing import Any
 
+from . import metrics
 from .batch import decide_batch, is_sqs_batch
 from .config import Config, ConfigError
 from .gate import decide
@@ -30,6 +33,18 @@ SAFETY_MARGIN_SECONDS = 15
 def log(event: str, **fields: Any) -> None:
     print(json.dumps({"event": event, **fields}, sort_keys=True, default=str), file=sys.stdout,
           flush=True)
+
+
+def emit_metrics(cfg: Config, summary: dict | None) -> None:
+    """One EMF document per line (no ``event`` member: the documents are exactly metrics')."""
+    if cfg.metrics_namespace is None:
+        return
+    for document in metrics.documents(summary, cluster=cfg.cluster,
+                                      namespace=cfg.metrics_namespace,
+                                      timestamp_ms=int(time.time() * 1000),
+                                      dry_run=cfg.dry_run,
+                                      per_service=cfg.metrics_per_service):
+        print(json.dumps(document, sort_keys=True), file=sys.stdout, flush=True)
 
 
 def config() -> Config:
@@ -117,8 +132,10 @@ def step(cfg: Config, budget_seconds: float) -> dict:
         result = _runner.rebalance(ecs, request, elb_client=elb, aas_client=aas)
     except engine.EngineError as err:
         log("engine_error", error=str(err))
+        emit_metrics(cfg, None)
         return {"status": "error", "reason": str(err)}
     summary = result.to_dict()
+    emit_metrics(cfg, summary)
     log("skew_before", services={n: d["skew"] for n, d in summary["before"].items()})
     moves = summary["plan"]["moves"] if cfg.dry_run else summary["moves"]
     if summary["error"]:

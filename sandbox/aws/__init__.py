@@ -26,6 +26,8 @@ The patches (see each module's docstring):
 * ``lambda_runner``: Invoke runs the function's own zip in a subprocess, logs to CloudWatch Logs;
 * ``sqs_lambda``: SQS event source mappings invoke their function once per batch (BatchSize,
   MaximumBatchingWindowInSeconds on the emulated clock, 6 MB), delete on success;
+* ``cloudwatch``: EMF log lines become metrics, Lambda invocations add AWS/Lambda metrics, metric
+  alarms are evaluated on the sandbox clock (moto never changes an alarm's state itself);
 * ``iam``: AWS managed policies are loaded (AttachRolePolicy of ``arn:aws:iam::aws:policy/...``);
 * ``clock``: moto's timestamps come from the sandbox clock (``Runtime.now()``), one timeline;
 * ``appautoscaling``: Service Auto Scaling of ECS services drives our control plane (scalable
@@ -34,8 +36,8 @@ The patches (see each module's docstring):
 
 from __future__ import annotations
 
-from . import (appautoscaling, autoscaling, clock, elbv2, eventbridge, iam, lambda_runner,
-               sqs_lambda)
+from . import (appautoscaling, autoscaling, clock, cloudwatch, elbv2, eventbridge, iam,
+               lambda_runner, sqs_lambda)
 from ._patching import Patcher
 from .host import Host, active, installed, push, remove
 from .ports import Env, MotoLoadBalancers, ecs_ports
@@ -44,7 +46,7 @@ __all__ = ["Env", "Host", "MotoLoadBalancers", "active", "ecs_ports", "install",
 
 _PATCHER = Patcher()
 _MODULES = [clock, elbv2, autoscaling, eventbridge, lambda_runner, sqs_lambda, iam,
-            appautoscaling]
+            appautoscaling, cloudwatch]
 
 
 def install(host: Host) -> None:

@@ -21,7 +21,9 @@ deployed, as the Python runtime would:
   the sandbox clock (``Runtime.now()``, the clock of every emulated service: aws/clock.py), the
   START line when the invocation began, the rest when it ended; so
   ``filter_log_events(startTime=<event time>)`` finds the invocation an ECS event triggered.
-  Duration and Timeout are wall-clock: they measure the handler's real work;
+  Duration and Timeout are wall-clock: they measure the handler's real work. CloudWatch Logs
+  turns the handler's EMF lines into metrics (``cloudwatch.py``), and each invocation adds
+  ``AWS/Lambda`` Invocations, Errors and Duration;
 * memory: MemorySize is enforced on the handler process's own resident set (its ``VmRSS``,
   watched every ``MEMORY_POLL_SECONDS``, and its peak ``VmHWM``, read by the process itself
   from /proc; ``ru_maxrss`` is not used because Linux carries the parent's high-water mark
@@ -71,6 +73,7 @@ from moto.awslambda.responses import LambdaResponse
 from moto.awslambda.utils import get_backend
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
+from .cloudwatch import record_invocation
 from .host import active
 
 LOG = logging.getLogger("sandbox.lambda")
@@ -352,6 +355,8 @@ def run_function(sandbox, fn: LambdaFunction, payload: bytes) -> Outcome:
                  f"Billed Duration: {math.ceil(duration_ms)} ms\t"
                  f"Memory Size: {fn.memory_size} MB\tMax Memory Used: {max_mb} MB")
     _write_logs(sandbox, fn, stream, lines, began)
+    with sandbox.runtime.lock if sandbox else threading.RLock():
+        record_invocation(fn, began, duration_ms, error is not None)
     return Outcome(body, error, lines, str(fn.version))
 
 

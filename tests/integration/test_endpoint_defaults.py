@@ -75,11 +75,16 @@ PLAY = """
       taskspread.ecs.rebalancer_log_info:
         log_group_name: /endpoint-check
       register: logs
+    - name: taskspread.ecs.cloudwatch_dashboard
+      taskspread.ecs.cloudwatch_dashboard:
+        name: endpoint-check
+        body: {{widgets: []}}
+      register: dashboard
     - name: Report
       ansible.builtin.copy:
         dest: "{result}"
         mode: "0600"
-        content: "{{{{ {{'concurrency': concurrency.reserved_concurrent_executions, 'cluster': spread.cluster, 'services': spread.services, 'plan_changed': plan.changed, 'log_invocations': logs.invocations}} | to_json }}}}"
+        content: "{{{{ {{'concurrency': concurrency.reserved_concurrent_executions, 'cluster': spread.cluster, 'services': spread.services, 'plan_changed': plan.changed, 'log_invocations': logs.invocations, 'dashboard': dashboard.dashboard_arn}} | to_json }}}}"
 """
 
 
@@ -124,7 +129,8 @@ def test_every_module_of_a_play_reaches_the_endpoint_of_its_defaults(tmp_path: P
     assert "Could not connect" not in proc.stdout
     result = json.loads((tmp_path / "out.json").read_text())
     assert result == {"concurrency": 1, "cluster": "endpoint-check", "services": {},
-                      "plan_changed": False, "log_invocations": 0}
+                      "plan_changed": False, "log_invocations": 0,
+                      "dashboard": "arn:aws:cloudwatch::123456789012:dashboard/endpoint-check"}
 
 
 @pytest.mark.e2e

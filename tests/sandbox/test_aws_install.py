@@ -7,9 +7,11 @@ import json
 from moto.autoscaling.models import FakeAutoScalingGroup
 from moto.autoscaling.responses import AutoScalingResponse
 from moto.awslambda.models import LambdaFunction
+from moto.cloudwatch.models import CloudWatchBackend
 from moto.elbv2.models import FakeTargetGroup
 from moto.events.models import Rule
 from moto.iam.models import IAMBackend
+from moto.logs.models import LogsBackend
 
 import sandbox.aws as sandbox_aws
 
@@ -20,6 +22,8 @@ ORIGINALS = {
     (FakeAutoScalingGroup, "set_desired_capacity"):
         FakeAutoScalingGroup.__dict__.get("set_desired_capacity"),
     (IAMBackend, "_init_aws_policies"): IAMBackend.__dict__.get("_init_aws_policies"),
+    (LogsBackend, "put_log_events"): LogsBackend.__dict__.get("put_log_events"),
+    (CloudWatchBackend, "put_metric_alarm"): CloudWatchBackend.__dict__.get("put_metric_alarm"),
 }
 
 
