@@ -45,6 +45,7 @@ def test_missing_table_is_created_on_demand_with_ttl(sandbox):
     assert desc["TableStatus"] == "ACTIVE"
     assert desc["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert desc["KeySchema"] == [{"AttributeName": "service", "KeyType": "HASH"}]
+    assert len(desc["TableId"]) == 36       # as AWS's (community.aws.dynamodb_table reads it)
     ttl = client.describe_time_to_live(TableName=DEFAULT_TABLE)["TimeToLiveDescription"]
     assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": TTL_ATTRIBUTE}
     assert s.ensure_table(create=True) is False           # exists: nothing created
