@@ -8,12 +8,14 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from ansible_collections.taskspread.ecs.plugins.module_utils._engine.lease import (
-    DEFAULT_TABLE, EXPIRY_MARGIN_SECONDS, TTL_ATTRIBUTE, LeaseHeld, LeaseLost, LeaseStore,
-    LeaseTableMissing, LeaseUnavailable, SurgeState,
-)
-from ansible_collections.taskspread.ecs.plugins.module_utils._engine.snapshot import (
+from ansible_collections.taskspread.ecs.plugins.module_utils._engine.aws_client import (
     CountingClient,
+)
+from ansible_collections.taskspread.ecs.plugins.module_utils._engine.errors import (
+    LeaseHeld, LeaseLost, LeaseTableMissing, LeaseUnavailable,
+)
+from ansible_collections.taskspread.ecs.plugins.module_utils._engine.lease import (
+    DEFAULT_TABLE, EXPIRY_MARGIN_SECONDS, TTL_ATTRIBUTE, LeaseStore, SurgeState,
 )
 
 SVC = "arn:aws:ecs:us-east-1:123456789012:service/demo/sample-app"

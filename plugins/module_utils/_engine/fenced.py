@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
+from .aws_client import chunks
+from .errors import EngineError
 from .lease import Lease, LeaseStore
-from .model import EngineError
-from .snapshot import chunks
 
 MAX_TASKS_PER_UPDATE_PROTECTION = 10
 

@@ -69,7 +69,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
 
 from .lock import LOWERING, RAISING, SurgeLock, restore_count
-from .model import EngineError
+from .errors import LeaseHeld, LeaseLost, LeaseTableMissing, LeaseUnavailable
 
 try:
     from botocore.exceptions import ClientError
@@ -86,33 +86,6 @@ EXPIRY_MARGIN_SECONDS = 2.0      # Date has one-second resolution; plus a reques
 RETENTION_SECONDS = 86400        # a released item's TTL: the fence history is kept a day
 TABLE_ACTIVE_TIMEOUT = 120.0
 RECORD_PREFIX = "rec_"
-
-
-class LeaseError(EngineError):
-    """Base of the lease's errors."""
-
-
-class LeaseHeld(LeaseError):
-    """Another run holds the service's lease; this run leaves the service alone."""
-
-    def __init__(self, service: str, holder: "Holder | None", message: str = ""):
-        self.service, self.holder = service, holder
-        who = (f"run {holder.owner} (fence {holder.fence}) until {holder.until:.0f}"
-               if holder is not None else "another run")
-        super().__init__(message or f"the lease of {service} is held by {who}; "
-                                    "service left alone")
-
-
-class LeaseLost(LeaseError):
-    """This run's lease was taken over or deleted: its fence check failed; it stops writing."""
-
-
-class LeaseUnavailable(LeaseError):
-    """No lease can be had: the table is missing, or a permission on it is."""
-
-
-class LeaseTableMissing(LeaseUnavailable):
-    """The lease table does not exist (``ensure_table`` may create it)."""
 
 
 def validate_lease_seconds(value: float) -> float:

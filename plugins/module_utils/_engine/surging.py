@@ -43,19 +43,17 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
 
+from .aws_client import chunks
+from .errors import EngineError, SurgeAbandoned
 from .fenced import FencedEcs
 from .health import TaskHealth, target_states, task_healthy, task_targets
 from .lease import Lease, LeaseStore, SurgeState
 from .lock import LOWERING, RAISING
-from .model import EngineError, Task
-from .snapshot import MAX_TASKS_PER_DESCRIBE, chunks, task_from_doc
+from .model import Task
+from .snapshot import MAX_TASKS_PER_DESCRIBE, task_from_doc
 
 UNDO_SLACK_SECONDS = 60.0
 MAX_REREADS = 3
-
-
-class SurgeAbandoned(EngineError):
-    """A surge could not finish (deadline, ECS refused); it was undone as far as was safe."""
 
 
 @dataclass(slots=True)
@@ -359,4 +357,4 @@ class SurgeRun:
             self.sleep(step)
 
 
-__all__ = ["HealthReader", "SurgeAbandoned", "SurgeOutcome", "SurgeRun", "UNDO_SLACK_SECONDS"]
+__all__ = ["HealthReader", "SurgeOutcome", "SurgeRun", "UNDO_SLACK_SECONDS"]
