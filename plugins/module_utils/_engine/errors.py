@@ -47,11 +47,6 @@ class SettleTimeout(EngineError):
     """A service did not settle before the run's deadline."""
 
 
-class LockLost(EngineError):
-    """Another run holds the service's surge lock (seen before our write, or it wrote after
-    us); this run leaves the service alone."""
-
-
 class LeaseError(EngineError):
     """Base of the lease's errors."""
 
@@ -85,5 +80,5 @@ class SurgeAbandoned(EngineError):
 
 
 __all__ = ["ClusterNotFound", "EngineError", "ExpressionError", "LeaseError", "LeaseHeld",
-           "LeaseLost", "LeaseTableMissing", "LeaseUnavailable", "LockLost", "ProtectionFailed",
+           "LeaseLost", "LeaseTableMissing", "LeaseUnavailable", "ProtectionFailed",
            "SettleTimeout", "SurgeAbandoned", "UnknownServices", "UnsupportedExpression"]

@@ -33,7 +33,9 @@ from typing import Sequence
 from .aws_client import CountingClient, chunks
 from .codes import Refused, Status
 from .deadline import Deadline
-from .errors import ProtectionFailed
+from .errors import LeaseUnavailable, ProtectionFailed
+from .health import target_states, unhealthy_targets
+from .lease import Holder, LeaseStore
 from .lock import STEP_TAG, SURGE_TAG, SurgeLock, fingerprint_digest, step_fingerprint, step_time
 from .model import ClusterSnapshot, Service, Task
 from .plan_types import Move, Plan, PlanOptions, ServicePlan
@@ -93,9 +95,13 @@ class Refusal:
     service: str
     code: Refused
     message: str
+    lease: dict | None = None       # lease_held: the holder (owner, fence, since, until)
 
     def to_dict(self) -> dict:
-        return {"service": self.service, "code": str(self.code), "message": self.message}
+        out = {"service": self.service, "code": str(self.code), "message": self.message}
+        if self.lease is not None:
+            out["lease"] = self.lease
+        return out
 
 
 @dataclass(slots=True)
@@ -162,9 +168,12 @@ class Evictor:
     """Grants the planner's moves that can happen now (see the module docstring)."""
 
     def __init__(self, api: CountingClient, cluster_arn: str, limits: Limits,
-                 deadline: Deadline, elb: CountingClient | None = None):
+                 deadline: Deadline, elb: CountingClient | None = None,
+                 leases: LeaseStore | None = None):
+        """``leases``: the lease store; a service whose lease another run holds is refused."""
         self.api, self.cluster, self.elb, self.limits = api, cluster_arn, elb, limits
         self.deadline = deadline
+        self.leases = leases
 
     def decide(self, snapshot: ClusterSnapshot, plan: Plan) -> Decision:
         budget = self.limits.max_moves or default_max_moves(snapshot)
@@ -282,6 +291,12 @@ class Evictor:
             return Refusal(service.name, Refused.SURGE_IN_PROGRESS,
                            f"surge in progress (lock of run {lock.owner or 'unknown'}, "
                            f"phase {lock.phase}, deadline {lock.deadline:.0f}); not touched")
+        holder = self._lease_holder(service)
+        if holder is not None:
+            return Refusal(service.name, Refused.LEASE_HELD,
+                           f"run {holder.owner} holds the service's lease (fence "
+                           f"{holder.fence}, since {holder.since:.0f}, until {holder.until:.0f}); "
+                           "not touched", holder.to_dict())
         record = latest_step_record(snapshot.tasks.get(service.name, ()))
         if record and step_fingerprint(record) == service_fingerprint(snapshot, service.name):
             return Refusal(service.name, Refused.NO_PROGRESS,
@@ -289,6 +304,17 @@ class Evictor:
                            "instances, desired count and task counts); not repeated until "
                            f"the cluster's shape changes (tag {STEP_TAG} on one of its tasks)")
         return None
+
+    def _lease_holder(self, service: Service) -> Holder | None:
+        """The live holder of the service's lease when it is another run (None otherwise, or
+        when the table cannot be read: the claim itself is the check that counts)."""
+        if self.leases is None:
+            return None
+        try:
+            holder = self.leases.holder(service.arn)
+        except LeaseUnavailable:
+            return None
+        return holder if holder is not None and holder.owner != self.leases.run_id else None
 
     def _mode(self, service: Service, tasks: Sequence[Task]) -> str | Refusal:
         wanted = self.limits.strategy
@@ -299,6 +325,14 @@ class Evictor:
         if wanted in ("auto", "stop") and spare > 0:
             return "stop"
         if wanted in ("auto", "surge") and room > 0:
+            if wanted == "auto" and service.target_groups and self.elb is not None:
+                sick = unhealthy_targets(service.target_groups, self.target_states(
+                    service.target_groups))
+                if sick:
+                    return Refusal(service.name, Refused.TARGETS_UNHEALTHY,
+                                   f"{len(sick)} target(s) of the service are not healthy "
+                                   f"({'; '.join(sick[:3])}); a surge would wait for health "
+                                   "that may not come: not started")
             if self.deadline.remaining() < self.limits.surge_min_seconds:
                 return Refusal(service.name, Refused.DEADLINE,
                                f"a surge needs about {self.limits.surge_min_seconds:.0f} s and "
@@ -376,6 +410,11 @@ class Evictor:
 
     def spare(self, service: Service, tasks: Sequence[Task]) -> int:
         return max(0, self._healthy(service, tasks) - floor_running(service))
+
+    def target_states(self, target_groups: Sequence[str]) -> dict:
+        """Each target's state per group (DescribeTargetHealth)."""
+        return target_states({g: self.elb.call("describe_target_health", TargetGroupArn=g)
+                              for g in target_groups})
 
     def healthy_targets(self, target_groups: Sequence[str]) -> int:
         """Healthy targets of the service: the smallest count over its target groups."""

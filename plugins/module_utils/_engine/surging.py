@@ -213,9 +213,10 @@ class SurgeRun:
         marked = [replace(t, protected=t.arn in by_others) for t in live]
         leaving = self.choose(marked, self._state().delta)
         unprotect = [a for a in self.ours if a in leaving]
-        protect = [t.arn for t in live if t.arn not in leaving and t.arn not in by_others
-                   and t.arn not in self.ours]
-        self._protect(protect)
+        # Every task that stays, ours included: the call resets the expiry before the
+        # scale-in (what was protected before the raise may have expired during the wait).
+        self._protect([t.arn for t in live if t.arn not in leaving and t.arn not in by_others],
+                      refresh=True)
         if unprotect:
             self.ecs.unprotect(unprotect)
             self.ours = [a for a in self.ours if a not in unprotect]
@@ -299,7 +300,8 @@ class SurgeRun:
             return
         healthy = [t.task.arn for t in live if t.task.arn not in protected
                    and task_healthy(t.health, check, tgs, states)]
-        self._protect(healthy[:room])
+        healthy.sort(key=lambda a: a not in self.ours)      # the ones meant to stay first
+        self._protect(healthy[:room], refresh=True)
 
     def _wait_chosen(self, target: int, slack: float) -> bool:
         """ECS chose the tasks to stop: no more than ``target`` tasks are still desired to
@@ -322,16 +324,19 @@ class SurgeRun:
         self.store.set_surge(self.lease, state)
         self.state = state
 
-    def _protect(self, arns: Sequence[str]) -> None:
+    def _protect(self, arns: Sequence[str], refresh: bool = False) -> None:
         """Protect tasks (recorded in the state before the calls); ECS's per-task failures
-        abandon the surge."""
-        todo = [a for a in arns if a not in self.ours]
+        abandon the surge. ``refresh``: also tasks this run protected already (a call resets
+        the expiry; theirs may have run out during a long wait)."""
+        todo = [a for a in arns if refresh or a not in self.ours]
         if not todo:
             return
         state = self._state()
-        self._write(replace(state, protected=tuple(dict.fromkeys([*state.protected, *todo]))))
+        if any(a not in state.protected for a in todo):
+            self._write(replace(state, protected=tuple(dict.fromkeys([*state.protected,
+                                                                      *todo]))))
         added, failures = self.ecs.protect(todo, self.protection_minutes())
-        self.ours.extend(added)
+        self.ours.extend(a for a in added if a not in self.ours)
         if failures:
             listed = ", ".join(f"{f.get('arn', '?')}: {f.get('reason', '?')}" for f in failures)
             raise SurgeAbandoned(f"protecting the tasks that stay failed for {len(failures)} "
