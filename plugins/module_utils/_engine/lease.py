@@ -65,11 +65,11 @@ from __future__ import annotations
 import email.utils
 import json
 import time
-from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
 
-from .lock import LOWERING, RAISING, SurgeLock, restore_count
 from .errors import LeaseHeld, LeaseLost, LeaseTableMissing, LeaseUnavailable
+from .lock import SurgeLock, restore_count
 
 try:
     from botocore.exceptions import ClientError
