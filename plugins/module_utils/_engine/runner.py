@@ -209,9 +209,11 @@ def rebalance(ecs_client: Any, request: RebalanceRequest,
     api = CountingClient(ecs_client)
     elb = CountingClient(elb_client) if elb_client is not None else None
     aas = CountingClient(aas_client) if aas_client is not None else None
-    ddb = CountingClient(ddb_client if ddb_client is not None else _ddb_like(ecs_client))
-    leases = LeaseStore(ddb, request.lease_table, run_id, clock=clock,
-                        lease_seconds=request.lease_seconds, sleep=sleep)
+    ddb_client = ddb_client if ddb_client is not None else _ddb_like(ecs_client)
+    ddb = CountingClient(ddb_client)
+    leases = (LeaseStore(ddb, request.lease_table, run_id, clock=clock,
+                         lease_seconds=request.lease_seconds, sleep=sleep)
+              if ddb_client is not None else None)
     snap = take_snapshot(ecs_client, request.cluster, request.services)
     calls, retries = snap.api_calls, snap.api_retries
     evictor = Evictor(api, snap.cluster_arn, request.limits(), deadline, elb, leases)
@@ -225,6 +227,8 @@ def rebalance(ecs_client: Any, request: RebalanceRequest,
     try:
         result.decision = evictor.decide(snap, current)
         if not request.check_mode:
+            if leases is None:
+                raise LeaseUnavailable("no DynamoDB client for the lease table was given")
             leases.ensure_table(create=request.lease_table_create)
             _loop(request, result, snap, evictor, executor, deadline, ecs_client)
     except LeaseUnavailable as err:
@@ -275,7 +279,7 @@ def _loop(request: RebalanceRequest, result: RebalanceResult, snap: ClusterSnaps
             return
 
 
-def _ddb_like(ecs_client: Any) -> Any:
+def _ddb_like(ecs_client: Any) -> Any | None:
     """A DynamoDB client for the ECS client's region (and its endpoint when that is a custom
     one, e.g. a local emulator serving every API), from the default credential chain."""
     import boto3
@@ -283,6 +287,8 @@ def _ddb_like(ecs_client: Any) -> Any:
     from .snapshot import client_config
 
     meta = getattr(ecs_client, "meta", None)
+    if meta is None:
+        return None                     # not a botocore client: nothing to derive from
     region = getattr(meta, "region_name", None)
     endpoint = getattr(meta, "endpoint_url", "") or ""
     custom = endpoint and ".amazonaws.com" not in endpoint
