@@ -11,7 +11,7 @@ from engine_harness import SERVICE, engine_client, service_doc, skewed_cluster
 from sandbox.scenario import Seed
 
 from ansible_collections.taskspread.ecs.plugins.module_utils._engine.lease import LeaseStore
-from ansible_collections.taskspread.ecs.plugins.module_utils._engine.snapshot import (
+from ansible_collections.taskspread.ecs.plugins.module_utils._engine.aws_client import (
     CountingClient,
 )
 from files.rebalancer import handler as h

@@ -25,7 +25,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .aws_client import CountingClient
+from .aws_client import CountingClient, client_config
 from .codes import Reason, Status
 from .deadline import Deadline
 from .errors import LeaseUnavailable, SettleTimeout
@@ -283,8 +283,6 @@ def _ddb_like(ecs_client: Any) -> Any | None:
     """A DynamoDB client for the ECS client's region (and its endpoint when that is a custom
     one, e.g. a local emulator serving every API), from the default credential chain."""
     import boto3
-
-    from .snapshot import client_config
 
     meta = getattr(ecs_client, "meta", None)
     if meta is None:
