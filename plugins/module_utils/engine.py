@@ -78,4 +78,3 @@ def lease_holders(ddb_client, table: str, snapshot: ClusterSnapshot,
     except LeaseUnavailable as err:
         return {n: None for n in names}, str(err)
     return out, ""
-

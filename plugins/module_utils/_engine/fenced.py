@@ -73,4 +73,3 @@ class FencedEcs:
             self.check()
             self.api.call("update_task_protection", cluster=self.cluster, tasks=list(batch),
                           protectionEnabled=False)
-

@@ -482,6 +482,5 @@ def _holder(item: Mapping[str, Any]) -> Holder:
                   until=float(item.get("until", {}).get("N", "0")))
 
 
-__all__ = ["DEFAULT_LEASE_SECONDS", "DEFAULT_TABLE", "Holder", "Lease", "LeaseError",
-           "LeaseHeld", "LeaseLost", "LeaseStore", "LeaseTableMissing", "LeaseUnavailable", "RAISING", "LOWERING",
+__all__ = ["DEFAULT_LEASE_SECONDS", "DEFAULT_TABLE", "Holder", "Lease", "LeaseStore",
            "StoreClock", "SurgeState", "validate_lease_seconds"]

@@ -167,10 +167,11 @@ class SurgeRun:
     def raise_count(self, max_percent: int) -> None:
         """Phase 2: read desiredCount immediately before raising it by k."""
         state = self._state()
-        for _ in range(MAX_REREADS):
-            current = self.ecs.desired()
-            if current == state.before:
-                break
+        rereads = 0
+        while (current := self.ecs.desired()) != state.before:
+            rereads += 1
+            if rereads > MAX_REREADS:
+                raise SurgeAbandoned("desiredCount kept changing while the surge read it")
             k = min(state.delta, max(0, math.floor(current * max_percent / 100) - current))
             if k <= 0:
                 raise SurgeAbandoned(f"desiredCount is {current} now (set by someone else); "
@@ -178,8 +179,6 @@ class SurgeRun:
             state = replace(state, delta=k, before=current, set=current + k)
             self._write(state)
             self.out.k, self.out.before = k, current
-        else:
-            raise SurgeAbandoned("desiredCount kept changing while the surge read it")
         self.ecs.set_desired(state.set)
         self.out.raised = True
 
