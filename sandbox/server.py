@@ -25,6 +25,7 @@ exception, because the handler it runs calls back into this server.
 
 from __future__ import annotations
 
+import email.utils
 import json
 import logging
 import threading
@@ -156,7 +157,8 @@ class Sandbox:
         from moto.moto_server.werkzeug_app import MotoRequestHandler
 
         self._server = make_server(self.host, self.port, self.wsgi, threaded=True,
-                                   request_handler=MotoRequestHandler)
+                                   request_handler=_clocked_handler(MotoRequestHandler,
+                                                                    self.runtime))
         self.port = self._server.server_address[1]  # port 0 picks a free one
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={
             "poll_interval": 0.05}, name="sandbox-http", daemon=True)
@@ -314,6 +316,22 @@ class Sandbox:
         if self.traffic:
             out["load_balancers"] = self.traffic.describe()["load_balancers"]
         return out
+
+
+def _clocked_handler(base: type, runtime: Runtime) -> type:
+    """The request handler whose ``Date`` response header comes from the emulated clock.
+
+    AWS sets ``Date`` on every response from its own clock; a client may measure time on it
+    (the engine's lease expiry does: ``plugins/module_utils/_engine/lease.py``), so the
+    sandbox's ``Date`` must follow ``Runtime.now()``, not the wall clock. http.server writes
+    the header in ``send_response`` from ``date_time_string()``, which this overrides."""
+
+    class ClockedRequestHandler(base):
+        def date_time_string(self, timestamp: float | None = None) -> str:
+            return email.utils.formatdate(runtime.now() if timestamp is None else timestamp,
+                                          usegmt=True)
+
+    return ClockedRequestHandler
 
 
 _MOTO_APPS: list = []

@@ -29,6 +29,7 @@ class Config:
     # CloudWatch Embedded Metric Format lines (metrics.py); None: no metrics.
     metrics_namespace: str | None = DEFAULT_NAMESPACE
     metrics_per_service: bool = False
+    lease_table: str = "taskspread-ecs-leases"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Config":
@@ -48,7 +49,9 @@ class Config:
                    region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
                    metrics_namespace=(_namespace(env) if _bool(env, "TASKSPREAD_METRICS", True)
                                       else None),
-                   metrics_per_service=_bool(env, "TASKSPREAD_METRICS_PER_SERVICE"))
+                   metrics_per_service=_bool(env, "TASKSPREAD_METRICS_PER_SERVICE"),
+                   lease_table=env.get("TASKSPREAD_LEASE_TABLE", "").strip()
+                   or "taskspread-ecs-leases")
 
 
 def _namespace(env: Mapping[str, str]) -> str:

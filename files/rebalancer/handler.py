@@ -57,13 +57,16 @@ def config() -> Config:
 
 def clients(cfg: Config):
     """ECS; ELBv2, so load-balanced tasks count as healthy only once their targets are;
-    Application Auto Scaling, so a surge never restores below the service's MinCapacity."""
+    Application Auto Scaling, so a surge never restores below the service's MinCapacity;
+    DynamoDB, the lease table (the role created it: the function may only read and write
+    items, never create it)."""
     import boto3
 
     return (boto3.client("ecs", region_name=cfg.region, config=engine.client_config()),
             boto3.client("elbv2", region_name=cfg.region, config=engine.client_config()),
             boto3.client("application-autoscaling", region_name=cfg.region,
-                         config=engine.client_config()))
+                         config=engine.client_config()),
+            boto3.client("dynamodb", region_name=cfg.region, config=engine.client_config()))
 
 
 class BatchFailed(RuntimeError):
@@ -126,10 +129,12 @@ def step(cfg: Config, budget_seconds: float) -> dict:
         cluster=cfg.cluster, strategy=cfg.strategy, max_skew=cfg.max_skew,
         max_moves=cfg.max_moves, max_moves_per_az=cfg.max_moves_per_az, wait=False,
         check_mode=cfg.dry_run, wait_timeout=budget_seconds,
-        poll_interval=min(5.0, budget_seconds), detail=False)
+        poll_interval=min(5.0, budget_seconds), detail=False, lease_table=cfg.lease_table,
+        lease_table_create=False)
     try:
-        ecs, elb, aas = clients(cfg)
-        result = _runner.rebalance(ecs, request, elb_client=elb, aas_client=aas)
+        ecs, elb, aas, ddb = clients(cfg)
+        result = _runner.rebalance(ecs, request, elb_client=elb, aas_client=aas,
+                                   ddb_client=ddb)
     except engine.EngineError as err:
         log("engine_error", error=str(err))
         emit_metrics(cfg, None)
@@ -140,8 +145,12 @@ def step(cfg: Config, budget_seconds: float) -> dict:
     moves = summary["plan"]["moves"] if cfg.dry_run else summary["moves"]
     if summary["error"]:
         log("step_error", error=summary["error"], moves_made=len(moves))
+    held = {s["service"]: s["lease"] for s in summary["skipped"] if s.get("lease")}
+    if held:
+        log("lease_held", leases=held)
     if moves:
-        log("dry_run_plan" if cfg.dry_run else "moves", count=len(moves), moves=moves)
+        log("dry_run_plan" if cfg.dry_run else "moves", count=len(moves), moves=moves,
+            leases={a["service"]: a.get("lease") for a in summary["actions"]})
     else:
         log("no_rebalancing_needed", reason=result.message(),
             skipped=[f"{s['service']}: {s['message']}" for s in summary["skipped"]])

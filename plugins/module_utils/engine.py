@@ -9,8 +9,9 @@ the rebalancer Lambda ships the very same code). Modules import from here only.
 
 from __future__ import annotations
 
-from ._engine.aws_client import client_config
-from ._engine.errors import ClusterNotFound, EngineError, UnknownServices
+from ._engine.aws_client import CountingClient, client_config
+from ._engine.errors import ClusterNotFound, EngineError, LeaseUnavailable, UnknownServices
+from ._engine.lease import LeaseStore
 from ._engine.model import ClusterSnapshot
 from ._engine.report import report
 from ._engine.runner import RebalanceRequest, RebalanceResult, rebalance
@@ -18,7 +19,8 @@ from ._engine.snapshot import take_snapshot
 
 __all__ = [
     "ClusterNotFound", "ClusterSnapshot", "EngineError", "RebalanceRequest", "RebalanceResult",
-    "UnknownServices", "client_config", "distribution_report", "rebalance", "take_snapshot",
+    "UnknownServices", "client_config", "distribution_report", "lease_holders", "rebalance",
+    "take_snapshot",
 ]
 
 
@@ -55,3 +57,24 @@ def instance_summary(snapshot: ClusterSnapshot) -> dict:
             by_az[inst.az] = by_az.get(inst.az, 0) + 1
     return {"total": len(snapshot.instances), "by_status": dict(sorted(by_status.items())),
             "accepting_by_az": dict(sorted(by_az.items()))}
+
+
+def lease_holders(ddb_client, table: str, snapshot: ClusterSnapshot,
+                  services: list[str] | None = None) -> tuple[dict, str]:
+    """Per service, who holds its lease now (owner, fence, since, until; None when free) and
+    whether a surge state waits in it (``surge_pending``); and a warning ('' when none) when
+    the table cannot be read (missing, no permission): then every lease is None. Read-only."""
+    store = LeaseStore(CountingClient(ddb_client), table, run_id="task_distribution_info")
+    names = list(snapshot.service_names(services)) if services else sorted(snapshot.services)
+    out: dict = {}
+    try:
+        for name in names:
+            svc = snapshot.services.get(name)
+            if svc is None:
+                continue
+            state, holder = store.pending_surge(svc.arn)
+            out[name] = {"holder": holder.to_dict() if holder else None,
+                         "surge_pending": state is not None}
+    except LeaseUnavailable as err:
+        return {n: None for n in names}, str(err)
+    return out, ""

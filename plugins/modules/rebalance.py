@@ -35,13 +35,17 @@ options:
       - How tasks are moved.
       - C(stop) stops surplus tasks, at most as many as minimumHealthyPercent leaves spare;
         the ECS scheduler starts replacements on the emptiest eligible instances.
-      - C(surge) raises desiredCount within maximumPercent, protects the tasks that stay with
-        ECS task scale-in protection, then lowers desiredCount back so ECS removes the surplus.
-        The surge is a lock in the service tag C(taskspread:surge) (owner, delta, deadline),
-        written before desiredCount changes; other runs skip the service while it is held,
-        the restore takes the delta off the count read just before lowering (so an
-        autoscaler's or a person's change during the surge stands), and a later run undoes
-        a killed run's surge by delta once the lock's deadline has passed.
+      - C(surge) raises desiredCount within maximumPercent, waits until the new tasks are
+        healthy as ECS counts them (RUNNING, HEALTHY when a container has a health check,
+        healthy in every target group), protects the tasks that stay with ECS task scale-in
+        protection, then lowers desiredCount back so ECS removes the surplus. Its state
+        (delta, the counts, the tasks it protected) is kept in the service's lease (see
+        O(lease_table)), written before desiredCount changes, never in the service's tags.
+        desiredCount is read immediately before every write, and only a count this run or
+        its lease predecessor wrote is ever lowered, so an autoscaler's or a person's change
+        stands. A surge that cannot finish first protects the healthy tasks, so ECS scales
+        in the new, not yet healthy ones. C(auto) starts no surge while a target of the
+        service is unhealthy (C(targets_unhealthy)).
       - Tasks protected from scale-in by anyone else are never stopped, in any mode.
       - C(redeploy) forces a new deployment of each out-of-balance service (the reference
         architecture's approach; every task of the service restarts).
@@ -84,6 +88,32 @@ options:
     description: Seconds between checks while waiting (more than 0, at most O(wait_timeout)).
     type: int
     default: 5
+  lease_table:
+    description:
+      - DynamoDB table of the per-service leases. Every step that acts on a service holds
+        the service's lease, claimed with a conditional write (compare-and-swap) and checked
+        (fencing number) before every write to desiredCount, task protection or StopTask;
+        a service whose lease another run holds is left alone (C(lease_held)).
+      - The C(taskspread.ecs.rebalancer) role creates the same default table for its
+        function, so ad-hoc runs and the function exclude each other.
+      - Without a usable table (missing and not creatable, or a permission missing) the run
+        changes nothing and fails with a message naming the table and the permission.
+    type: str
+    default: taskspread-ecs-leases
+  lease_table_create:
+    description:
+      - Create O(lease_table) when it does not exist (on-demand billing, TTL on
+        C(expires_at)), if the credentials allow C(dynamodb:CreateTable). Never in check mode.
+    type: bool
+    default: true
+  lease_seconds:
+    description:
+      - Lifetime of a lease (15 to 900 seconds), renewed by every fenced write and during
+        waits; a killed run holds a service at most this long after its last renewal, however
+        long O(wait_timeout) is. Measured on DynamoDB's clock (its C(Date) header), so
+        runners whose clocks disagree do not take each other's live leases.
+    type: int
+    default: 60
 extends_documentation_fragment:
   - taskspread.ecs.cluster
   - amazon.aws.common.modules
@@ -149,7 +179,9 @@ moves:
       description: Availability Zone the replacement was planned for.
       type: str
 actions:
-  description: Per service and step, the mode used and the tasks stopped.
+  description:
+    - Per service and step, the mode used, the tasks stopped, and C(lease), the lease this run
+      held for it (C(owner), C(fence), C(since), C(until), epoch seconds on DynamoDB's clock).
   returned: always
   type: list
   elements: dict
@@ -196,7 +228,7 @@ error:
   returned: always
   type: str
 run_id:
-  description: This run's id, the owner written in any surge lock it took.
+  description: This run's id, the owner written in every lease it took.
   returned: always
   type: str
 decision:
@@ -204,8 +236,9 @@ decision:
     - The evictor's decision for the first step, the budget (C(max_moves), C(spent)),
       per service the mode and number of moves granted (the moves themselves are in
       RV(plan)), and the services refused with their reason
-      (C(surge_in_progress), C(no_progress), C(no_disruption_budget), C(protected),
-      C(deferred), C(az_budget), C(deadline)).
+      (C(surge_in_progress), C(lease_held) with the holder in C(lease), C(targets_unhealthy),
+      C(no_progress), C(no_disruption_budget), C(protected), C(deferred), C(az_budget),
+      C(deadline)).
   returned: always
   type: dict
 message:
@@ -243,6 +276,8 @@ def build_request(module):
             wait_timeout=params["wait_timeout"], check_mode=module.check_mode,
             protection_minutes=params["protection_minutes"],
             poll_interval=params["poll_interval"],
+            lease_table=params["lease_table"], lease_seconds=params["lease_seconds"],
+            lease_table_create=params["lease_table_create"] and not module.check_mode,
             detail=detail if isinstance(detail, bool) else tuple(detail))
     except ValueError as err:
         module.fail_json(msg=str(err))
@@ -275,14 +310,18 @@ def main():
         wait_timeout=dict(type="int", default=900),
         protection_minutes=dict(type="int", default=10),
         poll_interval=dict(type="int", default=5),
+        lease_table=dict(type="str", default="taskspread-ecs-leases"),
+        lease_table_create=dict(type="bool", default=True),
+        lease_seconds=dict(type="int", default=60),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     request = build_request(module)
     ecs = module.client("ecs", config=client_config())
     elb = module.client("elbv2", config=client_config())
     aas = module.client("application-autoscaling", config=client_config())
+    ddb = module.client("dynamodb", config=client_config())
     try:
-        result = rebalance(ecs, request, elb_client=elb, aas_client=aas)
+        result = rebalance(ecs, request, elb_client=elb, aas_client=aas, ddb_client=ddb)
     except EngineError as err:
         module.fail_json(msg=str(err))
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as err:

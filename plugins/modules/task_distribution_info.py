@@ -20,8 +20,18 @@ description:
     task (or already holds one).
   - Balanced means every level's skew (largest count minus smallest over eligible domains) is
     at most O(max_skew).
+  - Each service also shows its lease (the per-service lock of the C(taskspread.ecs.rebalance)
+    module and the rebalancer function, in the DynamoDB table O(lease_table)), that is who
+    holds it, since and until when, and whether a surge state waits in it to be healed.
 author:
   - taskspread.ecs maintainers (@taskspread)
+options:
+  lease_table:
+    description:
+      - DynamoDB table of the per-service leases to read. When it cannot be read (missing, or
+        no C(dynamodb:GetItem)), every C(lease) is null and a warning says why.
+    type: str
+    default: taskspread-ecs-leases
 extends_documentation_fragment:
   - taskspread.ecs.cluster
   - amazon.aws.common.modules
@@ -153,6 +163,15 @@ services:
       description: Whether every eligible instance is listed in C(instances); only with O(detail).
       type: bool
       returned: when the service is in O(detail)
+leases:
+  description:
+    - Per service, its lease now. C(holder) is null when no run holds it, else the holder's
+      C(owner) (run id), C(fence) (fencing number), C(since) and C(until) (epoch seconds on
+      DynamoDB's clock). C(surge_pending) says whether a surge state waits in the lease to be
+      healed. Null per service when the table cannot be read.
+  returned: always
+  type: dict
+  sample: {"sample-app": {"holder": {"owner": "3f2a9c1b0e7d", "fence": 4, "since": 1764660000, "until": 1764660060}, "surge_pending": true}}
 api_calls:
   description: ECS API calls made to read the cluster.
   returned: always
@@ -170,12 +189,14 @@ from ansible_collections.taskspread.ecs.plugins.module_utils.options import (
     check_max_skew, cluster_argument_spec, parse_detail,
 )
 from ansible_collections.taskspread.ecs.plugins.module_utils.engine import (
-    EngineError, client_config, distribution_report, take_snapshot,
+    EngineError, client_config, distribution_report, lease_holders, take_snapshot,
 )
 
 
 def main():
-    module = AnsibleAWSModule(argument_spec=cluster_argument_spec(), supports_check_mode=True)
+    argument_spec = cluster_argument_spec()
+    argument_spec.update(lease_table=dict(type="str", default="taskspread-ecs-leases"))
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
     check_max_skew(module)
     detail = parse_detail(module)
@@ -186,8 +207,16 @@ def main():
         module.fail_json(msg=str(err))
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as err:
         module.fail_json_aws(err, msg=f"Failed to read ECS cluster {params['cluster']}")
-    module.exit_json(changed=False, **distribution_report(snapshot, params["max_skew"],
-                                                          params["services"], detail))
+    ddb = module.client("dynamodb", config=client_config())
+    try:
+        leases, warning = lease_holders(ddb, params["lease_table"], snapshot, params["services"])
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as err:
+        module.fail_json_aws(err, msg=f"Failed to read lease table {params['lease_table']}")
+    if warning:
+        module.warn(warning)
+    module.exit_json(changed=False, leases=leases,
+                     **distribution_report(snapshot, params["max_skew"], params["services"],
+                                           detail))
 
 
 if __name__ == "__main__":

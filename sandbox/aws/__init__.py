@@ -31,13 +31,14 @@ The patches (see each module's docstring):
 * ``iam``: AWS managed policies are loaded (AttachRolePolicy of ``arn:aws:iam::aws:policy/...``);
 * ``clock``: moto's timestamps come from the sandbox clock (``Runtime.now()``), one timeline;
 * ``appautoscaling``: Service Auto Scaling of ECS services drives our control plane (scalable
-  targets, scheduled actions, DescribeScalingActivities).
+  targets, scheduled actions, DescribeScalingActivities);
+* ``dynamodb``: table descriptions carry ``TableId`` (the lease table's Ansible module needs it).
 """
 
 from __future__ import annotations
 
-from . import (appautoscaling, autoscaling, clock, cloudwatch, elbv2, eventbridge, iam,
-               lambda_runner, sqs_lambda)
+from . import (appautoscaling, autoscaling, clock, cloudwatch, dynamodb, elbv2, eventbridge,
+               iam, lambda_runner, sqs_lambda)
 from ._patching import Patcher
 from .host import Host, active, installed, push, remove
 from .ports import Env, MotoLoadBalancers, ecs_ports
@@ -46,7 +47,7 @@ __all__ = ["Env", "Host", "MotoLoadBalancers", "active", "ecs_ports", "install",
 
 _PATCHER = Patcher()
 _MODULES = [clock, elbv2, autoscaling, eventbridge, lambda_runner, sqs_lambda, iam,
-            appautoscaling, cloudwatch]
+            appautoscaling, cloudwatch, dynamodb]
 
 
 def install(host: Host) -> None:

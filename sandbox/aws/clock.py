@@ -1,8 +1,9 @@
 """One clock: moto's services read the time from the sandbox's ``Runtime.now()``.
 
 moto stamps what it creates (EC2 LaunchTime, Auto Scaling activities, ELBv2 CreatedTime,
-CloudWatch Logs ingestion and its 14-day window, EventBridge ``time``, the ``Date`` response
-header) with ``moto.core.utils.utcnow()``. Most service modules bind that function by name at
+CloudWatch Logs ingestion and its 14-day window, EventBridge ``time``, DynamoDB timestamps) with
+``moto.core.utils.utcnow()``; the ``Date`` response header comes from the same clock through the
+server's request handler (``server._clocked_handler``). Most service modules bind that function by name at
 import (``from moto.core.utils import utcnow``), so patching ``moto.core.utils`` alone is not
 enough: every loaded ``moto.*`` module whose ``utcnow`` is moto's function gets ours. The helpers
 that call ``utcnow`` internally (``unix_time``, ``unix_time_millis``,
@@ -35,7 +36,7 @@ SERVICE_MODULES = (
     "moto.core.responses", "moto.ec2.models", "moto.autoscaling.models", "moto.elbv2.models",
     "moto.logs.models", "moto.awslambda.models", "moto.events.models", "moto.cloudwatch.models",
     "moto.applicationautoscaling.models", "moto.iam.models", "moto.ssm.models", "moto.sts.models",
-    "moto.s3.models", "moto.sqs.models",
+    "moto.s3.models", "moto.sqs.models", "moto.dynamodb.models",
 )
 
 

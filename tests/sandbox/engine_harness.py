@@ -47,18 +47,23 @@ class Clock:
                 hook()
 
 
-def run_engine(sandbox, ecs=None, clock: Clock | None = None, elb=None,
+def run_engine(sandbox, ecs=None, clock: Clock | None = None, elb=None, ddb=None,
+               engine_clock: Callable[[], float] | None = None,
                **kw) -> runner.RebalanceResult:
-    """One ``runner.rebalance`` on the sandbox's clock; ``kw`` go to ``RebalanceRequest``
-    (cluster ``demo``, poll_interval 5 and wait_timeout 900 unless given)."""
+    """One ``runner.rebalance`` on the sandbox's clock (``engine_clock``: the run's own clock,
+    e.g. a skewed one; its ``sleep`` still advances the sandbox); ``kw`` go to
+    ``RebalanceRequest`` (cluster ``demo``, poll_interval 5 and wait_timeout 900 unless given).
+    ``ddb``: the DynamoDB client of the lease table (the engine's own by default)."""
     kw.setdefault("cluster", CLUSTER)
     kw.setdefault("poll_interval", 5)
     kw.setdefault("wait_timeout", 900)
     request = runner.RebalanceRequest(**kw)
     clock = clock or Clock(sandbox)
     return runner.rebalance(ecs if ecs is not None else engine_client(sandbox), request,
-                            sleep=clock.sleep, clock=sandbox.now,
-                            elb_client=elb if elb is not None else engine_client(sandbox, "elbv2"))
+                            sleep=clock.sleep, clock=engine_clock or sandbox.now,
+                            elb_client=elb if elb is not None else engine_client(sandbox, "elbv2"),
+                            ddb_client=ddb if ddb is not None else engine_client(sandbox,
+                                                                                 "dynamodb"))
 
 
 class Killed(BaseException):

@@ -16,12 +16,13 @@ ENGINE = ROOT / "plugins" / "module_utils" / "_engine"
 
 FLOORS: list[tuple[str, ...]] = [
     # plain data, codes, errors and pure helpers: nothing from the engine
-    ("errors", "codes", "model", "filling", "deadline", "aws_client", "lock"),
-    ("placement_expr", "plan_types", "snapshot"),
-    ("candidates",),      # levels, constraints, capacity ledger, candidate instances
+    ("errors", "codes", "model", "filling", "deadline", "aws_client", "lock",
+     "health"),           # health as ECS counts it: a pure predicate
+    ("placement_expr", "plan_types", "snapshot", "lease"),   # lease: the DynamoDB lease store
+    ("candidates", "fenced"),   # fenced: ECS writes behind the lease's fence check
     ("targets",),         # targets per level
     ("planner",),         # composes the seams below into a Plan
-    ("surge", "report"),
+    ("surge", "report", "surging"),    # surging: the surge's phases under the lease
     ("evictor",),         # the only place that spends moves
     ("executor",),
     ("runner",),

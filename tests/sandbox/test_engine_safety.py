@@ -34,19 +34,14 @@ def assert_clean(ecs, desired: int, service: str = SERVICE) -> None:
     assert protected_tasks(ecs, live_task_arns(ecs, service)) == []
 
 
-def lock_deadline(value: str, fallback: float) -> float:
-    """The ``deadline=`` of a surge lock tag (``fallback`` for a tag without one)."""
-    fields = dict(p.split("=", 1) for p in value.split() if "=" in p)
-    return float(fields.get("deadline", fallback))
-
-
 # ---------------------------------------------------------------- 1. surge lock overwritten
-def test_1_killed_surge_keeps_its_lock_until_its_deadline_then_is_healed(sandbox):
-    """Defect 1, surge tag overwritten. Design: "A surge is a lock with an owner, a delta and a
+def test_1_killed_surge_keeps_its_lease_until_it_expires_then_is_healed(sandbox):
+    """Defect 1, surge lock overwritten. Design: "A surge is a lock with an owner, a delta and a
     deadline: others skip it"; "A crash must never leave a service with a raised desired count
-    or engine-added scale-in protection that nothing will undo." A run killed right after
-    UpdateService raised desiredCount leaves the lock; a run before its deadline touches
-    nothing (refused surge_in_progress); a run after it restores by delta."""
+    or engine-added scale-in protection that nothing will undo." The lock is now the service's
+    lease (a DynamoDB item, not a tag). A run killed right after UpdateService raised
+    desiredCount leaves its lease and surge state; a run before the lease expires touches
+    nothing (refused lease_held); a run after it restores by delta."""
     aws, _ = skewed_cluster(sandbox, Seed(**SURGE_SEED))
     ecs = aws("ecs")
     assert spread(aws) == [4, 0]
@@ -56,26 +51,24 @@ def test_1_killed_surge_keeps_its_lock_until_its_deadline_then_is_healed(sandbox
             mortal.kill()
 
     mortal = Proxy(engine_client(sandbox), after=die_after_raise)
-    started = sandbox.now()
     with pytest.raises(Killed):
-        run_engine(sandbox, ecs=mortal, wait_timeout=600)
-    lock = tags(ecs).get(SURGE_TAG)
+        run_engine(sandbox, ecs=mortal, wait_timeout=600, lease_seconds=120)
+    killed_at = sandbox.now()
     raised = service_doc(ecs)["desiredCount"]
-    assert lock is not None and raised == 5, (lock, raised)
+    assert raised == 5 and SURGE_TAG not in tags(ecs), tags(ecs)
 
-    sandbox.advance(60)                          # a second run, well before the deadline
+    sandbox.advance(60)                          # a second run, well before the lease expires
     second = Proxy(engine_client(sandbox))
     result = run_engine(sandbox, ecs=second, wait_timeout=300)
     writes = [(n, kw) for n, kw in second.calls
               if n in ("update_service", "tag_resource", "untag_resource", "stop_task",
                        "update_task_protection")]
-    assert tags(ecs).get(SURGE_TAG) == lock, "the second run overwrote or removed the lock"
     assert service_doc(ecs)["desiredCount"] == raised, "the second run changed desiredCount"
-    assert writes == [], f"the second run wrote to ECS while another run's lock held: {writes}"
-    assert refusals(result) == {SERVICE: "surge_in_progress"}
+    assert writes == [], f"the second run wrote to ECS while another run's lease held: {writes}"
+    assert refusals(result) == {SERVICE: "lease_held"}
     assert result.changed is False
 
-    sandbox.advance(lock_deadline(lock, started + 600) - sandbox.now() + 1)
+    sandbox.advance(killed_at + 120 + 3 - sandbox.now())
     healed = run_engine(sandbox, wait_timeout=900)
     assert SERVICE in healed.to_dict()["healed"]
     assert_clean(ecs, 4)
@@ -413,10 +406,16 @@ def test_1_protection_added_late_in_a_surge_expires_by_the_lock_deadline(sandbox
     target turns healthy (170 s health check interval) only about 25 s before the run's 200 s
     deadline; the run protects the tasks that stay and is killed. No protection it added may
     expire after the lock's deadline."""
-    aws, _ = skewed_cluster(sandbox, Seed(**SURGE_SEED),
-                            alb=dict(deregistration_delay=30, health_check_interval=170))
+    aws, target_group = skewed_cluster(sandbox, Seed(**SURGE_SEED),
+                                       alb=dict(deregistration_delay=30,
+                                                health_check_interval=170))
     ecs = aws("ecs")
     assert spread(aws) == [4, 0]
+    # ``auto`` starts no surge while targets are unhealthy (targets_unhealthy): let the two
+    # replacements' targets pass their first health check first.
+    Driver(advance=sandbox.advance).wait_for(lambda: all(
+        d["TargetHealth"]["State"] == "healthy" for d in aws("elbv2").describe_target_health(
+            TargetGroupArn=target_group)["TargetHealthDescriptions"]), 400, what="healthy")
 
     def die_after_protecting(name: str, kw: dict) -> None:
         if name == "update_task_protection" and kw.get("protectionEnabled"):
@@ -428,7 +427,7 @@ def test_1_protection_added_late_in_a_surge_expires_by_the_lock_deadline(sandbox
         result = run_engine(sandbox, ecs=mortal, wait_timeout=200)
     except Killed:
         result = None
-    deadline = lock_deadline(tags(ecs).get(SURGE_TAG, ""), started + 200)
+    deadline = started + 200                     # the run's deadline bounds its protection
     arns = live_task_arns(ecs)
     expiries = {p["taskArn"]: p["expirationDate"].timestamp() for p in ecs.get_task_protection(
         cluster=CLUSTER, tasks=arns)["protectedTasks"] if p["protectionEnabled"]}

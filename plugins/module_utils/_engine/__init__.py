@@ -7,13 +7,16 @@ shipped inside the Lambda zip under another name.
 Layers, bottom to top (a module imports only the ones below it; ``tests/sandbox/
 test_engine_layers.py`` keeps it so):
 
-1. ``errors``, ``codes``, ``model``, ``filling``, ``deadline``, ``aws_client``, ``lock``:
-   import nothing from the engine;
-2. ``placement_expr`` (memberOf expressions), ``plan_types`` (what the planner returns);
-3. ``candidates`` (levels, constraints, capacity ledger, candidate instances);
+1. ``errors``, ``codes``, ``model``, ``filling``, ``deadline``, ``aws_client``, ``lock``,
+   ``health`` (health as ECS counts it): import nothing from the engine;
+2. ``placement_expr`` (memberOf expressions), ``plan_types`` (what the planner returns),
+   ``lease`` (the per-service lease in DynamoDB);
+3. ``candidates`` (levels, constraints, capacity ledger, candidate instances), ``fenced``
+   (ECS writes behind the lease's fence check);
 4. ``targets`` (targets per level);
 5. ``planner`` (the plan), ``snapshot`` (the one read path);
-6. ``surge`` (where a surge's tasks land), ``report`` (per-service distributions);
+6. ``surge`` (the surge search), ``surging`` (the surge's phases under the lease), ``report``
+   (per-service distributions);
 7. ``evictor`` (what may move now), then ``executor`` (the API calls), then ``runner``
    (the loop the modules and the Lambda share).
 """

@@ -62,6 +62,8 @@ class Refused(Code):
     AZ_BUDGET = "az_budget"
     DEADLINE = "deadline"
     SURGE_WOULD_NOT_HELP = "surge_would_not_help"
+    LEASE_HELD = "lease_held"                # another run holds the service's lease
+    TARGETS_UNHEALTHY = "targets_unhealthy"  # auto: no surge while a target is unhealthy
 
 
 __all__ = ["Code", "Reason", "Refused", "Status"]

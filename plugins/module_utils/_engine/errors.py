@@ -6,6 +6,8 @@ boto3/botocore errors are not wrapped and propagate as they are.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class EngineError(Exception):
     """Base class of every error the engine raises on purpose."""
@@ -45,10 +47,38 @@ class SettleTimeout(EngineError):
     """A service did not settle before the run's deadline."""
 
 
-class LockLost(EngineError):
-    """Another run holds the service's surge lock (seen before our write, or it wrote after
-    us); this run leaves the service alone."""
+class LeaseError(EngineError):
+    """Base of the lease's errors."""
 
 
-__all__ = ["ClusterNotFound", "EngineError", "ExpressionError", "LockLost", "ProtectionFailed",
-           "SettleTimeout", "UnknownServices", "UnsupportedExpression"]
+class LeaseHeld(LeaseError):
+    """Another run holds the service's lease; this run leaves the service alone."""
+
+    def __init__(self, service: str, holder: Any = None, message: str = ""):
+        """``holder``: the lease's holder (``lease.Holder``), when known."""
+        self.service, self.holder = service, holder
+        who = (f"run {holder.owner} (fence {holder.fence}) until {holder.until:.0f}"
+               if holder is not None else "another run")
+        super().__init__(message or f"the lease of {service} is held by {who}; "
+                                    "service left alone")
+
+
+class LeaseLost(LeaseError):
+    """This run's lease was taken over or deleted: its fence check failed; it stops writing."""
+
+
+class LeaseUnavailable(LeaseError):
+    """No lease can be had: the table is missing, or a permission on it is."""
+
+
+class LeaseTableMissing(LeaseUnavailable):
+    """The lease table does not exist (``ensure_table`` may create it)."""
+
+
+class SurgeAbandoned(EngineError):
+    """A surge could not finish (deadline, ECS refused); it was undone as far as was safe."""
+
+
+__all__ = ["ClusterNotFound", "EngineError", "ExpressionError", "LeaseError", "LeaseHeld",
+           "LeaseLost", "LeaseTableMissing", "LeaseUnavailable", "ProtectionFailed",
+           "SettleTimeout", "SurgeAbandoned", "UnknownServices", "UnsupportedExpression"]

@@ -4,7 +4,9 @@ spends the disruption budget.
 The planner proposes moves (pure, from the snapshot). The evictor takes them service by service
 and grants a move only when it can happen now without harm:
 
-* **locks**: a service whose surge lock another run holds is skipped ("surge in progress");
+* **leases**: a service whose lease (``lease.py``) another run holds is skipped
+  (``lease_held``, with the holder), as is one carrying a surge tag of an earlier version until
+  its deadline ("surge in progress"; the executor heals it after);
 * **no progress**: a service whose last step left its world exactly as it was before (the same
   fingerprint in the step record tag, ``lock.STEP_TAG``) is skipped until the fingerprint
   changes, so no move that did not help is repeated (a Lambda triggered by the service's own steady state cannot loop);
@@ -27,18 +29,19 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Sequence
 
 from .aws_client import CountingClient, chunks
 from .codes import Refused, Status
 from .deadline import Deadline
-from .errors import ProtectionFailed
+from .errors import LeaseUnavailable, ProtectionFailed
+from .health import target_states, unhealthy_targets
+from .lease import Holder, LeaseStore
 from .lock import STEP_TAG, SURGE_TAG, SurgeLock, fingerprint_digest, step_fingerprint, step_time
 from .model import ClusterSnapshot, Service, Task
-from .plan_types import Move, Plan, PlanOptions, ServicePlan
-from .planner import plan
-from .surge import SurgePlan, plan_surge, smallest_surge, target_counts
+from .plan_types import Move, Plan, ServicePlan
+from .surge import SurgePlan, SurgeRefusal, choose_surge, surge_moves, target_counts
 
 STRATEGIES = ("auto", "stop", "surge", "redeploy")
 MAX_TASKS_PER_GET_PROTECTION = 100
@@ -93,9 +96,13 @@ class Refusal:
     service: str
     code: Refused
     message: str
+    lease: dict | None = None       # lease_held: the holder (owner, fence, since, until)
 
     def to_dict(self) -> dict:
-        return {"service": self.service, "code": str(self.code), "message": self.message}
+        out = {"service": self.service, "code": str(self.code), "message": self.message}
+        if self.lease is not None:
+            out["lease"] = self.lease
+        return out
 
 
 @dataclass(slots=True)
@@ -162,9 +169,12 @@ class Evictor:
     """Grants the planner's moves that can happen now (see the module docstring)."""
 
     def __init__(self, api: CountingClient, cluster_arn: str, limits: Limits,
-                 deadline: Deadline, elb: CountingClient | None = None):
+                 deadline: Deadline, elb: CountingClient | None = None,
+                 leases: LeaseStore | None = None):
+        """``leases``: the lease store; a service whose lease another run holds is refused."""
         self.api, self.cluster, self.elb, self.limits = api, cluster_arn, elb, limits
         self.deadline = deadline
+        self.leases = leases
 
     def decide(self, snapshot: ClusterSnapshot, plan: Plan) -> Decision:
         budget = self.limits.max_moves or default_max_moves(snapshot)
@@ -214,65 +224,19 @@ class Evictor:
 
     def _surge_plan(self, snapshot: ClusterSnapshot, sp: ServicePlan, want: int,
                     per_az: dict[str, int], max_skew: int) -> SurgePlan | Refusal:
-        """The surge ECS will actually make: where its k new tasks land (its spread still
-        counts the tasks they replace) and the k tasks to remove after that; the smallest k
-        (at most ``want``, and never more than twice the moves needed) that reaches the
-        targets in one surge, else a smaller one that still helps. Tasks protected by anyone
-        are never removed; the per-AZ budget bounds the removals; a surge whose predicted
-        result is no better than today (the planner's own judgement) is never granted."""
-        name = sp.service
-        tasks = snapshot.tasks.get(name, ())
+        """The surge ECS will actually make (``surge.choose_surge``, pure), given the tasks
+        protected by anyone now (read here); its refusal as the evictor's."""
+        tasks = snapshot.tasks.get(sp.service, ())
         protected = self.protected([t.arn for t in tasks])
-        marked = tuple(replace(t, protected=t.arn in protected) for t in tasks)
-        view = replace(snapshot, tasks={**snapshot.tasks, name: marked})
-        want = max(1, min(want, 2 * sp.moves_needed))
-        try:
-            best = smallest_surge(view, name, sp, want)
-        except ValueError as err:
-            return Refusal(name, Refused.NO_DISRUPTION_BUDGET,
-                           f"a surge cannot be predicted: {err}")
-
-        def candidates():
-            """Smaller surges that may already balance within the tolerance (ECS broke a tie
-            elsewhere than the plan's exact targets) first, then the smallest that reaches
-            the targets, then smaller ones that still help; built lazily."""
-            needed = max(1, min(sp.moves_needed, best.k))
-            for k in range(needed, best.k):
-                yield plan_surge(view, name, sp, k, best.new_on, best.ties), True
-            yield best, False
-            for k in range(min(needed, best.k) - 1, 0, -1):
-                yield plan_surge(view, name, sp, k, best.new_on, best.ties), False
-
-        cap = self.limits.max_moves_per_az
-        short = useful = False
-        for surge, must_balance in candidates():
-            if len(surge.remove) < surge.k:
-                short = True    # the surplus would be the new tasks themselves
-                continue
-            if not surge_helps(view, sp, surge, max_skew, must_balance):
-                continue
-            useful = True
-            if cap is None or all(per_az.get(az, 0) + n <= cap
-                                  for az, n in _removals_per_az(view, surge).items()):
-                return surge
-        if useful:
-            return Refusal(name, Refused.AZ_BUDGET,
-                           f"max_moves_per_az={cap} is spent for the AZ(s) a surge would "
-                           "remove tasks from in this step")
-        targets = target_counts(sp, name)
-        counts: dict[str, int] = defaultdict(int)
-        for t in tasks:
-            counts[t.instance_arn] += 1
-        blocked = [t for t in tasks if t.arn in protected
-                   and counts[t.instance_arn] > targets.get(t.instance_arn, 0)]
-        if blocked or (short and protected):
-            return Refusal(name, Refused.PROTECTED,
-                           f"{len(blocked)} task(s) on over-target instances are protected "
-                           "from scale-in by someone else and no surge without them helps; "
-                           "protected tasks are never stopped")
-        return Refusal(name, Refused.SURGE_WOULD_NOT_HELP,
-                       f"no surge of at most {want} task(s) leaves the service better "
-                       "balanced: ECS would place the new tasks where they do not help")
+        choice = choose_surge(snapshot, sp, want, per_az, max_skew, protected,
+                              self.limits.max_moves_per_az)
+        if isinstance(choice, SurgePlan):
+            return choice
+        code = {SurgeRefusal.UNPREDICTABLE: Refused.NO_DISRUPTION_BUDGET,
+                SurgeRefusal.AZ_BUDGET: Refused.AZ_BUDGET,
+                SurgeRefusal.PROTECTED: Refused.PROTECTED,
+                SurgeRefusal.WOULD_NOT_HELP: Refused.SURGE_WOULD_NOT_HELP}[choice.code]
+        return Refusal(sp.service, code, choice.message)
 
     # ------------------------------------------------------------------ gates
     def _gate(self, snapshot: ClusterSnapshot, service: Service) -> Refusal | None:
@@ -282,6 +246,12 @@ class Evictor:
             return Refusal(service.name, Refused.SURGE_IN_PROGRESS,
                            f"surge in progress (lock of run {lock.owner or 'unknown'}, "
                            f"phase {lock.phase}, deadline {lock.deadline:.0f}); not touched")
+        holder = self._lease_holder(service)
+        if holder is not None:
+            return Refusal(service.name, Refused.LEASE_HELD,
+                           f"run {holder.owner} holds the service's lease (fence "
+                           f"{holder.fence}, since {holder.since:.0f}, until {holder.until:.0f}); "
+                           "not touched", holder.to_dict())
         record = latest_step_record(snapshot.tasks.get(service.name, ()))
         if record and step_fingerprint(record) == service_fingerprint(snapshot, service.name):
             return Refusal(service.name, Refused.NO_PROGRESS,
@@ -289,6 +259,17 @@ class Evictor:
                            "instances, desired count and task counts); not repeated until "
                            f"the cluster's shape changes (tag {STEP_TAG} on one of its tasks)")
         return None
+
+    def _lease_holder(self, service: Service) -> Holder | None:
+        """The live holder of the service's lease when it is another run (None otherwise, or
+        when the table cannot be read: the claim itself is the check that counts)."""
+        if self.leases is None:
+            return None
+        try:
+            holder = self.leases.holder(service.arn)
+        except LeaseUnavailable:
+            return None
+        return holder if holder is not None and holder.owner != self.leases.run_id else None
 
     def _mode(self, service: Service, tasks: Sequence[Task]) -> str | Refusal:
         wanted = self.limits.strategy
@@ -299,6 +280,14 @@ class Evictor:
         if wanted in ("auto", "stop") and spare > 0:
             return "stop"
         if wanted in ("auto", "surge") and room > 0:
+            if wanted == "auto" and service.target_groups and self.elb is not None:
+                sick = unhealthy_targets(service.target_groups, self.target_states(
+                    service.target_groups))
+                if sick:
+                    return Refusal(service.name, Refused.TARGETS_UNHEALTHY,
+                                   f"{len(sick)} target(s) of the service are not healthy "
+                                   f"({'; '.join(sick[:3])}); a surge would wait for health "
+                                   "that may not come: not started")
             if self.deadline.remaining() < self.limits.surge_min_seconds:
                 return Refusal(service.name, Refused.DEADLINE,
                                f"a surge needs about {self.limits.surge_min_seconds:.0f} s and "
@@ -377,6 +366,11 @@ class Evictor:
     def spare(self, service: Service, tasks: Sequence[Task]) -> int:
         return max(0, self._healthy(service, tasks) - floor_running(service))
 
+    def target_states(self, target_groups: Sequence[str]) -> dict:
+        """Each target's state per group (DescribeTargetHealth)."""
+        return target_states({g: self.elb.call("describe_target_health", TargetGroupArn=g)
+                              for g in target_groups})
+
     def healthy_targets(self, target_groups: Sequence[str]) -> int:
         """Healthy targets of the service: the smallest count over its target groups."""
         counts = []
@@ -420,58 +414,6 @@ class Evictor:
             else:
                 dropped += 1
         return out, dropped
-
-
-def surge_helps(snapshot: ClusterSnapshot, sp: ServicePlan, surge: SurgePlan,
-                max_skew: int, must_balance: bool = False) -> bool:
-    """Whether the layout a surge predicts is better than today's: fewer moves left against
-    the plan's targets, or (ECS may break ties onto another instance than the plan's) the
-    planner's own verdict on the predicted layout: balanced, or fewer moves needed.
-    ``must_balance``: only a balanced predicted layout will do."""
-    if surge.remaining_moves == 0:
-        return True
-    if not must_balance and surge.remaining_moves < sp.moves_needed:
-        return True
-    after = predicted_snapshot(snapshot, surge)
-    again = plan(after, PlanOptions(services=(surge.service,),
-                                    max_skew=max_skew)).service(surge.service)
-    if must_balance:
-        return again.balanced
-    return again.balanced or again.moves_needed < sp.moves_needed
-
-
-def predicted_snapshot(snapshot: ClusterSnapshot, surge: SurgePlan) -> ClusterSnapshot:
-    """The snapshot as it would be once a surge ran as predicted (resources not shifted: the
-    planner only needs where the service's tasks are)."""
-    name = surge.service
-    instances = snapshot.instance_map()
-    removed = set(surge.remove)
-    kept = [t for t in snapshot.tasks.get(name, ()) if t.arn not in removed]
-    added = [Task(arn=f"predicted-{i}", service=name, instance_arn=arn,
-                  az=instances[arn].az if arn in instances else "")
-             for i, arn in enumerate(surge.new_on)]
-    return replace(snapshot, tasks={**snapshot.tasks, name: tuple(kept + added)})
-
-
-def surge_moves(snapshot: ClusterSnapshot, surge: SurgePlan) -> list[Move]:
-    """A surge as moves: each removed task, paired with a predicted new task's instance."""
-    by_arn = {t.arn: t for t in snapshot.tasks.get(surge.service, ())}
-    instances = snapshot.instance_map()
-    out = []
-    for i, arn in enumerate(surge.remove):
-        task = by_arn[arn]
-        dest = surge.new_on[i] if i < len(surge.new_on) else ""
-        out.append(Move(surge.service, arn, task.instance_arn, task.az, dest,
-                        instances[dest].az if dest in instances else ""))
-    return out
-
-
-def _removals_per_az(snapshot: ClusterSnapshot, surge: SurgePlan) -> dict[str, int]:
-    by_arn = {t.arn: t for t in snapshot.tasks.get(surge.service, ())}
-    out: dict[str, int] = defaultdict(int)
-    for arn in surge.remove:
-        out[by_arn[arn].az] += 1
-    return dict(out)
 
 
 def latest_step_record(tasks: Sequence[Task]) -> str:

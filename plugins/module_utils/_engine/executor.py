@@ -1,24 +1,23 @@
 """The executor: turns the evictor's grants into ECS calls and reports only what happened.
 
-It decides nothing about *whether* a task may move (``evictor.py`` does); it decides *how*:
+It decides nothing about *whether* a task may move (``evictor.py`` does); it decides *how*, and
+every step on a service holds that service's lease (``lease.py``): claimed with a
+compare-and-swap before the first write, fence-checked before every write to desiredCount, task
+protection or StopTask (``fenced.py``), released at the end. A service whose lease another run
+holds is refused (``lease_held``) without a single write.
 
 * ``stop``: StopTask on each granted task; the ECS scheduler starts the replacements on the
   emptiest eligible instances (spread). Each stop is recorded as it happens, so an error in the
   middle of a step still reports the tasks already stopped.
-* ``surge`` (no spare above the floor, room under maximumPercent): a locked state machine, see
-  ``lock.py``. Write the lock (phase raising, delta k), raise desiredCount by k over the count
-  read just before, wait (bounded by the run's deadline) until the new tasks run and are healthy,
-  protect every task that stays (only those not protected already: the ones this run protects
-  are recorded, with an expiry no later than the lock's deadline), rewrite the lock (phase
-  lowering), lower desiredCount by k against the count read just before lowering (so an
-  autoscaler's or a person's change during the surge stands), wait until ECS has scaled in the
-  unprotected surplus, then remove only the protection this run added, and the lock.
-  Whatever fails or times out, the ``finally`` path restores by delta and cleans up; a run killed
-  outright leaves the lock, which a later run heals once its deadline has passed.
+* ``surge`` (no spare above the floor, room under maximumPercent): the phases of
+  ``surging.SurgeRun``, its state in the lease item; abandoned (deadline, error) it is undone
+  safely; a lost lease is claimed back when free and the surge undone, else left to the holder.
 * ``redeploy``: forceNewDeployment (the reference architecture's approach, for comparison).
 
-Healing (level-triggered, first thing in a step): a surge lock whose deadline has passed is
-undone by delta against the current desiredCount (``lock.restore_count``) and removed.
+Healing (first thing in a step): a surge state left in a lease item by a run that was killed
+(its lease expired) is undone by its delta rules (``SurgeState.restore_count``) under a fresh
+claim; a ``taskspread:surge`` tag left by an earlier version of this collection is undone by
+``lock.restore_count`` once its deadline has passed, and removed.
 
 After acting on a service the executor writes the step record (``lock.STEP_TAG``: the fingerprint
 of the service's world before the step) that the evictor's no-progress breaker reads.
@@ -28,19 +27,25 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
 from .aws_client import CountingClient, chunks
 from .codes import Refused
 from .deadline import Deadline
-from .errors import EngineError, LockLost, ProtectionFailed, SettleTimeout
-from .evictor import Decision, Grant, Refusal, read_protection, require_no_failures
-from .lock import CLAIMED, LOWERING, RAISING, STEP_TAG, SURGE_TAG, SurgeLock, restore_count, step_tag
+from .errors import (
+    EngineError, LeaseError, LeaseHeld, LeaseLost, ProtectionFailed, SettleTimeout,
+    SurgeAbandoned,
+)
+from .evictor import Decision, Grant, Refusal, read_protection
+from .fenced import FencedEcs
+from .lease import Lease, LeaseStore
+from .lock import STEP_TAG, SURGE_TAG, SurgeLock, restore_count, step_tag
 from .model import ClusterSnapshot, Service, Task
 from .plan_types import Move
-from .snapshot import MAX_TASKS_PER_DESCRIBE, epoch_seconds, task_from_doc
+from .snapshot import epoch_seconds
 from .surge import choose_removals
+from .surging import HealthReader, SurgeRun
 
 try:
     from botocore.exceptions import BotoCoreError, ClientError
@@ -48,19 +53,13 @@ try:
 except ImportError:  # the modules report a missing botocore through AnsibleAWSModule
     AWS_ERRORS = ()
 
-MAX_TASKS_PER_UPDATE_PROTECTION = 10
 STOP_REASON = "taskspread.ecs rebalancing: moving a task from an over-target instance"
 
 
 @dataclass(frozen=True, slots=True)
 class ExecOptions:
-    """``lock_settle_seconds``: how long a run waits between writing a surge lock and checking
-    it is still its own. Two runs that both saw no lock and wrote theirs within that window:
-    the later write wins, the earlier run sees it and backs off before changing anything."""
-
     protection_minutes: int = 10
     poll_interval: float = 5.0
-    lock_settle_seconds: float = 2.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.protection_minutes <= 2880:
@@ -83,11 +82,13 @@ class Action:
     error: str = ""         # set when the action was abandoned (what was undone is in detail)
     landing: dict | None = None
     touched: bool = False   # desiredCount was changed (a surge), whatever came of it
+    lease: dict | None = None   # the lease this run held for it (owner, fence, since, until)
 
     def to_dict(self) -> dict:
         out = {"service": self.service, "mode": self.mode, "detail": self.detail,
                "moves": [m.to_dict() for m in self.moves],
-               "stopped_tasks": list(self.stopped_tasks), "error": self.error}
+               "stopped_tasks": list(self.stopped_tasks), "error": self.error,
+               "lease": self.lease}
         if self.landing is not None:
             out["landing"] = self.landing
         return out
@@ -114,22 +115,26 @@ class StepResult:
 
 
 class Executor:
-    """Executes grants against one cluster through a counting ECS client."""
+    """Executes grants against one cluster through a counting ECS client, each service under
+    its lease in ``leases``."""
 
     def __init__(self, api: CountingClient, cluster_arn: str, deadline: Deadline, run_id: str,
                  options: ExecOptions | None = None,
                  sleep: Callable[[float], Any] = time.sleep,
                  elb: CountingClient | None = None,
                  healthy_targets: Callable[[Sequence[str]], int] | None = None,
-                 aas: CountingClient | None = None):
-        """``healthy_targets``: counts healthy targets of target groups (the evictor's); with
-        it, load-balanced tasks count as settled only once their targets are healthy."""
+                 aas: CountingClient | None = None,
+                 leases: LeaseStore | None = None):
+        """``healthy_targets``: counts healthy targets of target groups (the evictor's);
+        ``leases``: the lease store (without one the executor refuses to write anything)."""
         self.api, self.cluster, self.elb = api, cluster_arn, elb
         self.deadline, self.run_id = deadline, run_id
         self.options = options or ExecOptions()
         self.sleep = sleep
         self.healthy_targets = healthy_targets
         self.aas = aas          # Application Auto Scaling: the service's MinCapacity
+        self.leases = leases
+        self.health = HealthReader(api, cluster_arn, elb)
 
     @property
     def clock(self) -> Callable[[], float]:
@@ -137,138 +142,155 @@ class Executor:
 
     # ------------------------------------------------------------------------ one step
     def execute(self, decision: Decision) -> StepResult:
-        """Carry out every grant. An AWS error ends the step; the actions so far (with the
-        failing one marked) are kept."""
+        """Carry out every grant, each under its service's lease. An AWS error ends the step;
+        the actions so far (with the failing one marked) are kept."""
         result = StepResult(decision=decision)
         for grant in decision.grants:
             action = Action(grant.service.name, grant.mode)
-            result.actions.append(action)
             try:
-                if grant.mode == "stop":
-                    self.stop(grant, action)
-                elif grant.mode == "surge":
-                    self.surge(grant, action)
-                else:
-                    self.redeploy(grant, action)
-                self._record_step(grant, action)
-            except LockLost as err:
-                result.actions.remove(action)
-                decision.refusals.append(Refusal(grant.service.name, Refused.SURGE_IN_PROGRESS,
-                                                 str(err)))
+                lease = self._claim(grant.service)
+            except LeaseHeld as err:
+                decision.refusals.append(Refusal(
+                    grant.service.name, Refused.LEASE_HELD, str(err),
+                    err.holder.to_dict() if err.holder is not None else None))
                 continue
-            except (SettleTimeout, ProtectionFailed) as err:
+            result.actions.append(action)
+            action.lease = lease.holder.to_dict()
+            lost = False
+            try:
+                if lease.inherited is not None:
+                    result.healed.append(grant.service.name)
+                    self._surge_run(grant.service, lease).undo(lease.inherited)
+                if grant.mode == "stop":
+                    self.stop(grant, action, lease)
+                elif grant.mode == "surge":
+                    self.surge(grant, action, lease)
+                else:
+                    self.redeploy(grant, action, lease)
+                self._record_step(grant, action)
+            except LeaseLost as err:
+                lost = True
+                action.error = str(err)
+                break
+            except (SettleTimeout, ProtectionFailed, SurgeAbandoned, LeaseError) as err:
                 action.error = str(err)
                 break
             except AWS_ERRORS as err:
                 action.error = f"{type(err).__name__}: {err}"
                 break
+            except BaseException:
+                lost = True     # the process is dying: no more calls; the lease expires
+                raise
+            finally:
+                if not lost:
+                    self._release(lease, action)
         return result
 
+    def _claim(self, service: Service) -> Lease:
+        if self.leases is None:
+            raise EngineError("no lease store: the executor writes nothing without a lease")
+        return self.leases.acquire(service.arn)
+
+    def _release(self, lease: Lease, action: Action) -> None:
+        try:
+            self.leases.release(lease)
+        except LeaseLost as err:
+            action.error = action.error or str(err)
+        except AWS_ERRORS as err:
+            # The lease expires by itself (lease_seconds); the step's own result stands.
+            action.error = action.error or f"releasing the lease: {type(err).__name__}: {err}"
+
     # -------------------------------------------------------------------------- modes
-    def stop(self, grant: Grant, action: Action) -> None:
+    def stop(self, grant: Grant, action: Action, lease: Lease) -> None:
+        ecs = FencedEcs(self.api, self.cluster, grant.service.name, self.leases, lease)
         for move in grant.moves:
-            self.api.call("stop_task", cluster=self.cluster, task=move.task_arn,
-                          reason=STOP_REASON)
+            ecs.stop_task(move.task_arn, STOP_REASON)
             action.moves.append(move)
             action.stopped_tasks.append(move.task_arn)
         action.detail = f"stopped {len(action.moves)} task(s); ECS places the replacements"
 
-    def redeploy(self, grant: Grant, action: Action) -> None:
-        self.api.call("update_service", cluster=self.cluster, service=grant.service.name,
-                      forceNewDeployment=True)
+    def redeploy(self, grant: Grant, action: Action, lease: Lease) -> None:
+        FencedEcs(self.api, self.cluster, grant.service.name, self.leases,
+                  lease).force_new_deployment()
         action.moves.extend(grant.moves)
         action.detail = "forced a new deployment (every task of the service restarts)"
 
-    def surge(self, grant: Grant, action: Action) -> None:
+    def _surge_run(self, service: Service, lease: Lease,
+                   targets: dict[str, int] | None = None) -> SurgeRun:
+        return SurgeRun(
+            api=self.api, cluster=self.cluster, service=service, store=self.leases, lease=lease,
+            health=self.health, deadline=self.deadline, sleep=self.sleep,
+            poll_interval=self.options.poll_interval,
+            protection_minutes=self.protection_expiry_minutes,
+            read_protection=lambda arns: read_protection(self.api, self.cluster, arns),
+            scaling_floor=lambda: self.scaling_floor(service),
+            autoscaled_since=lambda since: self.autoscaled_since(service, since),
+            choose=lambda tasks, k: choose_removals(tasks, targets or {}, k))
+
+    def surge(self, grant: Grant, action: Action, lease: Lease) -> None:
+        """The surge's phases (``surging.SurgeRun``) under ``lease``; whatever ends it early
+        undoes it safely (a lost lease: only when it can be claimed back)."""
         service = grant.service
+        run = self._surge_run(service, lease, dict(grant.targets))
         planned_k = grant.surge.k if grant.surge is not None else len(grant.moves)
-        before = self.desired_count(service.name)
+        before = run.ecs.desired()
         k = min(planned_k, max(0, math.floor(before * service.max_percent / 100) - before))
         if k <= 0:
             action.detail = (f"desiredCount is {before} now; maximumPercent "
                              f"{service.max_percent} leaves no room; nothing done")
             return
-        self._acquire(service, k, before)
-        before = self.desired_count(service.name)     # re-read once the lock is ours
-        lock = SurgeLock(owner=self.run_id, phase=RAISING, delta=k, before=before,
-                         set=before + k, start=self.clock(), deadline=self.deadline.at)
-        self._write_lock(service, lock)
-        original = {t.arn for t in grant.tasks}
-        planned_leaving = {m.task_arn for m in grant.moves}
-        raised = lowered = False
-        others: int | None = None
-        added: list[str] = []
-        leaving: list[str] = []
+        originals = [t.arn for t in grant.tasks]
         try:
-            # Protect the tasks meant to stay BEFORE raising: a scale-in by anyone else
-            # during the surge (a person, an autoscaler) can then only take unprotected tasks.
-            user = read_protection(self.api, self.cluster, sorted(original))
-            added = self.protect([a for a in sorted(original)
-                                  if a not in planned_leaving and a not in user], already=user)
-            protected_at = self.clock()
-            self._set_desired(service, before + k)
-            raised = action.touched = True
-            self.wait_running(service.name)
-            if self.deadline.remaining() < 60:
-                # Protection expires in whole minutes, at least one: it would outlive the
-                # lock's deadline. Give the surge up instead.
-                raise SettleTimeout(f"service {service.name}: less than a minute left to "
-                                    "protect the tasks that stay and scale in")
-            live = self.live_task_docs(service.name)
-            ours = set(added)
-            protected = read_protection(self.api, self.cluster, [t.arn for t in live])
-            others_protect = protected - ours
-            live = [replace(t, protected=t.arn in others_protect) for t in live]
-            leaving = choose_removals(live, grant.targets, k)
-            self._note_landing(grant, action, [t for t in live if t.arn not in original])
-            # Ours, adjusted to where the new tasks landed: leaving tasks unprotected, every
-            # other task protected (the refresh also resets the expiry before the scale-in).
-            self.unprotect([a for a in added if a in leaving])
-            earlier = [a for a in added if a not in leaving]
-            added = earlier + self.protect([t.arn for t in live if t.arn not in leaving
-                                            and t.arn not in others_protect
-                                            and t.arn not in earlier], already=others_protect)
-            if self.clock() - protected_at > 60:     # reset the expiry before the scale-in
-                self.protect(earlier, already=set(), refresh=True)
-            current = self.desired_count(service.name)
-            if current != before + k or self.autoscaled_since(service, lock.start):
-                # Someone else wrote desiredCount during the surge: theirs stands, and ECS
-                # scales to it; the tasks meant to leave may stay (reported, not counted).
-                lowered, others = True, current
-                leaving = []
-            else:
-                target = self._restore_value(service, current, k)
-                lowering = SurgeLock(owner=self.run_id, phase=LOWERING, delta=k, before=current,
-                                     set=target, start=lock.start, deadline=lock.deadline)
-                self._write_lock(service, lowering)
-                self._set_desired(service, lowering.set)
-                lowered = True
-                if target == current - k:
-                    self.wait_gone(service.name, set(leaving))
-                else:
-                    others, leaving = target, []
-        finally:
-            # Whatever happened above: the delta comes off (if it was not taken off yet),
-            # only the protection this run added goes, and the lock goes last.
-            if raised and not lowered:
-                current = self.desired_count(service.name)
-                if current == before + k and not self.autoscaled_since(service, lock.start):
-                    # only our own write is undone
-                    self._set_desired(service, self._restore_value(service, current, k))
-            self.unprotect(added)
-            if self._lock_owner(service) == self.run_id:
-                self._untag(service, SURGE_TAG)
+            run.keepers(k, before, originals, [m.task_arn for m in grant.moves])
+            run.raise_count(service.max_percent)
+            action.touched = True
+            run.wait_new_healthy(originals)
+            run.choose_removals()
+            self._note_landing(grant, action, run.out.new_tasks)
+            run.lower_count()
+            run.wait_scaled_in()
+            run.finish()
+        except LeaseLost as err:
+            action.touched = action.touched or run.out.raised
+            action.detail = self._after_lost(service, run, err)
+            raise
+        except BaseException as err:
+            if not isinstance(err, Exception):
+                raise                       # killed: nothing more may be called
+            action.touched = action.touched or run.out.raised
+            try:
+                action.detail = "surge abandoned; " + run.undo()
+            except LeaseLost as lost:
+                action.detail = self._after_lost(service, run, lost)
+            raise
+        out = run.out
         by_arn = {m.task_arn: m for m in grant.moves}
         action.moves.extend(by_arn.get(arn) or Move(service.name, arn, "", "", "", "")
-                            for arn in leaving)
-        action.stopped_tasks.extend(leaving)
-        if others is not None:
-            action.detail = (f"desiredCount {before} -> {before + k}; set to {others} by "
-                             "someone else during the surge, left as they set it")
+                            for arn in out.leaving)
+        action.stopped_tasks.extend(out.leaving)
+        if out.others is not None:
+            action.detail = (f"desiredCount {out.before} -> {out.before + out.k}; set to "
+                             f"{out.others} by someone else during the surge, left as they "
+                             "set it")
             return
-        action.detail = (f"desiredCount {before} -> {before + k} -> back by {k}; "
-                         f"{len(added)} task(s) protected during the scale-in"
+        action.detail = (f"desiredCount {out.before} -> {out.before + out.k} -> back by "
+                         f"{out.k}; {out.protected} task(s) protected during the scale-in"
                          + (f"; {action.detail}" if action.detail else ""))
+
+    def _after_lost(self, service: Service, run: SurgeRun, err: LeaseLost) -> str:
+        """The lease was lost mid-surge. If it is free again (the item deleted, or expired),
+        claim it back and undo this run's surge; if another run holds it, that run has this
+        surge's state (it heals it): write nothing."""
+        try:
+            lease = self.leases.acquire(service.arn)
+        except LeaseHeld:
+            return f"{err}; the lease's new holder heals this surge"
+        run.lease, run.ecs.lease = lease, lease
+        try:
+            state = run.state or lease.inherited
+            return f"{err}; lease claimed back (fence {lease.fence}), " + run.undo(state)
+        finally:
+            self.leases.release(lease)
 
     @staticmethod
     def _note_landing(grant: Grant, action: Action, new: Sequence[Task]) -> None:
@@ -285,32 +307,45 @@ class Executor:
 
     # ---------------------------------------------------------------------- healing
     def heal(self, snapshot: ClusterSnapshot) -> list[str]:
-        """Undo surges whose lock deadline has passed (their run was killed)."""
+        """Undo what killed runs left: a surge state in an expired lease item (under a fresh
+        claim), and a ``taskspread:surge`` tag of an earlier version whose deadline passed."""
         healed = []
+        if self.leases is None:
+            return healed
         now = self.clock()
         for service in snapshot.services.values():
             marker = service.tags.get(SURGE_TAG)
-            if marker is None:
+            legacy = SurgeLock.from_tag(marker) if marker is not None else None
+            if legacy is not None and now < legacy.deadline:
+                legacy = None           # its run may still be in flight; the evictor skips it
+            state, holder = self.leases.pending_surge(service.arn)
+            if legacy is None and (state is None or holder is not None):
                 continue
-            lock = SurgeLock.from_tag(marker)
-            if now < lock.deadline:
-                continue            # its run may still be in flight; the evictor skips it
-            target = restore_count(lock, self.desired_count(service.name))
-            if target is not None and self.autoscaled_since(service, lock.start):
-                target = None           # Service Auto Scaling wrote the count after us
-            if target is not None:
-                self._set_desired(service, max(target, self.scaling_floor(service)))
-            self._untag(service, SURGE_TAG)
+            try:
+                lease = self.leases.acquire(service.arn)
+            except LeaseHeld:
+                continue
+            try:
+                if lease.inherited is not None:
+                    self._surge_run(service, lease).undo(lease.inherited)
+                if legacy is not None:
+                    self._heal_legacy(service, legacy, lease)
+            finally:
+                self.leases.release(lease)
             healed.append(service.name)
         return healed
 
-    # ------------------------------------------------------------------ ECS helpers
-    def _restore_value(self, service: Service, current: int, k: int) -> int:
-        """``current - k``, but never below the MinCapacity of the service's Service Auto
-        Scaling target (a scheduled action that set exactly the surged count cannot be told
-        from our own write; its minimum can)."""
-        return max(0, current - k, self.scaling_floor(service))
+    def _heal_legacy(self, service: Service, lock: SurgeLock, lease: Lease) -> None:
+        ecs = FencedEcs(self.api, self.cluster, service.name, self.leases, lease)
+        target = restore_count(lock, ecs.desired())
+        if target is not None and self.autoscaled_since(service, lock.start):
+            target = None               # Service Auto Scaling wrote the count after us
+        if target is not None:
+            ecs.set_desired(max(target, self.scaling_floor(service)))
+        self.leases.check(lease)
+        self._untag(service, SURGE_TAG)
 
+    # ------------------------------------------------------------------ ECS helpers
     def scaling_floor(self, service: Service) -> int:
         """MinCapacity of the service's Application Auto Scaling target (0 when none, or when
         no Application Auto Scaling client was given or it may not read)."""
@@ -344,51 +379,6 @@ class Executor:
         return any(epoch_seconds(a.get("StartTime")) >= since
                    for a in resp.get("ScalingActivities", []))
 
-    def desired_count(self, name: str) -> int:
-        return int(self.describe_service(name).get("desiredCount", 0))
-
-    def _set_desired(self, service: Service, count: int) -> None:
-        self.api.call("update_service", cluster=self.cluster, service=service.name,
-                      desiredCount=count)
-
-    def _acquire(self, service: Service, k: int, before: int) -> None:
-        """Take the service's surge lock, or raise LockLost without changing anything.
-
-        Read the tags fresh (the snapshot may be minutes old), refuse a live lock of another
-        run, write ours, wait ``lock_settle_seconds``, and check it is still ours: of two runs
-        that wrote within that window, only the later one goes on."""
-        current = self._lock(service)
-        if current is not None and current.held_by_other(self.run_id, self.clock()):
-            raise LockLost(f"surge lock of {service.name} is held by run {current.owner} "
-                           f"until {current.deadline:.0f}; service left alone")
-        claim = SurgeLock(owner=self.run_id, phase=CLAIMED, delta=0, before=before,
-                          set=before, start=self.clock(), deadline=self.deadline.at)
-        self.api.call("tag_resource", resourceArn=service.arn,
-                      tags=[{"key": SURGE_TAG, "value": claim.to_tag()}])
-        self.sleep(self.options.lock_settle_seconds)
-        owner = self._lock_owner(service)
-        if owner != self.run_id:
-            raise LockLost(f"surge lock of {service.name} taken by run {owner or 'unknown'}; "
-                           "desiredCount not changed")
-
-    def _lock(self, service: Service) -> SurgeLock | None:
-        tags = self.api.call("list_tags_for_resource", resourceArn=service.arn).get("tags", [])
-        value = next((t.get("value") for t in tags if t.get("key") == SURGE_TAG), None)
-        return None if value is None else SurgeLock.from_tag(value)
-
-    def _lock_owner(self, service: Service) -> str:
-        lock = self._lock(service)
-        return lock.owner if lock is not None else ""
-
-    def _write_lock(self, service: Service, lock: SurgeLock) -> None:
-        """Rewrite our own lock (a new phase), only while it is still ours."""
-        owner = self._lock_owner(service)
-        if owner != self.run_id:
-            raise LockLost(f"surge lock of {service.name} taken by run {owner or 'unknown'} "
-                           "during the surge")
-        self.api.call("tag_resource", resourceArn=service.arn,
-                      tags=[{"key": SURGE_TAG, "value": lock.to_tag()}])
-
     def _untag(self, service: Service, key: str) -> None:
         self.api.call("untag_resource", resourceArn=service.arn, tagKeys=[key])
 
@@ -408,51 +398,6 @@ class Executor:
         left = math.floor(self.deadline.remaining() / 60)
         return max(1, min(self.options.protection_minutes, left))
 
-    def protect(self, task_arns: Iterable[str], already: set[str] | None = None,
-                refresh: bool = False) -> list[str]:
-        """Protect tasks not protected already (``already``, else read now); return the ones
-        this call protected. ``refresh``: the tasks are ours already; reset their expiry."""
-        arns = list(task_arns)
-        if already is None:
-            already = read_protection(self.api, self.cluster, arns)
-        todo = [a for a in arns if a not in already]
-        minutes = self.protection_expiry_minutes()
-        added: list[str] = []
-        try:
-            for batch in chunks(todo, MAX_TASKS_PER_UPDATE_PROTECTION):
-                resp = self.api.call("update_task_protection", cluster=self.cluster,
-                                     tasks=list(batch), protectionEnabled=True,
-                                     expiresInMinutes=minutes)
-                added.extend(p["taskArn"] for p in resp.get("protectedTasks", []))
-                require_no_failures(resp, "protecting the tasks that stay")
-        except BaseException:
-            if not refresh:
-                self.unprotect(added)
-            raise
-        return added
-
-    def unprotect(self, task_arns: Sequence[str]) -> None:
-        for batch in chunks(list(task_arns), MAX_TASKS_PER_UPDATE_PROTECTION):
-            self.api.call("update_task_protection", cluster=self.cluster, tasks=list(batch),
-                          protectionEnabled=False)
-
-    def live_tasks(self, service: str) -> list[str]:
-        arns: list[str] = []
-        for page in self.api.pages("list_tasks", cluster=self.cluster, serviceName=service,
-                                   desiredStatus="RUNNING"):
-            arns.extend(page.get("taskArns", []))
-        return arns
-
-    def live_task_docs(self, service: str) -> list[Task]:
-        """The service's live tasks with where they run (DescribeTasks, 100 a call)."""
-        arns = self.live_tasks(service)
-        out: list[Task] = []
-        for batch in chunks(arns, MAX_TASKS_PER_DESCRIBE):
-            resp = self.api.call("describe_tasks", cluster=self.cluster, tasks=list(batch))
-            out.extend(t for t in (task_from_doc(doc, {}) for doc in resp.get("tasks", []))
-                       if t is not None)
-        return out
-
     def describe_service(self, name: str) -> dict:
         resp = self.api.call("describe_services", cluster=self.cluster, services=[name])
         if not resp.get("services"):
@@ -471,23 +416,6 @@ class Executor:
         groups = [lb["targetGroupArn"] for lb in doc.get("loadBalancers", [])
                   if lb.get("targetGroupArn")]
         return not groups or self.healthy_targets is None or self.healthy_targets(groups) >= count
-
-    def wait_running(self, service: str) -> None:
-        """Running reaches the service's current desiredCount (read each time: others may
-        change it), nothing pending, and load-balanced targets are healthy."""
-        def done() -> bool:
-            doc = self.describe_service(service)
-            want = doc.get("desiredCount", 0)
-            return (doc.get("runningCount", 0) >= want and doc.get("pendingCount", 0) == 0
-                    and self._healthy_enough(doc, want))
-
-        self._poll(done, f"service {service} did not run its surge tasks")
-
-    def wait_gone(self, service: str, leaving: set[str]) -> None:
-        def done() -> bool:
-            return not (set(self.live_tasks(service)) & leaving)
-
-        self._poll(done, f"service {service} did not scale in its surplus tasks")
 
     def wait_settled(self, services: Iterable[str], stopped: Iterable[str] = ()) -> None:
         """Every service steady (one COMPLETED deployment, running == desired, nothing

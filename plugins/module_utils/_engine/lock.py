@@ -1,4 +1,10 @@
-"""The surge lock and the step record: what a run leaves on a service, as ECS tags. Pure.
+"""The surge tag of earlier versions, its delta rules, and the step record. Pure.
+
+Since the lease (``lease.py``) a surge's lock and state live in a DynamoDB item, never in the
+service's tags (ECS tags have no conditional write). What follows describes the tag earlier
+versions wrote: a run still heals one it finds (by ``restore_count``, once its deadline has
+passed) and removes it, and ``restore_count``'s delta rules are the ones the lease's surge state
+uses too (``lease.SurgeState.restore_count``).
 
 A surge raises a service's desiredCount for a while. Whatever else happens (a Lambda killed at
 its timeout, two runs at once, an autoscaler or a person changing desiredCount meanwhile), the

@@ -7,9 +7,15 @@ STOPPED), reads the world again and repeats until balanced, nothing is left to d
 one absolute deadline (``wait_timeout`` from the start; the Lambda passes its remaining time
 minus a margin). Every wait of the run, a surge's included, ends by that deadline.
 
-It can be killed at any point: the next run re-reads everything, skips a surge another run
-still holds, heals a surge lock whose deadline has passed (by delta), and the protection a
-killed run added has expired by then.
+Every step on a service holds the service's lease (``lease.py``: DynamoDB table
+``lease_table``, through ``ddb_client``). It can be killed at any point: the next run re-reads
+everything, skips a service whose lease another run holds, and once a killed run's lease has
+expired (``lease_seconds`` after its last renewal, on the store's clock) heals the surge state
+it left in the lease item by delta and removes the protection it recorded there.
+
+Without a usable lease table (missing and not creatable, or a permission missing) the run
+plans but acts on nothing: ``error`` names the table and the permission. Check mode never
+creates the table.
 """
 
 from __future__ import annotations
@@ -19,12 +25,15 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .aws_client import CountingClient
+from .aws_client import CountingClient, client_config
 from .codes import Reason, Status
 from .deadline import Deadline
-from .errors import SettleTimeout
+from .errors import LeaseUnavailable, SettleTimeout
 from .evictor import Decision, Evictor, Limits
 from .executor import AWS_ERRORS, ExecOptions, Executor, StepResult
+from .lease import (
+    DEFAULT_LEASE_SECONDS, DEFAULT_TABLE, LeaseStore, validate_lease_seconds,
+)
 from .lock import SURGE_TAG, SurgeLock
 from .model import ClusterSnapshot
 from .plan_types import Plan, PlanOptions
@@ -51,6 +60,9 @@ class RebalanceRequest:
     surge_min_seconds: float = 120.0
     run_id: str = ""
     detail: bool | tuple[str, ...] = True
+    lease_table: str = DEFAULT_TABLE
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
+    lease_table_create: bool = True
 
     def __post_init__(self) -> None:
         if not self.cluster:
@@ -62,6 +74,9 @@ class RebalanceRequest:
         if self.poll_interval > self.wait_timeout:
             raise ValueError(f"poll_interval ({self.poll_interval}) must not exceed "
                              f"wait_timeout ({self.wait_timeout})")
+        if not self.lease_table:
+            raise ValueError("lease_table must not be empty")
+        validate_lease_seconds(self.lease_seconds)
         self.limits()           # strategy, max_moves, max_moves_per_az, surge_min_seconds
         self.exec_options()     # protection_minutes, poll_interval
 
@@ -180,35 +195,50 @@ def compact_plan(planned: Plan, decision: Decision | None = None) -> dict:
 def rebalance(ecs_client: Any, request: RebalanceRequest,
               sleep: Callable[[float], Any] = time.sleep,
               clock: Callable[[], float] = time.time,
-              elb_client: Any = None, aas_client: Any = None) -> RebalanceResult:
+              elb_client: Any = None, aas_client: Any = None,
+              ddb_client: Any = None) -> RebalanceResult:
     """Read, plan, grant and (unless check mode) move, until balanced or the deadline.
     ``elb_client`` (ELBv2) lets load-balanced tasks count as healthy only once their targets
     are; ``aas_client`` (Application Auto Scaling) keeps a surge's restore at or above the
-    service's MinCapacity. AWS errors after the first read end the run with the result so far
-    (``error``)."""
+    service's MinCapacity; ``ddb_client`` (DynamoDB) holds the per-service leases in
+    ``request.lease_table`` (without it, one is made for the ECS client's region and, when the
+    ECS client has a custom endpoint, that endpoint). AWS errors after the first read end the
+    run with the result so far (``error``)."""
     deadline = Deadline(clock, request.wait_timeout)
     run_id = request.run_id or uuid.uuid4().hex[:12]
     api = CountingClient(ecs_client)
     elb = CountingClient(elb_client) if elb_client is not None else None
     aas = CountingClient(aas_client) if aas_client is not None else None
+    ddb_client = ddb_client if ddb_client is not None else _ddb_like(ecs_client)
+    ddb = CountingClient(ddb_client)
+    leases = (LeaseStore(ddb, request.lease_table, run_id, clock=clock,
+                         lease_seconds=request.lease_seconds, sleep=sleep)
+              if ddb_client is not None else None)
     snap = take_snapshot(ecs_client, request.cluster, request.services)
     calls, retries = snap.api_calls, snap.api_retries
-    evictor = Evictor(api, snap.cluster_arn, request.limits(), deadline, elb)
+    evictor = Evictor(api, snap.cluster_arn, request.limits(), deadline, elb, leases)
     current = plan(snap, request.plan_options())
     before = report(snap, request.max_skew, request.services, current, request.detail)
     result = RebalanceResult(plan=current, before=before, after=before,
                              check_mode=request.check_mode, run_id=run_id)
     executor = Executor(api, snap.cluster_arn, deadline, run_id, request.exec_options(),
-                        sleep=sleep, elb=elb, healthy_targets=evictor.healthy_targets, aas=aas)
+                        sleep=sleep, elb=elb, healthy_targets=evictor.healthy_targets, aas=aas,
+                        leases=leases)
     try:
         result.decision = evictor.decide(snap, current)
         if not request.check_mode:
+            if leases is None:
+                raise LeaseUnavailable("no DynamoDB client for the lease table was given")
+            leases.ensure_table(create=request.lease_table_create)
             _loop(request, result, snap, evictor, executor, deadline, ecs_client)
+    except LeaseUnavailable as err:
+        result.error = f"no lease can be had, so nothing was changed: {err}"
     except AWS_ERRORS as err:
         result.error = f"{type(err).__name__}: {err}"
     result.api_calls = (calls + api.calls + (elb.calls if elb else 0) + (aas.calls if aas else 0)
-                        + result.api_calls)
-    result.api_retries = retries + api.retries + (elb.retries if elb else 0) + result.api_retries
+                        + ddb.calls + result.api_calls)
+    result.api_retries = (retries + api.retries + (elb.retries if elb else 0) + ddb.retries
+                          + result.api_retries)
     return result
 
 
@@ -247,6 +277,21 @@ def _loop(request: RebalanceRequest, result: RebalanceResult, snap: ClusterSnaps
         if deadline.passed():
             result.timed_out = True
             return
+
+
+def _ddb_like(ecs_client: Any) -> Any | None:
+    """A DynamoDB client for the ECS client's region (and its endpoint when that is a custom
+    one, e.g. a local emulator serving every API), from the default credential chain."""
+    import boto3
+
+    meta = getattr(ecs_client, "meta", None)
+    if meta is None:
+        return None                     # not a botocore client: nothing to derive from
+    region = getattr(meta, "region_name", None)
+    endpoint = getattr(meta, "endpoint_url", "") or ""
+    custom = endpoint and ".amazonaws.com" not in endpoint
+    return boto3.client("dynamodb", region_name=region, config=client_config(),
+                        **({"endpoint_url": endpoint} if custom else {}))
 
 
 def _heal_due(snap: ClusterSnapshot, now: float) -> bool:

@@ -28,15 +28,15 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Union
 
 from .candidates import (
     INSTANCE_LEVEL, CandidateIndex, level_value, service_constraints, strategy_levels,
 )
 from .model import ClusterSnapshot, Instance, Service, Task
-from .plan_types import Distribution, Explanation, Plan, ServicePlan
-from .planner import task_preference
+from .plan_types import Distribution, Explanation, Move, Plan, PlanOptions, ServicePlan
+from .planner import plan, task_preference
 
 Targets = Union[Mapping[str, int], Distribution, ServicePlan, Plan]
 
@@ -243,5 +243,134 @@ def _tie_key(inst: Instance) -> tuple[str, str]:
     return (inst.ec2_instance_id or "", inst.arn)
 
 
-__all__ = ["SurgePlan", "choose_removals", "plan_surge", "predict_placements",
-           "smallest_surge", "target_counts"]
+# ------------------------------------------------------------------ the surge search
+@dataclass(frozen=True, slots=True)
+class SurgeRefusal:
+    """Why no surge is worth making now (``choose_surge``)."""
+
+    UNPREDICTABLE = "unpredictable"
+    AZ_BUDGET = "az_budget"
+    PROTECTED = "protected"
+    WOULD_NOT_HELP = "would_not_help"
+
+    code: str
+    message: str
+
+
+def choose_surge(snapshot: ClusterSnapshot, sp: ServicePlan, want: int,
+                 per_az: Mapping[str, int], max_skew: int, protected: set[str] | frozenset[str],
+                 max_moves_per_az: int | None = None) -> SurgePlan | SurgeRefusal:
+    """The surge ECS will actually make for ``sp``: where its k new tasks land (its spread still
+    counts the tasks they replace) and the k tasks to remove after that; the smallest k (at most
+    ``want``, and never more than twice the moves needed) that reaches the targets in one surge,
+    else a smaller one that still helps. Tasks in ``protected`` (by anyone) are never removed;
+    ``max_moves_per_az`` with the step's ``per_az`` spending bounds the removals; a surge whose
+    predicted result is no better than today (the planner's own judgement) is never chosen."""
+    name = sp.service
+    tasks = snapshot.tasks.get(name, ())
+    marked = tuple(replace(t, protected=t.arn in protected) for t in tasks)
+    view = replace(snapshot, tasks={**snapshot.tasks, name: marked})
+    want = max(1, min(want, 2 * sp.moves_needed))
+    try:
+        best = smallest_surge(view, name, sp, want)
+    except ValueError as err:
+        return SurgeRefusal(SurgeRefusal.UNPREDICTABLE, f"a surge cannot be predicted: {err}")
+
+    def candidates():
+        """Smaller surges that may already balance within the tolerance (ECS broke a tie
+        elsewhere than the plan's exact targets) first, then the smallest that reaches
+        the targets, then smaller ones that still help; built lazily."""
+        needed = max(1, min(sp.moves_needed, best.k))
+        for k in range(needed, best.k):
+            yield plan_surge(view, name, sp, k, best.new_on, best.ties), True
+        yield best, False
+        for k in range(min(needed, best.k) - 1, 0, -1):
+            yield plan_surge(view, name, sp, k, best.new_on, best.ties), False
+
+    cap = max_moves_per_az
+    short = useful = False
+    for surge, must_balance in candidates():
+        if len(surge.remove) < surge.k:
+            short = True    # the surplus would be the new tasks themselves
+            continue
+        if not surge_helps(view, sp, surge, max_skew, must_balance):
+            continue
+        useful = True
+        if cap is None or all(per_az.get(az, 0) + n <= cap
+                              for az, n in _removals_per_az(view, surge).items()):
+            return surge
+    if useful:
+        return SurgeRefusal(SurgeRefusal.AZ_BUDGET,
+                            f"max_moves_per_az={cap} is spent for the AZ(s) a surge would "
+                            "remove tasks from in this step")
+    targets = target_counts(sp, name)
+    counts: dict[str, int] = defaultdict(int)
+    for t in tasks:
+        counts[t.instance_arn] += 1
+    blocked = [t for t in tasks if t.arn in protected
+               and counts[t.instance_arn] > targets.get(t.instance_arn, 0)]
+    if blocked or (short and protected):
+        return SurgeRefusal(SurgeRefusal.PROTECTED,
+                            f"{len(blocked)} task(s) on over-target instances are protected "
+                            "from scale-in by someone else and no surge without them helps; "
+                            "protected tasks are never stopped")
+    return SurgeRefusal(SurgeRefusal.WOULD_NOT_HELP,
+                        f"no surge of at most {want} task(s) leaves the service better "
+                        "balanced: ECS would place the new tasks where they do not help")
+
+
+def surge_helps(snapshot: ClusterSnapshot, sp: ServicePlan, surge: SurgePlan,
+                max_skew: int, must_balance: bool = False) -> bool:
+    """Whether the layout a surge predicts is better than today's: fewer moves left against
+    the plan's targets, or (ECS may break ties onto another instance than the plan's) the
+    planner's own verdict on the predicted layout: balanced, or fewer moves needed.
+    ``must_balance``: only a balanced predicted layout will do."""
+    if surge.remaining_moves == 0:
+        return True
+    if not must_balance and surge.remaining_moves < sp.moves_needed:
+        return True
+    after = predicted_snapshot(snapshot, surge)
+    again = plan(after, PlanOptions(services=(surge.service,),
+                                    max_skew=max_skew)).service(surge.service)
+    if must_balance:
+        return again.balanced
+    return again.balanced or again.moves_needed < sp.moves_needed
+
+
+def predicted_snapshot(snapshot: ClusterSnapshot, surge: SurgePlan) -> ClusterSnapshot:
+    """The snapshot as it would be once a surge ran as predicted (resources not shifted: the
+    planner only needs where the service's tasks are)."""
+    name = surge.service
+    instances = snapshot.instance_map()
+    removed = set(surge.remove)
+    kept = [t for t in snapshot.tasks.get(name, ()) if t.arn not in removed]
+    added = [Task(arn=f"predicted-{i}", service=name, instance_arn=arn,
+                  az=instances[arn].az if arn in instances else "")
+             for i, arn in enumerate(surge.new_on)]
+    return replace(snapshot, tasks={**snapshot.tasks, name: tuple(kept + added)})
+
+
+def surge_moves(snapshot: ClusterSnapshot, surge: SurgePlan) -> list[Move]:
+    """A surge as moves: each removed task, paired with a predicted new task's instance."""
+    by_arn = {t.arn: t for t in snapshot.tasks.get(surge.service, ())}
+    instances = snapshot.instance_map()
+    out = []
+    for i, arn in enumerate(surge.remove):
+        task = by_arn[arn]
+        dest = surge.new_on[i] if i < len(surge.new_on) else ""
+        out.append(Move(surge.service, arn, task.instance_arn, task.az, dest,
+                        instances[dest].az if dest in instances else ""))
+    return out
+
+
+def _removals_per_az(snapshot: ClusterSnapshot, surge: SurgePlan) -> dict[str, int]:
+    by_arn = {t.arn: t for t in snapshot.tasks.get(surge.service, ())}
+    out: dict[str, int] = defaultdict(int)
+    for arn in surge.remove:
+        out[by_arn[arn].az] += 1
+    return dict(out)
+
+
+__all__ = ["SurgePlan", "SurgeRefusal", "choose_removals", "choose_surge", "plan_surge",
+           "predict_placements", "predicted_snapshot", "smallest_surge", "surge_helps",
+           "surge_moves", "target_counts"]

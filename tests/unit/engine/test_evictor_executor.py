@@ -1,7 +1,7 @@
 """The evictor and the executor, branch by branch, against an in-memory ECS (fake_ecs.py).
 
 The sandbox tests (tests/sandbox/test_engine_safety.py, test_faults.py) show the same contract
-against our ECS control plane; these pin every branch cheaply: budgets, locks, protection,
+against our ECS control plane; these pin every branch cheaply: budgets, leases, protection,
 the no-progress record, the deadline, surge restore by delta, healing, and errors mid-step.
 """
 
@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from ansible_collections.taskspread.ecs.plugins.module_utils._engine import lock as lk
 from ansible_collections.taskspread.ecs.plugins.module_utils._engine.aws_client import (
@@ -23,6 +25,7 @@ from ansible_collections.taskspread.ecs.plugins.module_utils._engine.evictor imp
 from ansible_collections.taskspread.ecs.plugins.module_utils._engine.executor import (
     STOP_REASON, ExecOptions, Executor,
 )
+from ansible_collections.taskspread.ecs.plugins.module_utils._engine.lease import LeaseStore
 from ansible_collections.taskspread.ecs.plugins.module_utils._engine.plan_types import (
     PlanOptions,
 )
@@ -61,9 +64,24 @@ def decide(snap, fake, clock=None, seconds=900.0, **limits):
     return evictor.decide(snap, plan(snap, PlanOptions()))
 
 
+@pytest.fixture(autouse=True)
+def dynamodb():
+    """The lease table, in moto's in-process DynamoDB (every step holds a lease)."""
+    with mock_aws():
+        yield boto3.client("dynamodb", region_name="us-east-1")
+
+
+def leases(clock, run_id: str = RUN) -> LeaseStore:
+    store = LeaseStore(CountingClient(boto3.client("dynamodb", region_name="us-east-1")),
+                       run_id=run_id, clock=clock, sleep=clock.sleep)
+    store.ensure_table(create=True)
+    return store
+
+
 def executor(snap, fake, clock, seconds=900.0, **options) -> Executor:
     return Executor(CountingClient(fake), snap.cluster_arn, Deadline(clock, seconds), RUN,
-                    ExecOptions(poll_interval=5, **options), sleep=clock.sleep)
+                    ExecOptions(poll_interval=5, **options), sleep=clock.sleep,
+                    leases=leases(clock))
 
 
 def two_az(*services, placement, fields=None):
@@ -242,7 +260,7 @@ def test_a_count_written_by_someone_else_during_the_surge_stands():
     assert fake.protected == set()                      # only ours, and it is gone
 
 
-def test_surge_writes_the_lock_first_and_never_touches_user_protection():
+def test_surge_writes_its_state_in_the_lease_first_and_never_touches_user_protection():
     snap = two_az(svc("web", min_healthy_percent=100), placement={"web": {"a1": 24}})
     fake, clock = fake_for(snap), Clock()
     user = sorted(t.arn for t in snap.tasks["web"])[:3]
@@ -250,22 +268,39 @@ def test_surge_writes_the_lock_first_and_never_touches_user_protection():
     decision = grant_of(snap, fake, clock, max_moves=1)
     assert not set(user) & {m.task_arn for m in decision.moves}
     mine_before = set(fake.protected)
-    result = executor(snap, fake, clock).execute(decision)
+    run = executor(snap, fake, clock)
+    order: list[tuple[str, str]] = []
+    real = run.leases.api.call
+
+    def recorded(operation, **params):
+        surge = params.get("ExpressionAttributeValues", {}).get(":surge", {}).get("M")
+        order.append(("ddb", surge["phase"]["S"] if surge else operation))
+        return real(operation, **params)
+
+    run.leases.api.call = recorded
+    original_update = fake.update_service
+
+    def update(*a, **kw):
+        order.append(("ecs", f"desired={kw.get('desiredCount')}"))
+        return original_update(*a, **kw)
+
+    fake.update_service = update
+    result = run.execute(decision)
     (leaving,) = result.actions[0].stopped_tasks
     assert result.errors == [] and leaving not in user
-    ops = [op for op, _ in fake.calls]
-    assert ops.index("tag_resource") < ops.index("update_service")
-    locks = [lk.SurgeLock.from_tag(p["tags"][0]["value"]) for op, p in fake.calls
-             if op == "tag_resource" and p["tags"][0]["key"] == lk.SURGE_TAG]
-    assert [(x.owner, x.phase, x.delta) for x in locks] == [
-        (RUN, lk.CLAIMED, 0), (RUN, lk.RAISING, 1), (RUN, lk.LOWERING, 1)]
-    assert (locks[1].before, locks[1].set, locks[2].before, locks[2].set) == (24, 25, 25, 24)
+    assert not [p for op, p in fake.calls if op == "tag_resource"
+                and p["tags"][0]["key"] == lk.SURGE_TAG], "the lock left service tags"
+    ecs_writes = [w for w in order if w[0] == "ecs"]
+    assert ecs_writes == [("ecs", "desired=25"), ("ecs", "desired=24")]
+    assert order.index(("ddb", "raising")) < order.index(("ecs", "desired=25"))
+    assert order.index(("ddb", "lowering")) < order.index(("ecs", "desired=24"))
     protect_calls = [p for op, p in fake.calls if op == "update_task_protection" and p["enabled"]]
-    assert len(protect_calls) == 3 and all(len(p["tasks"]) <= 10 for p in protect_calls)
+    assert all(len(p["tasks"]) <= 10 for p in protect_calls)
     assert not set().union(*(p["tasks"] for p in protect_calls)) & mine_before
     assert fake.protected == mine_before                 # the user's protection stays
     assert leaving in fake.stopped and fake.desired["web"] == 24
     assert all(p["minutes"] <= 15 for p in protect_calls)   # expires by the deadline
+    assert result.actions[0].lease["owner"] == RUN
 
 
 def test_protection_failures_abandon_the_surge_and_undo_it():
@@ -303,28 +338,36 @@ def test_surge_times_out_at_the_run_deadline_and_restores():
     assert lk.SURGE_TAG not in fake.tags[snap.services["web"].arn]
 
 
-def test_a_lock_seen_fresh_or_written_by_another_run_changes_nothing():
-    """Two runs at once: a live lock read just before writing ours, or another run's lock
-    written over ours before we check it, and this run leaves the service alone."""
+def test_a_lease_held_or_claimed_first_by_another_run_changes_nothing():
+    """Two runs at once: the lease is held by run B before this run reads it, or B claims it
+    between this run's read and its compare-and-swap claim: this run leaves the service
+    alone (lease_held, with B as the holder) and writes nothing to ECS."""
     snap = two_az(svc("web", min_healthy_percent=100), placement={"web": {"a1": 4}})
-    for when in (1, 2):                       # the fresh read, or the check after settling
+    arn = snap.services["web"].arn
+    for when in ("before", "between"):
         fake, clock = fake_for(snap), Clock()
         decision = grant_of(snap, fake, clock)
-        other = lk.SurgeLock("run-b", lk.RAISING, 1, 4, 5, clock.now, clock.now + 600).to_tag()
-        seen: list[int] = []
+        run = executor(snap, fake, clock)
+        other = leases(clock, "run-b")
+        if when == "before":
+            other.acquire(arn)
+        else:
+            real = run.leases.api.call
 
-        def race(params):
-            seen.append(1)
-            if len(seen) == when:
-                fake.tags[params["resourceArn"]][lk.SURGE_TAG] = other
+            def late(operation, **params):
+                if operation == "update_item" and params.get("ReturnValues") == "ALL_NEW":
+                    other.acquire(arn)
+                return real(operation, **params)
 
-        fake.fail["list_tags_for_resource"] = race
-        result = executor(snap, fake, clock).execute(decision)
+            run.leases.api.call = late
+        result = run.execute(decision)
         assert result.actions == [] and result.errors == []
-        assert [r.code for r in decision.refusals] == [Refused.SURGE_IN_PROGRESS]
-        assert "run-b" in decision.refusals[0].message
+        assert [r.code for r in decision.refusals] == [Refused.LEASE_HELD], when
+        assert decision.refusals[0].lease["owner"] == "run-b"
         assert fake.count("update_service") == 0 and fake.desired["web"] == 4
-        assert fake.tags[snap.services["web"].arn][lk.SURGE_TAG] == other
+        assert fake.count("update_task_protection") == 0
+        boto3.client("dynamodb", region_name="us-east-1").delete_item(
+            TableName="taskspread-ecs-leases", Key={"service": {"S": arn}})
 
 
 def test_redeploy_forces_a_new_deployment():

@@ -121,7 +121,7 @@ def test_the_handler_prints_the_documents(monkeypatch, capsys, env, expected):
     cfg = Config.from_env({"TASKSPREAD_CLUSTER": "demo", **env})
     assert cfg.metrics_namespace == expected
     data = summary(plan={"moves_planned": 3, "moves": []}, actions=[])
-    monkeypatch.setattr(h, "clients", lambda cfg: (None, None, None))
+    monkeypatch.setattr(h, "clients", lambda cfg: (None, None, None, None))
     monkeypatch.setattr(h._runner, "rebalance", lambda *a, **k: _Result(data))
     monkeypatch.setattr(h.time, "time", lambda: TS / 1000)
     assert h.step(cfg, 60)["status"] == "moved"
