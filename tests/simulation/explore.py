@@ -106,6 +106,12 @@ def base(scenario: Scenario) -> Base:
     return _BASES[scenario.name]
 
 
+def release() -> None:
+    """Stop the built worlds' sandboxes (a test module's teardown)."""
+    for name in list(_BASES):
+        _BASES.pop(name).world.sandbox.stop()
+
+
 def play(scenario: Scenario, faults: list[Fault], seed: int = 0,
          reference: list[CallPoint] | None = None) -> Outcome:
     """One schedule, on a copy of the scenario's world: a forked child process plays it on

@@ -14,7 +14,7 @@ import logging
 
 import pytest
 
-from tests.simulation.explore import run_named, run_seed
+from tests.simulation.explore import release, run_named, run_seed
 from tests.simulation.worlds import SCENARIOS
 
 # grouped by scenario: each scenario's world is built once (moto holds one world at a time)
@@ -63,8 +63,11 @@ FIXED = [
 
 
 @pytest.fixture(autouse=True, scope="module")
-def quiet_sandbox():
+def worlds_of_this_module():
+    """Quiet request logs; the built worlds' sandboxes stop when the module is done."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    yield
+    release()
 
 
 @pytest.mark.parametrize("scenario,spec", FIXED, ids=[f"{s}:{f}" for s, f in FIXED])
