@@ -75,13 +75,13 @@ conformance: setup
 
 ## Deterministic simulation of the surge/lease protocol (tests/simulation): every fault kind at
 ## every call point of the small scenarios, COUNT=N random schedules (default 20) of the large
-## one; SCENARIO=name narrows, SEED=n replays one schedule, FAULT=kind@where one named schedule
-## (kind@where;kind@where for several). Prints per scenario the interleavings explored and,
+## one; SCENARIO=name narrows, KIND=fault-kind narrows the exhaustive part, SEED=n replays one
+## schedule, FAULT=kind@where one named schedule (kind@where;kind@where for several). Prints per scenario the interleavings explored and,
 ## for a failing one, the invariant, the call point and its replay line.
 simulate: setup
 	$(BIN)/python -m tests.simulation $(if $(SCENARIO),--scenario $(SCENARIO)) \
 	  $(if $(SEED),--seed $(SEED)) $(if $(COUNT),--count $(COUNT)) \
-	  $(if $(FAULT),--fault "$(FAULT)") $(if $(VERBOSE),--verbose)
+	  $(if $(FAULT),--fault "$(FAULT)") $(if $(KIND),--kind $(KIND)) $(if $(VERBOSE),--verbose)
 
 ## Benchmarks (they measure; tests assert): writes benchmarks/results.{json,md} and scale.png.
 bench: setup

@@ -337,6 +337,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fault", default="",
                         help="replay a named schedule: kind@where, e.g. "
                              "kill_after@update_service@1")
+    parser.add_argument("--kind", default="",
+                        help="explore only the schedules of this fault kind")
     parser.add_argument("--verbose", action="store_true", help="runs and events of failures")
     args = parser.parse_args(argv)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)     # the sandbox's request log
@@ -359,7 +361,9 @@ def main(argv: list[str] | None = None) -> int:
         elif scenario.large:
             seeds = list(range(1, args.count + 1))
         else:
-            seeds = list(range(len(exhaustive(scenario, reference(scenario)))))
+            every = exhaustive(scenario, reference(scenario))
+            seeds = [i for i, faults in enumerate(every)
+                     if not args.kind or all(f.kind == args.kind for f in faults)]
         bad: list[Outcome] = []
         by_invariant: dict[str, int] = {}
         for seed in seeds:

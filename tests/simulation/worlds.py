@@ -113,10 +113,15 @@ class World:
         return f"a person sets desiredCount {count} (UpdateService)"
 
     def autoscaling_sets_desired(self) -> str:
+        """A one-time scheduled action for the next whole second (``at()`` runs strictly
+        after it was put, on whole seconds), and the clock moved to it (at most 2 s: the
+        call point takes that long), so Application Auto Scaling writes right there."""
         count = self.watch.intended[SERVICE] + 2
-        schedule_desired_count(self.aws, CLUSTER, SERVICE, 0, count)
-        self.watch.others_set(SERVICE, count, at=float(math.ceil(self.sandbox.now())))
-        return f"Service Auto Scaling sets desiredCount {count} (scheduled action, now)"
+        when = float(math.ceil(self.sandbox.now() + 1))
+        schedule_desired_count(self.aws, CLUSTER, SERVICE, 1, count)
+        self.watch.others_set(SERVICE, count, at=when)
+        self.sandbox.advance(max(0.0, when - self.sandbox.now()))
+        return f"Service Auto Scaling sets desiredCount {count} (scheduled action)"
 
     def delete_service_tags(self) -> str:
         arn = self.service_doc()["serviceArn"]
