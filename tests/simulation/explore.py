@@ -93,7 +93,7 @@ _BASES: dict[str, Base] = {}
 def base(scenario: Scenario) -> Base:
     from ansible_collections.taskspread.ecs.plugins.module_utils._engine.snapshot import (
         take_snapshot)
-    from benchmarks.moves import lower_bound as oracle
+    from tests.unit.engine.oracle import lower_bound as oracle
 
     if scenario.name not in _BASES:
         # moto's backends are process-global: one built world at a time

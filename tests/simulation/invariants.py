@@ -14,7 +14,8 @@ finding about the engine, never a reason to loosen the check.
   same (the chaos suite's check, on the schedule's completed runs).
 * ``deadline``: every run ends by its deadline plus ``SLACK_SECONDS`` of emulated time.
 * ``lower-bound``: with no fault, the run moves exactly the lower bound of moves
-  (``benchmarks.moves.lower_bound``, the oracle the benchmarks use) and ends balanced.
+  (``tests/unit/engine/oracle.py``, the one oracle of the property tests and the
+  benchmarks) and ends balanced.
 * ``crash``: a run ends with a result or by its kill, never an escaped exception.
 """
 
