@@ -8,8 +8,9 @@ finding about the engine, never a reason to loosen the check.
   so a breach names the call point it followed. A task a fault made unhealthy is excused.
 * ``desired``: at the end desiredCount is the value others last wrote, or the original.
 * ``bound``: no lock (a lease) and no protection a run added outlives the run's bound (its
-  true start + wait_timeout): checked after every call on the sandbox's state; and after the
-  end of the schedule nothing of any run is left.
+  true start + wait_timeout): checked after every call on the sandbox's state (the ECS-tag
+  lock's ``deadline``; a DynamoDB lease item's ``owner``/``until`` after each lease write, by
+  ``SLACK_SECONDS`` at most); and after the end of the schedule nothing of any run is left.
 * ``no-repeat``: a move whose run made no progress is not repeated while the shape is the
   same (the chaos suite's check, on the schedule's completed runs).
 * ``deadline``: every run ends by its deadline plus ``SLACK_SECONDS`` of emulated time.
@@ -58,8 +59,9 @@ def healthy(plane: Any, task: Any) -> bool:
 
 # ------------------------------------------------------------ after every call
 class BoundWatch:
-    """After every call: the surge lock on the service and the protection of every task were
-    written by a run that may still hold them (not past its bound)."""
+    """After every call: the surge lock on the service, the protection of every task and
+    (after a DynamoDB lease write) every lease item were written by a run that may still hold
+    them (not past its bound)."""
 
     def __init__(self) -> None:
         self.violations: list[Violation] = []
@@ -69,9 +71,7 @@ class BoundWatch:
         now = sim.sandbox.now()
         by_id = {r.id: r for r in sim.runs}
         svc = sim.sandbox.ecs.services.get((sim.world.cluster, sim.world.service))
-        if svc is None:
-            return
-        for tag in svc.tags:
+        for tag in svc.tags if svc is not None else []:
             if tag.get("key") != SURGE_TAG:
                 continue
             fields = _tag_fields(tag.get("value", ""))
@@ -92,12 +92,34 @@ class BoundWatch:
                           f"{arn.rsplit('/', 1)[-1][:8]} lasts until "
                           f"t+{until - sim.world.t0:.0f}s, past the run's bound "
                           f"t+{run.bound - sim.world.t0:.0f}s")
+        if point.service == "dynamodb" and point.lease_write:
+            for run, until, table in lease_items(sim):
+                if until > run.bound + SLACK_SECONDS:
+                    self._add("bound", point.n, f"lease of {run.id} in {table} lasts until "
+                              f"t+{until - sim.world.t0:.0f}s, past its run's bound "
+                              f"t+{run.bound - sim.world.t0:.0f}s + {SLACK_SECONDS:.0f}s")
 
     def _add(self, name: str, at: int, text: str) -> None:
         key = (name, text.split(" lasts")[0])
         if key not in self._seen:
             self._seen.add(key)
             self.violations.append(Violation(name, at, text))
+
+
+def lease_items(sim: "Sim") -> list[tuple[Any, float, str]]:
+    """(run, until, table) of every DynamoDB item in the sandbox whose ``owner`` is a run of
+    this schedule and whose ``until`` is a number (the lease's documented attributes)."""
+    by_id = {r.id: r for r in sim.runs}
+    ddb = sim.world.aws("dynamodb")
+    out = []
+    for table in ddb.list_tables().get("TableNames", []):
+        for page in ddb.get_paginator("scan").paginate(TableName=table):
+            for item in page.get("Items", []):
+                run = by_id.get(item.get("owner", {}).get("S", ""))
+                until = item.get("until", {}).get("N")
+                if run is not None and until is not None:
+                    out.append((run, float(until), table))
+    return out
 
 
 def _tag_fields(value: str) -> dict[str, str]:
@@ -148,6 +170,9 @@ def leftovers(sim: "Sim") -> list[Violation]:
     if lock is not None:
         out.append(Violation("bound", 0, f"surge lock still on the service: {lock!r}"))
     now = sim.sandbox.now()
+    if any(p.service == "dynamodb" for p in sim.points):
+        out += [Violation("bound", 0, f"lease of {run.id} in {table} still live at the end")
+                for run, until, table in lease_items(sim) if until > now]
     engine = set(sim.protected_by)
     held = [t for t in sim.world.live_tasks() if t.arn in engine and t.protected(now)]
     if held:

@@ -123,3 +123,33 @@ def test_lease_writes_are_the_lock_tag_writes_and_dynamodb_writes():
     assert is_lease_write("dynamodb", "put_item", {})
     assert not is_lease_write("dynamodb", "get_item", {})
     assert not is_lease_write("ecs", "update_service", {})
+
+
+def test_a_lease_item_past_its_runs_bound_is_a_violation(sandbox):
+    """The bound check reads DynamoDB lease items (``owner``, ``until``) from the sandbox."""
+    from sandbox.scenario import Clients
+    from tests.simulation.calls import CallPoint
+    from tests.simulation.invariants import SLACK_SECONDS, BoundWatch
+
+    aws = Clients(sandbox.endpoint)
+    ddb = aws("dynamodb")
+    ddb.create_table(TableName="leases", BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "service", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "service", "AttributeType": "S"}])
+
+    class World:
+        cluster, service, t0 = "none", "none", sandbox.now()
+
+        def __init__(self):
+            self.sandbox, self.aws = sandbox, aws
+
+    sim = Sim(World(), [])
+    run = Run("r1", 600, started=sandbox.now())
+    sim.runs.append(run)
+    watch = BoundWatch()
+    for until in (run.bound + SLACK_SECONDS, run.bound + SLACK_SECONDS + 300):
+        ddb.put_item(TableName="leases", Item={"service": {"S": "app"}, "owner": {"S": "r1"},
+                                               "until": {"N": str(until)}})
+        watch(sim, CallPoint(1, "r1", "dynamodb", "put_item", sandbox.now(), lease_write=True))
+    assert [v.invariant for v in watch.violations] == ["bound"]
+    assert "lease of r1 in leases" in watch.violations[0].text
