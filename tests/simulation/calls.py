@@ -184,7 +184,6 @@ class Sim:
         self.runs: list[Run] = []
         self.in_flight: list[tuple[int, Callable, dict, str]] = []   # (due, fn, params, label)
         self.events: list[str] = []
-        self.sleeps: list[int] = []         # the call count at each sleep of any run
         self.protected_by: dict[str, Run] = {}  # task ARN -> the run that last protected it
         self.after_call: list[Callable[["Sim", CallPoint], None]] = []
 
@@ -217,7 +216,6 @@ class Sim:
         def sleep(seconds: float) -> None:
             if run.dead:
                 raise Killed(f"{run_id} sleeps after its kill")
-            self.sleeps.append(self.current)
             self.sandbox.advance(max(0.0, float(seconds)))
 
         try:

@@ -16,13 +16,14 @@ deletes the service's tags, a target failing its ELB health checks (the ELBv2 em
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sandbox.scenario import Driver, Seed, build_alb, schedule_desired_count
 from tests.chaos.observer import FloorWatch
 from tests.sandbox.ecs_world import World as EcsWorld
 
+from .calls import HEALTH_FLAP, TARGET_UNHEALTHY
 from .invariants import healthy
 
 CLUSTER, SERVICE = "sim", "app"
@@ -47,8 +48,6 @@ class Scenario:
     about: str = ""
 
     def fault_kinds_here(self, kinds: tuple[str, ...]) -> tuple[str, ...]:
-        from .calls import HEALTH_FLAP, TARGET_UNHEALTHY
-
         return tuple(k for k in kinds if (k != TARGET_UNHEALTHY or self.alb)
                      and (k != HEALTH_FLAP or self.health_check))
 
@@ -81,7 +80,6 @@ class World:
     cluster: str = CLUSTER
     service: str = SERVICE
     poll_interval: float = 5.0
-    notes: list[str] = field(default_factory=list)
 
     @property
     def wait_timeout(self) -> float:
