@@ -14,7 +14,7 @@ export AWS_ACCESS_KEY_ID ?= testing
 export AWS_SECRET_ACCESS_KEY ?= testing
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: setup java demo walkthrough test test-unit test-sandbox test-integration lint sanity bench sandbox clean chaos conformance
+.PHONY: setup java demo walkthrough test test-unit test-sandbox test-integration lint sanity bench sandbox clean chaos conformance simulate
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -72,6 +72,16 @@ chaos: setup
 ## CONFORMANCE_ARGS e.g. "--suite ecs --port 4610".
 conformance: setup
 	$(BIN)/python tests/conformance/moto_suite.py $(CONFORMANCE_ARGS)
+
+## Deterministic simulation of the surge/lease protocol (tests/simulation): every fault kind at
+## every call point of the small scenarios, COUNT=N random schedules (default 20) of the large
+## one; SCENARIO=name narrows, KIND=fault-kind narrows the exhaustive part, SEED=n replays one
+## schedule, FAULT=kind@where one named schedule (kind@where;kind@where for several). Prints per scenario the interleavings explored and,
+## for a failing one, the invariant, the call point and its replay line.
+simulate: setup
+	$(BIN)/python -m tests.simulation $(if $(SCENARIO),--scenario $(SCENARIO)) \
+	  $(if $(SEED),--seed $(SEED)) $(if $(COUNT),--count $(COUNT)) \
+	  $(if $(FAULT),--fault "$(FAULT)") $(if $(KIND),--kind $(KIND)) $(if $(VERBOSE),--verbose)
 
 ## Benchmarks (they measure; tests assert): writes benchmarks/results.{json,md} and scale.png.
 bench: setup

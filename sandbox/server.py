@@ -170,6 +170,17 @@ class Sandbox:
                  self.runtime.speed or "manual")
         return self
 
+    def restart_server(self, port: int = 0) -> "Sandbox":
+        """Serve this sandbox again on a new listening socket (``port`` 0: any free one).
+        For a forked copy of a running sandbox: the child process has the parent's whole
+        state but not its server thread (tests/simulation plays each schedule on such a
+        copy). The inherited listening socket is closed in this process only."""
+        if self._server is not None:
+            self._server.socket.close()
+        self._server = self._thread = None
+        self.port = port
+        return self.start()
+
     def stop(self) -> None:
         from . import aws
 

@@ -377,9 +377,42 @@ def _forget(plane: "EcsState", arn: str) -> None:
 
 
 # ---------------------------------------------------------------------- health
+CONTAINER_HEALTH_FAILED = "Task failed container health checks"
+
+
+def has_health_check(task: Task) -> bool:
+    """Whether any container of the task's definition has a health check."""
+    return any(c.get("healthCheck") for c in task.task_definition.containers)
+
+
+def health_checks_failing(plane: "EcsState", task: Task) -> bool:
+    """Whether the task's container health checks fail now (``fail_container_health_checks``)."""
+    until = task.health_checks_fail_until
+    return until is not None and plane.now() < until and has_health_check(task)
+
+
+def fail_container_health_checks(plane: "EcsState", task: Task, seconds: float) -> None:
+    """Test control: the task's container health checks fail for ``seconds`` (a flapping
+    container). The task's ``healthStatus`` (and its checked containers') is UNHEALTHY meanwhile
+    and it does not count as healthy; once the service's health check grace period is over the
+    scheduler replaces it as ECS replaces a task whose essential container is UNHEALTHY
+    (stoppedReason ``Task failed container health checks``). If it is still running when the
+    checks pass again (scale-in protection keeps it), it turns HEALTHY again. A task without a
+    container health check is not affected (ValueError)."""
+    if not has_health_check(task):
+        raise ValueError(f"task {task.id} has no container health check")
+    if seconds <= 0:
+        raise ValueError("seconds must be positive")
+    task.health_checks_fail_until = plane.now() + seconds
+    plane.runtime.call_later(seconds, lambda: None)     # a reconcile pass when they pass again
+
+
 def is_healthy(plane: "EcsState", task: Task) -> bool:
-    """§3.2: RUNNING and either every target healthy, or RUNNING long enough."""
+    """§3.2: RUNNING and either every target healthy, or RUNNING long enough; never while
+    its container health checks fail."""
     if not task.live or task.last_status != "RUNNING" or task.started_at is None:
+        return False
+    if health_checks_failing(plane, task):
         return False
     if task.targets:
         states = target_states(plane, task)

@@ -351,6 +351,9 @@ class Task:
     resources_released: bool = False
     scheduler_stop: bool = False     # stopped by the service scheduler (service events)
     unhealthy_reason: Optional[str] = None
+    # test control: the container health checks fail until this emulated time (see
+    # lifecycle.fail_container_health_checks)
+    health_checks_fail_until: Optional[float] = None
     stop_epoch: int = 0              # guards stale lifecycle timers
     capacity_provider_name: Optional[str] = None  # from a capacity provider strategy
 

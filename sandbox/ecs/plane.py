@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Callable, Optional
 
+from . import lifecycle
 from .controllers import agent, azrebalance, capacity, scheduler
 from .ports import Ports
 from .state.store import EcsState
@@ -52,3 +53,13 @@ class EcsControlPlane(EcsState):
         finally:
             self._reconciling = False
 
+    # ------------------------------------------------------------- test controls
+    def fail_health_checks(self, task_arn: str, seconds: float) -> None:
+        """Test control: the task's container health checks fail for ``seconds`` of emulated
+        time (``lifecycle.fail_container_health_checks``); a reconcile pass follows."""
+        with self.runtime.lock:
+            task = self.tasks.get(task_arn)
+            if task is None:
+                raise KeyError(f"no task {task_arn}")
+            lifecycle.fail_container_health_checks(self, task, seconds)
+        self.runtime.tick()

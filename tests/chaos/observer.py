@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, Optional
 
 ENGINE_REASON = "taskspread.ecs"
 
@@ -62,6 +62,8 @@ class FloorWatch:
     breaches: dict[str, list[Breach]] = field(default_factory=dict)
     armed: bool = False
     ticks: int = 0
+    # what counts toward the floor; default: RUNNING (the simulation passes ECS's health)
+    up: Optional[Callable[[Any], bool]] = None
     error: str = ""        # the sandbox's models changed under the watch: it stops, says why
 
     def arm(self, desired: dict[str, int]) -> None:
@@ -108,13 +110,14 @@ class FloorWatch:
         if svc is None:
             return
         tasks = list(svc.tasks.values())
-        running = sum(1 for t in tasks if _running(t))
+        up = self.up or _running
+        running = sum(1 for t in tasks if up(t))
         expected = self.expected[name]
         if running >= expected:
             self.established[name] = expected
         floor = math.ceil(min(expected, self.established[name]) * self.min_healthy[name] / 100)
         excused = self.excused_tasks.get(name, set())
-        lost = {t.arn for t in tasks if t.arn in excused and not _running(t)}
+        lost = {t.arn for t in tasks if t.arn in excused and not up(t)}
         lost |= excused - {t.arn for t in tasks}
         if running >= floor:
             if lost == excused:

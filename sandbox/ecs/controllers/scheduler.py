@@ -74,6 +74,8 @@ def _healthy_set(plane: "EcsState", svc: Service, live: list[Task]) -> set[str]:
     for t in live:
         if t.last_status != "RUNNING":
             continue
+        if _container_checks(plane, svc, t, now, grace):
+            continue            # failing its container health checks: not healthy
         if t.targets:
             states = lifecycle.target_states(plane, t)
             if states and all(s == "healthy" for s in states):
@@ -97,6 +99,31 @@ def _healthy_set(plane: "EcsState", svc: Service, live: list[Task]) -> set[str]:
                 c.health_status = "HEALTHY"
             plane.task_changed(t)
     return healthy
+
+
+def _container_checks(plane: "EcsState", svc: Service, t: Task, now: float,
+                      grace: float) -> bool:
+    """Apply a failing (or recovered) container health check to the task; True while it
+    fails. Past the grace period a failing task is flagged for replacement."""
+    failing = lifecycle.health_checks_failing(plane, t)
+    if not failing:
+        if t.health_checks_fail_until is not None:
+            t.health_checks_fail_until = None           # the checks pass again
+            if t.unhealthy_reason == lifecycle.CONTAINER_HEALTH_FAILED:
+                t.unhealthy_reason = None
+            t.health_status = "UNKNOWN"                 # HEALTHY again once counted healthy
+            plane.task_changed(t)
+        return False
+    if t.health_status != "UNHEALTHY":
+        t.health_status = "UNHEALTHY"
+        checked = {c["name"] for c in t.task_definition.containers if c.get("healthCheck")}
+        for c in t.containers:
+            if c.name in checked:
+                c.health_status = "UNHEALTHY"
+        plane.task_changed(t)
+    if t.unhealthy_reason is None and t.started_at is not None and now - t.started_at >= grace:
+        t.unhealthy_reason = lifecycle.CONTAINER_HEALTH_FAILED
+    return True
 
 
 # ------------------------------------------------------------------ reconcile
