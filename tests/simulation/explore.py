@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import os
 import pickle
 import random
@@ -282,12 +283,14 @@ def locate(points: list[CallPoint], where: str) -> int:
     """The call point a fixed schedule names on the first run's reference timeline, so it
     keeps its meaning when the engine's calls change: ``update_service@1`` (the first
     UpdateService), ``lease@-1`` (the last lease write), ``describe_services@2+1`` (the call
-    after the second DescribeServices), ``#17`` (call point 17)."""
+    after the second DescribeServices), ``update_service@1-1`` (the call before the first
+    UpdateService), ``#17`` (call point 17)."""
     first = [p for p in points if p.run == FIRST_RUN]
     if where.startswith("#"):
         return int(where[1:])
     name, _, rest = where.partition("@")
-    index, _, offset = rest.partition("+")
+    found = re.fullmatch(r"(-?\d+)([+-]\d+)?", rest)
+    index, offset = (found.group(1), found.group(2)) if found else (rest, None)
     matches = [p.n for p in first if (p.lease_write if name == "lease" else p.op == name)]
     try:
         return matches[int(index) - 1 if int(index) > 0 else int(index)] + int(offset or 0)

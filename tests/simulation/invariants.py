@@ -154,6 +154,11 @@ def floor(sim: "Sim", ticks: TickPoints) -> list[Violation]:
 
 
 def desired_at_end(sim: "Sim") -> list[Violation]:
+    """A foreign write placed between a run's read of desiredCount and its UpdateService (the
+    one window ECS's API cannot close) is overwritten by that UpdateService: the schedule says
+    so in its events and this invariant is not asked of it."""
+    if sim.window_writes:
+        return []
     doc = sim.world.service_doc()
     want = sim.world.watch.expected[sim.world.service]
     if doc["desiredCount"] != want:

@@ -89,9 +89,10 @@ def test_a_kill_after_lets_the_call_land():
     assert ecs.reached == [("update_service", {"desiredCount": 5})] and run.dead
 
 
-def test_a_delayed_lease_write_lands_later_and_is_reported_as_done():
+def test_a_delayed_lease_write_times_out_and_lands_later():
     _, _, ecs, client = proxy([Fault(LEASE_DELAYED, 1)])
-    assert client.tag_resource(**CLAIM)["ResponseMetadata"]["HTTPStatusCode"] == 200
+    with pytest.raises(ReadTimeoutError):
+        client.tag_resource(**CLAIM)
     assert ecs.reached == []
     for _ in range(LEASE_DELAY_CALLS):
         client.describe_services()

@@ -3,9 +3,11 @@ StopTask, and forceNewDeployment) is preceded by the lease's fence check (``Leas
 a conditional write on the lease item that also renews it). A failed check raises ``LeaseLost``
 before the ECS call: a run that lost its lease writes nothing more to the service.
 
-Reads that a write depends on are taken immediately before it (``desired`` then ``set_desired``
-with nothing in between but the fence check), so a desiredCount someone else wrote is seen, not
-overwritten from an older read.
+Reads that a write depends on are taken immediately before it: ``set_desired_if`` runs the fence
+check, then reads desiredCount, then writes it only if it is still the count expected, so nothing
+but that read lies between the read and the UpdateService. ECS has no conditional UpdateService,
+so one window stays open: a desiredCount someone else writes during that one round trip (a few
+milliseconds) is overwritten. No protocol on ECS's API can close it; the README says so.
 """
 
 from __future__ import annotations
@@ -44,6 +46,16 @@ class FencedEcs:
         self.check()
         self.api.call("update_service", cluster=self.cluster, service=self.service,
                       desiredCount=int(count))
+
+    def set_desired_if(self, expected: int, count: int) -> int:
+        """Fence check, desiredCount read, and ``count`` written only if the count read is
+        still ``expected``; returns the count read (the caller compares it with ``expected``)."""
+        self.check()
+        current = self.desired()
+        if current == expected:
+            self.api.call("update_service", cluster=self.cluster, service=self.service,
+                          desiredCount=int(count))
+        return current
 
     def stop_task(self, task_arn: str, reason: str) -> None:
         self.check()

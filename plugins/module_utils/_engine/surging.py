@@ -12,16 +12,18 @@ Phases (``SurgeRun``):
 1. ``keepers``: the state (phase ``raising``, delta k, before = the count expected, set =
    before + k, protected = the originals meant to stay) is written, then those tasks are
    protected (fenced): a scale-in by anyone during the surge can only take unprotected tasks.
-2. ``raise_count``: desiredCount is read immediately before the raise (only the fence check lies
-   between the read and the UpdateService); a count others wrote meanwhile first rewrites the
-   state (its ``before``), so the raise is always ``current + k`` and the restore takes off only k.
+2. ``raise_count``: the fence check, then desiredCount read immediately before the raise (nothing
+   lies between the read and the UpdateService); a count others wrote meanwhile first rewrites
+   the state (its ``before``), so the raise is always ``current + k`` and the restore takes off
+   only k.
 3. ``wait_new_healthy``: until k tasks that were not there before are healthy (RUNNING, HEALTHY
    when a container has a health check, healthy in every target group), renewing the lease;
    bounded by the run's deadline.
 4. ``choose_removals``: from where the new tasks landed; the leaving ones lose the protection
    this run gave them, every other task is protected (the state lists them first).
-5. ``lower_count``: the state (phase ``lowering``) is written, desiredCount read: only if it is
-   still the count this run wrote (and Service Auto Scaling did not act) does it come down by k
+5. ``lower_count``: the state (phase ``lowering``) is written; unless Service Auto Scaling acted,
+   the fence check, then desiredCount read: only if it is still the count this run wrote does it
+   come down by k
    (never below the scalable target's MinCapacity); a count others wrote stands.
 6. ``wait_scaled_in`` and ``finish``: ECS has stopped the leaving tasks; this run's protection
    goes, the state is cleared.
@@ -146,6 +148,7 @@ class SurgeRun:
         self.choose = choose
         self.state: SurgeState | None = None
         self.ours: list[str] = []       # protection this run added and has not removed
+        self.raised_at: float | None = None     # store time of the read the raise rests on
         self.out = SurgeOutcome()
 
     @property
@@ -168,7 +171,7 @@ class SurgeRun:
         """Phase 2: read desiredCount immediately before raising it by k."""
         state = self._state()
         rereads = 0
-        while (current := self.ecs.desired()) != state.before:
+        while (current := self.ecs.set_desired_if(state.before, state.set)) != state.before:
             rereads += 1
             if rereads > MAX_REREADS:
                 raise SurgeAbandoned("desiredCount kept changing while the surge read it")
@@ -179,7 +182,9 @@ class SurgeRun:
             state = replace(state, delta=k, before=current, set=current + k)
             self._write(state)
             self.out.k, self.out.before = k, current
-        self.ecs.set_desired(state.set)
+        # Service Auto Scaling's activities up to the read are in the count the raise rests
+        # on; only a later one makes the count others' (``lower_count``).
+        self.raised_at = self.store.store_clock.now()
         self.out.raised = True
 
     def wait_new_healthy(self, originals: Sequence[str]) -> None:
@@ -229,12 +234,17 @@ class SurgeRun:
         state = self._state()
         target = max(0, state.set - state.delta, self.scaling_floor())
         self._write(replace(state, phase=LOWERING, before=state.set, set=target))
-        current = self.ecs.desired()
-        if current != state.set or self.autoscaled_since(state.since):
+        # AWS's clocks say whole seconds: an activity in the second of the raise's read is
+        # taken as one the read saw (its count is the ``before`` the raise rests on).
+        if self.autoscaled_since(state.since if self.raised_at is None else self.raised_at + 1):
+            self.out.others, self.out.leaving = self.ecs.desired(), []
+            self.out.lowered = True
+            return
+        current = self.ecs.set_desired_if(state.set, target)
+        if current != state.set:
             self.out.others, self.out.leaving = current, []
             self.out.lowered = True
             return
-        self.ecs.set_desired(target)
         self.out.lowered = True
         if target != state.set - state.delta:        # MinCapacity kept it higher
             self.out.others, self.out.leaving = target, []
