@@ -60,10 +60,12 @@ options:
       - The planner proposes every move; the budget is spent only on moves that can happen
         now, so a service that cannot move (no spare task, no surge room, protected tasks,
         a surge of another run in progress) costs nothing and the next service gets its turn.
+      - Between 1 and 5000.
     type: int
   max_moves_per_az:
     description:
       - At most this many moves out of one Availability Zone per step. No limit when omitted.
+      - Between 1 and 5000.
     type: int
   wait:
     description:
@@ -75,6 +77,7 @@ options:
     description:
       - The run's one absolute deadline, in seconds from its start. Every wait ends by it,
         a surge's included; a surge is not started when it cannot finish before it.
+      - Between 1 and 86400 (one day).
     type: int
     default: 900
   protection_minutes:
@@ -85,7 +88,8 @@ options:
     type: int
     default: 10
   poll_interval:
-    description: Seconds between checks while waiting (more than 0, at most O(wait_timeout)).
+    description:
+      - Seconds between checks while waiting, between 1 and 300, and at most O(wait_timeout).
     type: int
     default: 5
   lease_table:
@@ -255,21 +259,26 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.taskspread.ecs.plugins.module_utils.options import (
-    cluster_argument_spec, parse_detail,
+    check_options, cluster_argument_spec, parse_detail,
 )
 from ansible_collections.taskspread.ecs.plugins.module_utils.engine import (
     EngineError, RebalanceRequest, client_config, rebalance,
 )
 
 
+NUMERIC = ("max_skew", "max_moves", "max_moves_per_az", "wait_timeout", "protection_minutes",
+           "poll_interval")
+
+
 def build_request(module):
     params = module.params
+    check_options(module, NUMERIC)
     # The diff compares per-instance counts, so it asks for them.
     detail = parse_detail(module) or bool(module._diff)
     try:
         return RebalanceRequest(
             cluster=params["cluster"],
-            services=tuple(params["services"]) if params["services"] else None,
+            services=None if params["services"] is None else tuple(params["services"]),
             strategy=params["strategy"], max_skew=params["max_skew"],
             max_moves=params["max_moves"], max_moves_per_az=params["max_moves_per_az"],
             wait=params["wait"],

@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Sequence
 
+from . import bounds
 from .aws_client import CountingClient, chunks
 from .codes import Refused, Status
 from .deadline import Deadline
@@ -62,12 +63,10 @@ class Limits:
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, "
                              f"got {self.strategy!r}")
-        if self.max_moves is not None and self.max_moves < 1:
-            raise ValueError(f"max_moves must be at least 1, got {self.max_moves}")
-        if self.max_moves_per_az is not None and self.max_moves_per_az < 1:
-            raise ValueError(f"max_moves_per_az must be at least 1, got {self.max_moves_per_az}")
-        if self.surge_min_seconds < 0:
-            raise ValueError("surge_min_seconds must not be negative")
+        for name in ("max_moves", "max_moves_per_az"):
+            if getattr(self, name) is not None:
+                bounds.check(name, getattr(self, name))
+        bounds.check("surge_min_seconds", self.surge_min_seconds)
 
 
 @dataclass(slots=True)

@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
+from . import bounds
 from .aws_client import CountingClient, chunks
 from .codes import Refused
 from .deadline import Deadline
@@ -62,11 +63,8 @@ class ExecOptions:
     poll_interval: float = 5.0
 
     def __post_init__(self) -> None:
-        if not 1 <= self.protection_minutes <= 2880:
-            raise ValueError("protection_minutes must be between 1 and 2880, "
-                             f"got {self.protection_minutes}")
-        if self.poll_interval <= 0:
-            raise ValueError(f"poll_interval must be positive, got {self.poll_interval}")
+        bounds.check("protection_minutes", self.protection_minutes)
+        bounds.check("poll_interval", self.poll_interval)
 
 
 @dataclass(slots=True)

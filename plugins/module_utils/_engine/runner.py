@@ -25,6 +25,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from . import bounds
 from .aws_client import CountingClient, client_config
 from .codes import Reason, Status
 from .deadline import Deadline
@@ -39,7 +40,7 @@ from .model import ClusterSnapshot
 from .plan_types import Plan, PlanOptions
 from .planner import plan
 from .report import report
-from .snapshot import take_snapshot
+from .snapshot import check_services, take_snapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,10 +68,10 @@ class RebalanceRequest:
     def __post_init__(self) -> None:
         if not self.cluster:
             raise ValueError("cluster is required")
-        if self.max_skew < 1:
-            raise ValueError(f"max_skew must be at least 1, got {self.max_skew}")
-        if self.wait_timeout <= 0:
-            raise ValueError(f"wait_timeout must be positive, got {self.wait_timeout}")
+        check_services(self.services)
+        bounds.check("max_skew", self.max_skew)
+        bounds.check("wait_timeout", self.wait_timeout)
+        bounds.check("poll_interval", self.poll_interval)
         if self.poll_interval > self.wait_timeout:
             raise ValueError(f"poll_interval ({self.poll_interval}) must not exceed "
                              f"wait_timeout ({self.wait_timeout})")
