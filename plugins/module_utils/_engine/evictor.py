@@ -321,8 +321,12 @@ class Evictor:
         while len(taken) < want and pos < len(planned):
             chunk = planned[pos:pos + max(want - len(taken), 1)]
             pos += len(chunk)
-            free, lost = self._unprotected(chunk, tasks, exclude={m.task_arn for m in taken})
+            chosen = {m.task_arn for m in taken}
+            free, lost = self._unprotected(chunk, tasks, exclude=chosen)
             dropped += lost
+            # A task an earlier chunk took in place of a protected neighbour may be planned
+            # in its own right later: it is granted once.
+            free = [m for m in free if m.task_arn not in chosen]
             taken.extend(self._within_az_budget(free, per_az, taken))
         return taken[:want], dropped
 

@@ -448,3 +448,23 @@ def test_the_fullest_az_with_an_empty_instance_gets_one_useful_surge_under_the_d
     (grant,) = decision.grants
     assert grant.mode == "surge" and grant.surge.k == 1
     assert grant.surge.remove == (decision.moves[0].task_arn,)
+
+
+# ----------------------------------------------------------- issue 16: findings, item 4
+
+def test_a_task_is_never_granted_twice_in_one_decision():
+    """Issue 16, no duplicate grants. The plan moves three tasks off a1 (6/0); the budget is
+    two. Everything on a1 is protected by someone else except the third planned task, so the
+    first chunk (the first two planned moves) swaps one protected task for it and drops the
+    other; the next chunk is that very task, planned in its own right. It was granted a second
+    time (two moves, one task stopped twice); now each task is granted once."""
+    snap = two_az(svc("web", min_healthy_percent=0), placement={"web": {"a1": 6}})
+    fake = fake_for(snap)
+    planned = [m.task_arn for m in plan(snap, PlanOptions()).service("web").moves]
+    assert len(planned) == 3
+    fake.protected.update(t.arn for t in snap.tasks["web"] if t.arn != planned[2])
+    decision = decide(snap, fake, max_moves=2)
+    granted = [m.task_arn for m in decision.moves]
+    assert len(granted) == len(set(granted)), f"granted twice: {granted}"
+    assert granted == [planned[2]]
+    assert decision.spent == 1
