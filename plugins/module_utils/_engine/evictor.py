@@ -148,6 +148,19 @@ def healthy_tasks(service: Service, tasks: Sequence[Task]) -> int:
                and (not needs_check or t.health == "HEALTHY"))
 
 
+def surge_time_refusal(service: str, deadline: Deadline, min_seconds: float) -> Refusal | None:
+    """The refusal of a surge that would start with less than ``min_seconds`` before the run's
+    deadline, else None. Checked when the evictor grants a surge and again by the executor
+    just before each surge of a step starts (an earlier surge of the same step may have used
+    the time)."""
+    left = deadline.remaining()
+    if left >= min_seconds:
+        return None
+    return Refusal(service, Refused.DEADLINE,
+                   f"a surge needs about {min_seconds:.0f} s and {left:.0f} s are left before "
+                   "the run's deadline; not started")
+
+
 def service_fingerprint(snapshot: ClusterSnapshot, name: str) -> str:
     """What a step on ``name`` could have changed, as a digest: the cluster's instances (ARN,
     status, agent), the service's desired count and task definition, and its task count per
@@ -287,12 +300,8 @@ class Evictor:
                                    f"{len(sick)} target(s) of the service are not healthy "
                                    f"({'; '.join(sick[:3])}); a surge would wait for health "
                                    "that may not come: not started")
-            if self.deadline.remaining() < self.limits.surge_min_seconds:
-                return Refusal(service.name, Refused.DEADLINE,
-                               f"a surge needs about {self.limits.surge_min_seconds:.0f} s and "
-                               f"{self.deadline.remaining():.0f} s are left before the run's "
-                               "deadline; not started")
-            return "surge"
+            return surge_time_refusal(service.name, self.deadline,
+                                      self.limits.surge_min_seconds) or "surge"
         floor = floor_running(service)
         if wanted == "stop":
             text = (f"strategy stop needs a spare healthy task: {self._healthy(service, tasks)} "

@@ -38,7 +38,7 @@ from .errors import (
     EngineError, LeaseError, LeaseHeld, LeaseLost, ProtectionFailed, SettleTimeout,
     SurgeAbandoned,
 )
-from .evictor import Decision, Grant, Refusal, read_protection
+from .evictor import Decision, Grant, Refusal, read_protection, surge_time_refusal
 from .fenced import FencedEcs
 from .lease import Lease, LeaseStore
 from .lock import STEP_TAG, SURGE_TAG, SurgeLock, restore_count, step_tag
@@ -59,12 +59,17 @@ STOP_REASON = "taskspread.ecs rebalancing: moving a task from an over-target ins
 
 @dataclass(frozen=True, slots=True)
 class ExecOptions:
+    """``surge_min_seconds``: every surge of a step, not only the first, starts only with at
+    least this long before the run's deadline (``evictor.surge_time_refusal``)."""
+
     protection_minutes: int = 10
     poll_interval: float = 5.0
+    surge_min_seconds: float = 120.0
 
     def __post_init__(self) -> None:
         bounds.check("protection_minutes", self.protection_minutes)
         bounds.check("poll_interval", self.poll_interval)
+        bounds.check("surge_min_seconds", self.surge_min_seconds)
 
 
 @dataclass(slots=True)
@@ -145,6 +150,12 @@ class Executor:
         result = StepResult(decision=decision)
         for grant in decision.grants:
             action = Action(grant.service.name, grant.mode)
+            if grant.mode == "surge":
+                late = surge_time_refusal(grant.service.name, self.deadline,
+                                          self.options.surge_min_seconds)
+                if late is not None:      # an earlier surge of this step used the time
+                    decision.refusals.append(late)
+                    continue
             try:
                 lease = self._claim(grant.service)
             except LeaseHeld as err:

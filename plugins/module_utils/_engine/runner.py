@@ -92,7 +92,8 @@ class RebalanceRequest:
 
     def exec_options(self) -> ExecOptions:
         return ExecOptions(protection_minutes=self.protection_minutes,
-                           poll_interval=self.poll_interval)
+                           poll_interval=self.poll_interval,
+                           surge_min_seconds=self.surge_min_seconds)
 
 
 @dataclass(slots=True)
