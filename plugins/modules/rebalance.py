@@ -206,12 +206,18 @@ before:
   type: dict
 after:
   description:
-    - Per service, its distribution after the run.
-    - Equal to RV(before) in check mode; the diff then shows the plan's predicted counts.
+    - Per service, its distribution after the run, read again after the last step (also with
+      O(wait=false), without waiting for it to settle).
+    - Equal to RV(before) in check mode and when nothing changed; the diff then shows the
+      plan's predicted counts.
   returned: always
   type: dict
 balanced:
-  description: Whether every service is balanced (or skipped) after the run.
+  description:
+    - Whether every service is balanced (or skipped) in RV(after).
+    - A service the last step acted on and the run did not see settle (O(wait=false), or the
+      deadline came first) counts only when it is balanced itself, not by being skipped while
+      ECS replaces its tasks.
   returned: always
   type: bool
 api_calls:

@@ -111,6 +111,7 @@ class RebalanceResult:
     error: str = ""
     check_mode: bool = False
     run_id: str = ""
+    unsettled: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -125,7 +126,12 @@ class RebalanceResult:
 
     @property
     def balanced(self) -> bool:
-        return all(d["balanced"] or d["skip"] is not None for d in self.after.values())
+        """Every service balanced, or skipped for a reason, in ``after``. A service the last
+        step acted on that the run did not see settle (``wait: false``, or the deadline came
+        first) counts only when it is balanced itself: its skip then only says that ECS is
+        still replacing tasks."""
+        return all(d["balanced"] or (d["skip"] is not None and name not in self.unsettled)
+                   for name, d in self.after.items())
 
     def skipped(self) -> list[dict]:
         """Why each service that is not balanced at the end of the run was left alone or is
@@ -256,13 +262,19 @@ def _loop(request: RebalanceRequest, result: RebalanceResult, snap: ClusterSnaps
             result.error = "; ".join(step.errors)
             result.timed_out = deadline.passed()
             return
-        if not step.changed or not request.wait:
+        if not step.changed:
             return
         touched = [a.service for a in step.actions] + step.healed
-        try:
-            executor.wait_settled(touched, [t for a in step.actions for t in a.stopped_tasks])
-        except SettleTimeout as err:
-            result.timed_out, result.error = True, str(err)
+        result.unsettled = tuple(sorted(set(touched)))
+        if request.wait:
+            try:
+                executor.wait_settled(touched,
+                                      [t for a in step.actions for t in a.stopped_tasks])
+                result.unsettled = ()
+            except SettleTimeout as err:
+                result.timed_out, result.error = True, str(err)
+        # Read the world once more, also without waiting: ``after`` and ``balanced`` describe
+        # the cluster after the step, never the read taken before it.
         snap = take_snapshot(ecs_client, request.cluster, request.services)
         result.api_calls += snap.api_calls
         result.api_retries += snap.api_retries
@@ -270,7 +282,7 @@ def _loop(request: RebalanceRequest, result: RebalanceResult, snap: ClusterSnaps
         result.last_plan = current
         result.after = report(snap, request.max_skew, request.services, current,
                               request.detail)
-        if result.timed_out:
+        if result.timed_out or not request.wait:
             return
         decision = evictor.decide(snap, current)
         result.last_decision = decision
