@@ -196,7 +196,9 @@ skipped:
   elements: dict
   sample: [{"service": "worker", "code": "unsupported_strategy", "message": "binpack placement"}]
 healed:
-  description: Services whose desiredCount an interrupted earlier run had left raised.
+  description:
+    - Services whose desiredCount an interrupted earlier run had left raised, restored by this
+      run; in check mode, the ones a run would restore first (and RV(changed) is then true).
   returned: always
   type: list
   elements: str

@@ -34,3 +34,36 @@ def test_balanced_describes_the_cluster_after_a_step_without_wait(sandbox, seed,
     assert out["before"][SERVICE]["balanced"] is False
     assert out["after"][SERVICE]["balanced"] is True
     assert out["balanced"] is True and out["message"].endswith("; balanced"), out["message"]
+
+
+def test_check_mode_shows_the_heal_a_real_run_would_make(sandbox):
+    """Check mode did not predict a heal: a killed run's surge (its state left in the service's
+    lease item, the lease expired) is restored first by a real run, but check mode said
+    ``changed: false`` and listed nothing. It now lists the service in ``healed``, says so in
+    the message, reports ``changed``, and still changes nothing (desiredCount stays raised);
+    the real run after it heals that service."""
+    aws, _ = skewed_cluster(sandbox, Seed(**SURGE_SEED))
+    ecs = aws("ecs")
+
+    def die_after_raise(name: str, kw: dict) -> None:
+        if name == "update_service" and kw.get("desiredCount", 0) > 4:
+            mortal.kill()
+
+    mortal = Proxy(engine_client(sandbox), after=die_after_raise)
+    with pytest.raises(Killed):
+        run_engine(sandbox, ecs=mortal, wait_timeout=300)
+    assert service_doc(ecs)["desiredCount"] == 5
+    sandbox.advance(301)               # the killed run's lease (and deadline) expired long ago
+
+    preview = run_engine(sandbox, check_mode=True)
+    out = preview.to_dict()
+    assert out["healed"] == [SERVICE], out["healed"]
+    assert out["changed"] is True
+    assert "would be restored first" in out["message"], out["message"]
+    assert service_doc(ecs)["desiredCount"] == 5          # check mode changed nothing
+
+    real = run_engine(sandbox, wait_timeout=900)
+    assert SERVICE in real.to_dict()["healed"]
+    assert service_doc(ecs)["desiredCount"] == 4
+    assert SURGE_TAG not in tags(ecs)
+    assert protected_tasks(ecs, live_task_arns(ecs)) == []

@@ -315,6 +315,26 @@ class Executor:
                              "from where they landed")
 
     # ---------------------------------------------------------------------- healing
+    def heals_due(self, snapshot: ClusterSnapshot) -> list[str]:
+        """The services ``heal`` would restore now, read without writing anything (check mode
+        shows them): a surge state in a lease item nobody holds, or an earlier version's
+        ``taskspread:surge`` tag whose deadline has passed. A lease table that cannot be read
+        shows no lease heals (a real run reports that it has no lease)."""
+        now, out, leases = self.clock(), [], self.leases
+        for service in snapshot.services.values():
+            marker = service.tags.get(SURGE_TAG)
+            due = marker is not None and SurgeLock.from_tag(marker).deadline <= now
+            if not due and leases is not None:
+                try:
+                    state, holder = leases.pending_surge(service.arn)
+                except LeaseError:
+                    leases = None
+                else:
+                    due = state is not None and holder is None
+            if due:
+                out.append(service.name)
+        return out
+
     def heal(self, snapshot: ClusterSnapshot) -> list[str]:
         """Undo what killed runs left: a surge state in an expired lease item (under a fresh
         claim), and a ``taskspread:surge`` tag of an earlier version whose deadline passed."""

@@ -112,12 +112,13 @@ class RebalanceResult:
     check_mode: bool = False
     run_id: str = ""
     unsettled: tuple[str, ...] = ()
+    would_heal: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
         """In check mode: whether a run would change anything (Ansible's convention)."""
         if self.check_mode:
-            return bool(self.decision and self.decision.grants)
+            return bool(self.decision and self.decision.grants) or bool(self.would_heal)
         return any(s.changed for s in self.steps)
 
     @property
@@ -155,8 +156,12 @@ class RebalanceResult:
     def message(self) -> str:
         if self.check_mode:
             granted = len(self.decision.moves) if self.decision else 0
-            return (f"check mode: {len(self.plan.moves)} move(s) planned, {granted} "
+            text = (f"check mode: {len(self.plan.moves)} move(s) planned, {granted} "
                     f"would be made in the first step")
+            if self.would_heal:
+                text += (f"; {len(self.would_heal)} service(s) left mid-surge by an earlier "
+                         "run would be restored first")
+            return text
         moved = len(self.moves)
         text = (f"{moved} task(s) moved in {len(self.steps)} step(s)" if moved
                 else "nothing moved" if self.error else "nothing to move")
@@ -176,7 +181,8 @@ class RebalanceResult:
                 "decision": self.decision.to_dict() if self.decision else None,
                 "moves": [m.to_dict() for m in self.moves],
                 "actions": [a.to_dict() for s in self.steps for a in s.actions],
-                "healed": [h for s in self.steps for h in s.healed],
+                "healed": (list(self.would_heal) if self.check_mode
+                           else [h for s in self.steps for h in s.healed]),
                 "skipped": self.skipped(), "before": self.before, "after": self.after,
                 "balanced": self.balanced, "api_calls": self.api_calls,
                 "api_retries": self.api_retries, "run_id": self.run_id,
@@ -234,7 +240,10 @@ def rebalance(ecs_client: Any, request: RebalanceRequest,
                         leases=leases)
     try:
         result.decision = evictor.decide(snap, current)
-        if not request.check_mode:
+        if request.check_mode:
+            # What a real run would do first: restore the surges of killed runs.
+            result.would_heal = tuple(executor.heals_due(snap))
+        else:
             if leases is None:
                 raise LeaseUnavailable("no DynamoDB client for the lease table was given")
             leases.ensure_table(create=request.lease_table_create)
