@@ -7,10 +7,11 @@ Lambda's configuration calls it for its environment. A value outside its range (
 10**400`` once reached ``float()`` and ended in a traceback) is a ``ValueError`` whose message
 names the option, the range and the value.
 
-Why these ranges (README "Options"):
+Why these ranges (the README's table of them):
 
 * ``max_skew``, ``max_moves``, ``max_moves_per_az``: 1 to 5000, the most tasks one ECS service
-  may have (the Amazon ECS service quota "Tasks per service"); a larger value means the same;
+  may have (the "Tasks per service" quota, docs/ecs-facts.md 1.7); a larger value means the
+  same;
 * ``wait_timeout``: 1 s to one day, so that a run always ends in a day;
 * ``poll_interval``: more than 0 and at most 300 s (and never more than ``wait_timeout``,
   checked by the request);
