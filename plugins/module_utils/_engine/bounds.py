@@ -9,9 +9,9 @@ names the option, the range and the value.
 
 Why these ranges (the README's table of them):
 
-* ``max_skew``, ``max_moves``, ``max_moves_per_az``: 1 to 5000, the most tasks one ECS service
-  may have (the "Tasks per service" quota, docs/ecs-facts.md 1.7); a larger value means the
-  same;
+* ``max_skew``, ``max_moves``, ``max_moves_per_az``: 1 to 1,000,000, far more tasks than one
+  cluster holds (at most 5,000 container instances per cluster, a quota that cannot be raised,
+  docs/ecs-facts.md 1.7); a larger value means the same;
 * ``wait_timeout``: 1 s to one day, so that a run always ends in a day;
 * ``poll_interval``: more than 0 and at most 300 s (and never more than ``wait_timeout``,
   checked by the request);
@@ -26,13 +26,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-MAX_TASKS_PER_SERVICE = 5000
+MAX_TASK_COUNT = 1_000_000
 
 # name -> (lowest, highest, whether the lowest itself is allowed)
 BOUNDS: dict[str, tuple[float, float, bool]] = {
-    "max_skew": (1, MAX_TASKS_PER_SERVICE, True),
-    "max_moves": (1, MAX_TASKS_PER_SERVICE, True),
-    "max_moves_per_az": (1, MAX_TASKS_PER_SERVICE, True),
+    "max_skew": (1, MAX_TASK_COUNT, True),
+    "max_moves": (1, MAX_TASK_COUNT, True),
+    "max_moves_per_az": (1, MAX_TASK_COUNT, True),
     "wait_timeout": (1, 86400, True),
     "poll_interval": (0, 300, False),
     "protection_minutes": (1, 2880, True),
@@ -68,4 +68,4 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
-__all__ = ["BOUNDS", "MAX_TASKS_PER_SERVICE", "check", "describe"]
+__all__ = ["BOUNDS", "MAX_TASK_COUNT", "check", "describe"]
