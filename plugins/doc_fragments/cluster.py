@@ -32,7 +32,7 @@ options:
         over the level's eligible domains is at most this.
       - Out of balance, the fewest moves that bring every level within it are planned (8/0
         with C(2) gives 5/3 in 3 moves), not perfect balance.
-      - Between 1 and 5000 (the most tasks an ECS service may have).
+      - Between 1 and 1000000.
     type: int
     default: 1
   detail:

@@ -60,12 +60,12 @@ options:
       - The planner proposes every move; the budget is spent only on moves that can happen
         now, so a service that cannot move (no spare task, no surge room, protected tasks,
         a surge of another run in progress) costs nothing and the next service gets its turn.
-      - Between 1 and 5000.
+      - Between 1 and 1000000.
     type: int
   max_moves_per_az:
     description:
       - At most this many moves out of one Availability Zone per step. No limit when omitted.
-      - Between 1 and 5000.
+      - Between 1 and 1000000.
     type: int
   wait:
     description:
