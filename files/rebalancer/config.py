@@ -7,6 +7,11 @@ import re
 from dataclasses import dataclass
 from typing import Mapping
 
+try:  # inside the Lambda zip the engine ships as a top-level package
+    from taskspread_engine import bounds
+except ImportError:  # in the collection's checkout (unit tests)
+    from ansible_collections.taskspread.ecs.plugins.module_utils._engine import bounds
+
 STRATEGIES = ("auto", "stop", "surge", "redeploy")
 DEFAULT_NAMESPACE = "TaskSpread/ECS"
 # CloudWatch namespaces: 1-255 of these characters, and "AWS/" is reserved for AWS services.
@@ -42,9 +47,10 @@ class Config:
             raise ConfigError(f"TASKSPREAD_STRATEGY must be one of {', '.join(STRATEGIES)}, "
                               f"got {strategy!r}")
         return cls(cluster=cluster, strategy=strategy,
-                   max_skew=_positive_int(env, "TASKSPREAD_MAX_SKEW", 1),
-                   max_moves=_positive_int(env, "TASKSPREAD_MAX_MOVES", None),
-                   max_moves_per_az=_positive_int(env, "TASKSPREAD_MAX_MOVES_PER_AZ", None),
+                   max_skew=_bounded_int(env, "TASKSPREAD_MAX_SKEW", "max_skew", 1),
+                   max_moves=_bounded_int(env, "TASKSPREAD_MAX_MOVES", "max_moves", None),
+                   max_moves_per_az=_bounded_int(env, "TASKSPREAD_MAX_MOVES_PER_AZ",
+                                                 "max_moves_per_az", None),
                    dry_run=_bool(env, "TASKSPREAD_DRY_RUN"),
                    region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
                    metrics_namespace=(_namespace(env) if _bool(env, "TASKSPREAD_METRICS", True)
@@ -63,17 +69,23 @@ def _namespace(env: Mapping[str, str]) -> str:
     return value
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int | None) -> int | None:
+def _bounded_int(env: Mapping[str, str], name: str, option: str,
+                 default: int | None) -> int | None:
+    """A whole number in the range of the engine's ``option`` (``bounds.BOUNDS``)."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
+    if len(raw) > 20:       # int() of thousands of digits is slow, and far out of range
+        raise ConfigError(f"{name} must be {bounds.describe(option)}, got a {len(raw)}-digit "
+                          "value")
     try:
         value = int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < 1:
-        raise ConfigError(f"{name} must be at least 1, got {value}")
-    return value
+    try:
+        return bounds.check(option, value, label=name)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool = False) -> bool:

@@ -20,6 +20,8 @@ options:
     description:
       - Services to act on, by name or ARN (as ECS accepts them). All services of the cluster
         when omitted.
+      - An empty list is an error in every module; it means neither all services nor none.
+        Omit the option to mean every service.
       - Naming a service that does not exist is an error.
     type: list
     elements: str
@@ -30,6 +32,7 @@ options:
         over the level's eligible domains is at most this.
       - Out of balance, the fewest moves that bring every level within it are planned (8/0
         with C(2) gives 5/3 in 3 moves), not perfect balance.
+      - Between 1 and 1000000.
     type: int
     default: 1
   detail:

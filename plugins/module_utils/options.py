@@ -2,11 +2,18 @@
 # Copyright: taskspread.ecs contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The options the cluster-reading modules share: their argument spec (documented once in
-``plugins/doc_fragments/cluster.py``) and the one parser of ``detail``."""
+``plugins/doc_fragments/cluster.py``), the one parser of ``detail``, and the checks of
+``services`` and of numeric ranges (the engine's own, so a module and the engine never
+disagree), as ``fail_json`` messages that name the option."""
 
 from __future__ import annotations
 
 from ansible.module_utils.parsing.convert_bool import BOOLEANS, boolean
+
+from ansible_collections.taskspread.ecs.plugins.module_utils._engine import bounds
+from ansible_collections.taskspread.ecs.plugins.module_utils._engine.snapshot import (
+    check_services,
+)
 
 
 def cluster_argument_spec() -> dict:
@@ -30,6 +37,13 @@ def parse_detail(module) -> bool | list:
     return detail
 
 
-def check_max_skew(module) -> None:
-    if module.params["max_skew"] < 1:
-        module.fail_json(msg=f"max_skew must be at least 1, got {module.params['max_skew']}")
+def check_options(module, numeric=("max_skew",)) -> None:
+    """Fail (naming the option and its range) on an empty ``services`` list or a numeric
+    option outside its range (``bounds.BOUNDS``); options left unset are not checked."""
+    try:
+        check_services(module.params.get("services"))
+        for name in numeric:
+            if module.params.get(name) is not None:
+                bounds.check(name, module.params[name])
+    except ValueError as err:
+        module.fail_json(msg=str(err))

@@ -60,10 +60,12 @@ options:
       - The planner proposes every move; the budget is spent only on moves that can happen
         now, so a service that cannot move (no spare task, no surge room, protected tasks,
         a surge of another run in progress) costs nothing and the next service gets its turn.
+      - Between 1 and 1000000.
     type: int
   max_moves_per_az:
     description:
       - At most this many moves out of one Availability Zone per step. No limit when omitted.
+      - Between 1 and 1000000.
     type: int
   wait:
     description:
@@ -75,6 +77,7 @@ options:
     description:
       - The run's one absolute deadline, in seconds from its start. Every wait ends by it,
         a surge's included; a surge is not started when it cannot finish before it.
+      - Between 1 and 86400 (one day).
     type: int
     default: 900
   protection_minutes:
@@ -85,7 +88,8 @@ options:
     type: int
     default: 10
   poll_interval:
-    description: Seconds between checks while waiting (more than 0, at most O(wait_timeout)).
+    description:
+      - Seconds between checks while waiting, between 1 and 300, and at most O(wait_timeout).
     type: int
     default: 5
   lease_table:
@@ -192,7 +196,9 @@ skipped:
   elements: dict
   sample: [{"service": "worker", "code": "unsupported_strategy", "message": "binpack placement"}]
 healed:
-  description: Services whose desiredCount an interrupted earlier run had left raised.
+  description:
+    - Services whose desiredCount an interrupted earlier run had left raised, restored by this
+      run; in check mode, the ones a run would restore first (and RV(changed) is then true).
   returned: always
   type: list
   elements: str
@@ -202,12 +208,18 @@ before:
   type: dict
 after:
   description:
-    - Per service, its distribution after the run.
-    - Equal to RV(before) in check mode; the diff then shows the plan's predicted counts.
+    - Per service, its distribution after the run, read again after the last step (also with
+      O(wait=false), without waiting for it to settle).
+    - Equal to RV(before) in check mode and when nothing changed; the diff then shows the
+      plan's predicted counts.
   returned: always
   type: dict
 balanced:
-  description: Whether every service is balanced (or skipped) after the run.
+  description:
+    - Whether every service is balanced (or skipped) in RV(after).
+    - A service the last step acted on and the run did not see settle (O(wait=false), or the
+      deadline came first) counts only when it is balanced itself, not by being skipped while
+      ECS replaces its tasks.
   returned: always
   type: bool
 api_calls:
@@ -255,21 +267,26 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.taskspread.ecs.plugins.module_utils.options import (
-    cluster_argument_spec, parse_detail,
+    check_options, cluster_argument_spec, parse_detail,
 )
 from ansible_collections.taskspread.ecs.plugins.module_utils.engine import (
     EngineError, RebalanceRequest, client_config, rebalance,
 )
 
 
+NUMERIC = ("max_skew", "max_moves", "max_moves_per_az", "wait_timeout", "protection_minutes",
+           "poll_interval")
+
+
 def build_request(module):
     params = module.params
+    check_options(module, NUMERIC)
     # The diff compares per-instance counts, so it asks for them.
     detail = parse_detail(module) or bool(module._diff)
     try:
         return RebalanceRequest(
             cluster=params["cluster"],
-            services=tuple(params["services"]) if params["services"] else None,
+            services=None if params["services"] is None else tuple(params["services"]),
             strategy=params["strategy"], max_skew=params["max_skew"],
             max_moves=params["max_moves"], max_moves_per_az=params["max_moves_per_az"],
             wait=params["wait"],

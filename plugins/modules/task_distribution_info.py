@@ -186,7 +186,7 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.taskspread.ecs.plugins.module_utils.options import (
-    check_max_skew, cluster_argument_spec, parse_detail,
+    check_options, cluster_argument_spec, parse_detail,
 )
 from ansible_collections.taskspread.ecs.plugins.module_utils.engine import (
     EngineError, client_config, distribution_report, lease_holders, take_snapshot,
@@ -198,7 +198,7 @@ def main():
     argument_spec.update(lease_table=dict(type="str", default="taskspread-ecs-leases"))
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
-    check_max_skew(module)
+    check_options(module)
     detail = parse_detail(module)
     ecs = module.client("ecs", config=client_config())
     try:

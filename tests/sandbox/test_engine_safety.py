@@ -298,10 +298,10 @@ def test_9_tasks_not_yet_healthy_are_not_spare(sandbox, aws):
 @pytest.mark.parametrize("kw, message", [
     ({"protection_minutes": 0}, "protection_minutes must be between 1 and 2880"),
     ({"protection_minutes": 3000}, "protection_minutes must be between 1 and 2880"),
-    ({"poll_interval": 0}, "poll_interval must be positive"),
+    ({"poll_interval": 0}, "poll_interval must be more than 0 and at most 300"),
     ({"poll_interval": 300, "wait_timeout": 200}, r"poll_interval \(300\) must not exceed "
                                                   r"wait_timeout \(200\)"),
-    ({"max_moves_per_az": 0}, "max_moves_per_az must be at least 1"),
+    ({"max_moves_per_az": 0}, "max_moves_per_az must be between 1 and 1000000"),
 ], ids=["protection_0", "protection_3000", "poll_0", "poll_over_timeout", "per_az_0"])
 def test_10_bad_input_raises_before_any_api_call(sandbox, aws, kw, message):
     """Defect 10, bad input (RebalanceRequest: "Everything a run needs, validated before any

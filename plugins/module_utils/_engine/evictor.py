@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Sequence
 
+from . import bounds
 from .aws_client import CountingClient, chunks
 from .codes import Refused, Status
 from .deadline import Deadline
@@ -62,12 +63,10 @@ class Limits:
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, "
                              f"got {self.strategy!r}")
-        if self.max_moves is not None and self.max_moves < 1:
-            raise ValueError(f"max_moves must be at least 1, got {self.max_moves}")
-        if self.max_moves_per_az is not None and self.max_moves_per_az < 1:
-            raise ValueError(f"max_moves_per_az must be at least 1, got {self.max_moves_per_az}")
-        if self.surge_min_seconds < 0:
-            raise ValueError("surge_min_seconds must not be negative")
+        for name in ("max_moves", "max_moves_per_az"):
+            if getattr(self, name) is not None:
+                bounds.check(name, getattr(self, name))
+        bounds.check("surge_min_seconds", self.surge_min_seconds)
 
 
 @dataclass(slots=True)
@@ -147,6 +146,19 @@ def healthy_tasks(service: Service, tasks: Sequence[Task]) -> int:
     needs_check = bool(getattr(service, "container_health_check", False))
     return sum(1 for t in tasks if t.last_status == "RUNNING"
                and (not needs_check or t.health == "HEALTHY"))
+
+
+def surge_time_refusal(service: str, deadline: Deadline, min_seconds: float) -> Refusal | None:
+    """The refusal of a surge that would start with less than ``min_seconds`` before the run's
+    deadline, else None. Checked when the evictor grants a surge and again by the executor
+    just before each surge of a step starts (an earlier surge of the same step may have used
+    the time)."""
+    left = deadline.remaining()
+    if left >= min_seconds:
+        return None
+    return Refusal(service, Refused.DEADLINE,
+                   f"a surge needs about {min_seconds:.0f} s and {left:.0f} s are left before "
+                   "the run's deadline; not started")
 
 
 def service_fingerprint(snapshot: ClusterSnapshot, name: str) -> str:
@@ -288,12 +300,8 @@ class Evictor:
                                    f"{len(sick)} target(s) of the service are not healthy "
                                    f"({'; '.join(sick[:3])}); a surge would wait for health "
                                    "that may not come: not started")
-            if self.deadline.remaining() < self.limits.surge_min_seconds:
-                return Refusal(service.name, Refused.DEADLINE,
-                               f"a surge needs about {self.limits.surge_min_seconds:.0f} s and "
-                               f"{self.deadline.remaining():.0f} s are left before the run's "
-                               "deadline; not started")
-            return "surge"
+            return surge_time_refusal(service.name, self.deadline,
+                                      self.limits.surge_min_seconds) or "surge"
         floor = floor_running(service)
         if wanted == "stop":
             text = (f"strategy stop needs a spare healthy task: {self._healthy(service, tasks)} "
@@ -322,8 +330,12 @@ class Evictor:
         while len(taken) < want and pos < len(planned):
             chunk = planned[pos:pos + max(want - len(taken), 1)]
             pos += len(chunk)
-            free, lost = self._unprotected(chunk, tasks, exclude={m.task_arn for m in taken})
+            chosen = {m.task_arn for m in taken}
+            free, lost = self._unprotected(chunk, tasks, exclude=chosen)
             dropped += lost
+            # A task an earlier chunk took in place of a protected neighbour may be planned
+            # in its own right later: it is granted once.
+            free = [m for m in free if m.task_arn not in chosen]
             taken.extend(self._within_az_budget(free, per_az, taken))
         return taken[:want], dropped
 

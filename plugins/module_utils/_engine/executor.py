@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
+from . import bounds
 from .aws_client import CountingClient, chunks
 from .codes import Refused
 from .deadline import Deadline
@@ -37,7 +38,7 @@ from .errors import (
     EngineError, LeaseError, LeaseHeld, LeaseLost, ProtectionFailed, SettleTimeout,
     SurgeAbandoned,
 )
-from .evictor import Decision, Grant, Refusal, read_protection
+from .evictor import Decision, Grant, Refusal, read_protection, surge_time_refusal
 from .fenced import FencedEcs
 from .lease import Lease, LeaseStore
 from .lock import STEP_TAG, SURGE_TAG, SurgeLock, restore_count, step_tag
@@ -58,15 +59,17 @@ STOP_REASON = "taskspread.ecs rebalancing: moving a task from an over-target ins
 
 @dataclass(frozen=True, slots=True)
 class ExecOptions:
+    """``surge_min_seconds``: every surge of a step, not only the first, starts only with at
+    least this long before the run's deadline (``evictor.surge_time_refusal``)."""
+
     protection_minutes: int = 10
     poll_interval: float = 5.0
+    surge_min_seconds: float = 120.0
 
     def __post_init__(self) -> None:
-        if not 1 <= self.protection_minutes <= 2880:
-            raise ValueError("protection_minutes must be between 1 and 2880, "
-                             f"got {self.protection_minutes}")
-        if self.poll_interval <= 0:
-            raise ValueError(f"poll_interval must be positive, got {self.poll_interval}")
+        bounds.check("protection_minutes", self.protection_minutes)
+        bounds.check("poll_interval", self.poll_interval)
+        bounds.check("surge_min_seconds", self.surge_min_seconds)
 
 
 @dataclass(slots=True)
@@ -147,6 +150,12 @@ class Executor:
         result = StepResult(decision=decision)
         for grant in decision.grants:
             action = Action(grant.service.name, grant.mode)
+            if grant.mode == "surge":
+                late = surge_time_refusal(grant.service.name, self.deadline,
+                                          self.options.surge_min_seconds)
+                if late is not None:      # an earlier surge of this step used the time
+                    decision.refusals.append(late)
+                    continue
             try:
                 lease = self._claim(grant.service)
             except LeaseHeld as err:
@@ -306,6 +315,26 @@ class Executor:
                              "from where they landed")
 
     # ---------------------------------------------------------------------- healing
+    def heals_due(self, snapshot: ClusterSnapshot) -> list[str]:
+        """The services ``heal`` would restore now, read without writing anything (check mode
+        shows them): a surge state in a lease item nobody holds, or an earlier version's
+        ``taskspread:surge`` tag whose deadline has passed. A lease table that cannot be read
+        shows no lease heals (a real run reports that it has no lease)."""
+        now, out, leases = self.clock(), [], self.leases
+        for service in snapshot.services.values():
+            marker = service.tags.get(SURGE_TAG)
+            due = marker is not None and SurgeLock.from_tag(marker).deadline <= now
+            if not due and leases is not None:
+                try:
+                    state, holder = leases.pending_surge(service.arn)
+                except LeaseError:
+                    leases = None
+                else:
+                    due = state is not None and holder is None
+            if due:
+                out.append(service.name)
+        return out
+
     def heal(self, snapshot: ClusterSnapshot) -> list[str]:
         """Undo what killed runs left: a surge state in an expired lease item (under a fresh
         claim), and a ``taskspread:surge`` tag of an earlier version whose deadline passed."""

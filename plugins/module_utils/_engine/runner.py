@@ -25,6 +25,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from . import bounds
 from .aws_client import CountingClient, client_config
 from .codes import Reason, Status
 from .deadline import Deadline
@@ -39,7 +40,7 @@ from .model import ClusterSnapshot
 from .plan_types import Plan, PlanOptions
 from .planner import plan
 from .report import report
-from .snapshot import take_snapshot
+from .snapshot import check_services, take_snapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,10 +68,10 @@ class RebalanceRequest:
     def __post_init__(self) -> None:
         if not self.cluster:
             raise ValueError("cluster is required")
-        if self.max_skew < 1:
-            raise ValueError(f"max_skew must be at least 1, got {self.max_skew}")
-        if self.wait_timeout <= 0:
-            raise ValueError(f"wait_timeout must be positive, got {self.wait_timeout}")
+        check_services(self.services)
+        bounds.check("max_skew", self.max_skew)
+        bounds.check("wait_timeout", self.wait_timeout)
+        bounds.check("poll_interval", self.poll_interval)
         if self.poll_interval > self.wait_timeout:
             raise ValueError(f"poll_interval ({self.poll_interval}) must not exceed "
                              f"wait_timeout ({self.wait_timeout})")
@@ -91,7 +92,8 @@ class RebalanceRequest:
 
     def exec_options(self) -> ExecOptions:
         return ExecOptions(protection_minutes=self.protection_minutes,
-                           poll_interval=self.poll_interval)
+                           poll_interval=self.poll_interval,
+                           surge_min_seconds=self.surge_min_seconds)
 
 
 @dataclass(slots=True)
@@ -109,12 +111,14 @@ class RebalanceResult:
     error: str = ""
     check_mode: bool = False
     run_id: str = ""
+    unsettled: tuple[str, ...] = ()
+    would_heal: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
         """In check mode: whether a run would change anything (Ansible's convention)."""
         if self.check_mode:
-            return bool(self.decision and self.decision.grants)
+            return bool(self.decision and self.decision.grants) or bool(self.would_heal)
         return any(s.changed for s in self.steps)
 
     @property
@@ -123,7 +127,12 @@ class RebalanceResult:
 
     @property
     def balanced(self) -> bool:
-        return all(d["balanced"] or d["skip"] is not None for d in self.after.values())
+        """Every service balanced, or skipped for a reason, in ``after``. A service the last
+        step acted on that the run did not see settle (``wait: false``, or the deadline came
+        first) counts only when it is balanced itself: its skip then only says that ECS is
+        still replacing tasks."""
+        return all(d["balanced"] or (d["skip"] is not None and name not in self.unsettled)
+                   for name, d in self.after.items())
 
     def skipped(self) -> list[dict]:
         """Why each service that is not balanced at the end of the run was left alone or is
@@ -147,8 +156,12 @@ class RebalanceResult:
     def message(self) -> str:
         if self.check_mode:
             granted = len(self.decision.moves) if self.decision else 0
-            return (f"check mode: {len(self.plan.moves)} move(s) planned, {granted} "
+            text = (f"check mode: {len(self.plan.moves)} move(s) planned, {granted} "
                     f"would be made in the first step")
+            if self.would_heal:
+                text += (f"; {len(self.would_heal)} service(s) left mid-surge by an earlier "
+                         "run would be restored first")
+            return text
         moved = len(self.moves)
         text = (f"{moved} task(s) moved in {len(self.steps)} step(s)" if moved
                 else "nothing moved" if self.error else "nothing to move")
@@ -168,7 +181,8 @@ class RebalanceResult:
                 "decision": self.decision.to_dict() if self.decision else None,
                 "moves": [m.to_dict() for m in self.moves],
                 "actions": [a.to_dict() for s in self.steps for a in s.actions],
-                "healed": [h for s in self.steps for h in s.healed],
+                "healed": (list(self.would_heal) if self.check_mode
+                           else [h for s in self.steps for h in s.healed]),
                 "skipped": self.skipped(), "before": self.before, "after": self.after,
                 "balanced": self.balanced, "api_calls": self.api_calls,
                 "api_retries": self.api_retries, "run_id": self.run_id,
@@ -226,7 +240,10 @@ def rebalance(ecs_client: Any, request: RebalanceRequest,
                         leases=leases)
     try:
         result.decision = evictor.decide(snap, current)
-        if not request.check_mode:
+        if request.check_mode:
+            # What a real run would do first: restore the surges of killed runs.
+            result.would_heal = tuple(executor.heals_due(snap))
+        else:
             if leases is None:
                 raise LeaseUnavailable("no DynamoDB client for the lease table was given")
             leases.ensure_table(create=request.lease_table_create)
@@ -254,13 +271,19 @@ def _loop(request: RebalanceRequest, result: RebalanceResult, snap: ClusterSnaps
             result.error = "; ".join(step.errors)
             result.timed_out = deadline.passed()
             return
-        if not step.changed or not request.wait:
+        if not step.changed:
             return
         touched = [a.service for a in step.actions] + step.healed
-        try:
-            executor.wait_settled(touched, [t for a in step.actions for t in a.stopped_tasks])
-        except SettleTimeout as err:
-            result.timed_out, result.error = True, str(err)
+        result.unsettled = tuple(sorted(set(touched)))
+        if request.wait:
+            try:
+                executor.wait_settled(touched,
+                                      [t for a in step.actions for t in a.stopped_tasks])
+                result.unsettled = ()
+            except SettleTimeout as err:
+                result.timed_out, result.error = True, str(err)
+        # Read the world once more, also without waiting: ``after`` and ``balanced`` describe
+        # the cluster after the step, never the read taken before it.
         snap = take_snapshot(ecs_client, request.cluster, request.services)
         result.api_calls += snap.api_calls
         result.api_retries += snap.api_retries
@@ -268,7 +291,7 @@ def _loop(request: RebalanceRequest, result: RebalanceResult, snap: ClusterSnaps
         result.last_plan = current
         result.after = report(snap, request.max_skew, request.services, current,
                               request.detail)
-        if result.timed_out:
+        if result.timed_out or not request.wait:
             return
         decision = evictor.decide(snap, current)
         result.last_decision = decision

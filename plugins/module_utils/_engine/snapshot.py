@@ -29,14 +29,30 @@ LIST_SERVICES_PAGE = 100           # ListServices maxResults maximum (its defaul
 LIVE_STATUSES = ("ACTIVE", "DRAINING")
 
 
+def check_services(services: Iterable[str] | None) -> tuple[str, ...] | None:
+    """The one meaning of the ``services`` filter: None is every service of the cluster, a
+    list names services, and an empty list is an error. (It once meant every service to the
+    rebalance module and none to task_distribution_info; a template that renders an empty
+    list by mistake must not rebalance a whole cluster.)"""
+    if services is None:
+        return None
+    names = tuple(services)
+    if not names:
+        raise ValueError("services must name at least one service; omit it to mean every "
+                         "service of the cluster")
+    return names
+
+
 def take_snapshot(ecs_client: Any, cluster: str,
                   services: Iterable[str] | None = None) -> ClusterSnapshot:
     """Read ``cluster``: instances, services (all, or the named ones), their live tasks.
 
     ``services`` may name services by name or by ARN (ECS accepts both); the snapshot keys
     them by name either way. Raises ``ClusterNotFound`` and ``UnknownServices`` (the caller's
-    spellings that do not exist or are INACTIVE); botocore errors propagate unchanged.
+    spellings that do not exist or are INACTIVE), and ``ValueError`` for an empty list (see
+    ``check_services``); botocore errors propagate unchanged.
     """
+    services = check_services(services)
     api = CountingClient(ecs_client)
     cluster_name, cluster_arn, default_strategy = _describe_cluster(api, cluster)
     instances = _read_instances(api, cluster_arn)

@@ -448,3 +448,58 @@ def test_the_fullest_az_with_an_empty_instance_gets_one_useful_surge_under_the_d
     (grant,) = decision.grants
     assert grant.mode == "surge" and grant.surge.k == 1
     assert grant.surge.remove == (decision.moves[0].task_arn,)
+
+
+# ----------------------------------------------------------- issue 16: findings, item 4
+
+def test_a_task_is_never_granted_twice_in_one_decision():
+    """Issue 16, no duplicate grants. The plan moves three tasks off a1 (6/0); the budget is
+    two. Everything on a1 is protected by someone else except the third planned task, so the
+    first chunk (the first two planned moves) swaps one protected task for it and drops the
+    other; the next chunk is that very task, planned in its own right. It was granted a second
+    time (two moves, one task stopped twice); now each task is granted once."""
+    snap = two_az(svc("web", min_healthy_percent=0), placement={"web": {"a1": 6}})
+    fake = fake_for(snap)
+    planned = [m.task_arn for m in plan(snap, PlanOptions()).service("web").moves]
+    assert len(planned) == 3
+    fake.protected.update(t.arn for t in snap.tasks["web"] if t.arn != planned[2])
+    decision = decide(snap, fake, max_moves=2)
+    granted = [m.task_arn for m in decision.moves]
+    assert len(granted) == len(set(granted)), f"granted twice: {granted}"
+    assert granted == [planned[2]]
+    assert decision.spent == 1
+
+
+def test_every_surge_of_a_step_checks_the_time_left():
+    """Issue 16, per-surge time checks. Two services each get a surge in one decision, taken
+    with 200 s left (a surge needs surge_min_seconds=120). The first surge takes 100 s (here the
+    clock jumps 100 s at its raise: the time a load-balanced surge spends waiting for healthy
+    targets), so
+    the second would start with about 100 s left. It used to start anyway (one started with 78 s
+    left and was abandoned); now it is refused with the deadline reason and touches nothing."""
+    snap = two_az(svc("a", min_healthy_percent=100), svc("b", min_healthy_percent=100),
+                  placement={"a": {"a1": 4}, "b": {"a1": 4}})
+    fake, clock = fake_for(snap), Clock()
+    decision = grant_of(snap, fake, clock, max_moves=4, surge_min_seconds=120, seconds=200)
+    assert [(g.service.name, g.mode) for g in decision.grants] == [("a", "surge"),
+                                                                   ("b", "surge")]
+    slow: list[str] = []
+
+    def first_surge_takes_100_s(params):
+        if params["service"] == "a" and not slow:        # its targets turn healthy slowly
+            slow.append("a")
+            clock.now += 100
+
+    fake.fail["update_service"] = first_surge_takes_100_s
+    result = executor(snap, fake, clock, seconds=200,
+                      surge_min_seconds=120).execute(decision)
+    assert [a.service for a in result.actions] == ["a"], result.actions
+    assert result.errors == []
+    assert [u["service"] for _, u in [c for c in fake.calls if c[0] == "update_service"]] \
+        == ["a", "a"]                                   # raised and lowered a; b untouched
+    assert fake.desired == {"a": 4, "b": 4}
+    assert not [kw for op, kw in fake.calls if op in ("tag_resource", "untag_resource")
+                and kw["resourceArn"] == snap.services["b"].arn]
+    refusal = [r for r in decision.refusals if r.service == "b"]
+    assert [r.code for r in refusal] == [Refused.DEADLINE]
+    assert "100 s are left" in refusal[0].message

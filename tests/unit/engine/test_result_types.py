@@ -96,3 +96,18 @@ def test_a_module_result_round_trips_through_exit_json():
     back.pop("invocation", None)
     assert back == json.loads(json.dumps(output))
     assert back["skipped"] and all(type(s["code"]) is str for s in back["skipped"])
+
+
+def test_a_service_acted_on_and_not_seen_settled_is_balanced_only_when_it_is():
+    """Issue 16 (``balanced`` honest without waiting): the skip a service gets while ECS is
+    still replacing its tasks (not steady) does not count as balanced for a service the last
+    step acted on; for any other service a skip still does."""
+    from ansible_collections.taskspread.ecs.plugins.module_utils._engine.runner import (
+        RebalanceResult,
+    )
+    after = {"web": {"balanced": False, "skip": {"code": "not_steady"}},
+             "other": {"balanced": False, "skip": {"code": "daemon"}}}
+    result = RebalanceResult(plan=None, before=after, after=after)
+    assert result.balanced is True
+    result.unsettled = ("web",)
+    assert result.balanced is False

@@ -23,7 +23,15 @@ def test_every_variable_is_read():
 @pytest.mark.parametrize("env, message", [
     ({}, "TASKSPREAD_CLUSTER is not set"),
     ({"TASKSPREAD_CLUSTER": "c", "TASKSPREAD_STRATEGY": "shuffle"}, "must be one of"),
-    ({"TASKSPREAD_CLUSTER": "c", "TASKSPREAD_MAX_SKEW": "0"}, "must be at least 1"),
+    ({"TASKSPREAD_CLUSTER": "c", "TASKSPREAD_MAX_SKEW": "0"},
+     "TASKSPREAD_MAX_SKEW must be between 1 and 1000000, got 0"),
+    # issue 16: every numeric variable has an upper bound too
+    ({"TASKSPREAD_CLUSTER": "c", "TASKSPREAD_MAX_SKEW": "1000001"},
+     "TASKSPREAD_MAX_SKEW must be between 1 and 1000000, got 1000001"),
+    ({"TASKSPREAD_CLUSTER": "c", "TASKSPREAD_MAX_MOVES": "1" + "0" * 400},
+     "TASKSPREAD_MAX_MOVES must be between 1 and 1000000, got a 401-digit value"),
+    ({"TASKSPREAD_CLUSTER": "c", "TASKSPREAD_MAX_MOVES_PER_AZ": "99999999"},
+     "TASKSPREAD_MAX_MOVES_PER_AZ must be between 1 and 1000000, got 99999999"),
     ({"TASKSPREAD_CLUSTER": "c", "TASKSPREAD_MAX_MOVES": "many"}, "must be a whole number"),
     ({"TASKSPREAD_CLUSTER": "c", "TASKSPREAD_DRY_RUN": "maybe"}, "must be true or false"),
 ])

@@ -39,7 +39,7 @@ def test_malformed_events_are_logged_no_ops(env, capsys, event):
     ("TASKSPREAD_CLUSTER", "", "TASKSPREAD_CLUSTER is not set"),
     ("TASKSPREAD_STRATEGY", "shuffle", "TASKSPREAD_STRATEGY must be one of"),
     ("TASKSPREAD_MAX_SKEW", "wide", "TASKSPREAD_MAX_SKEW must be a whole number"),
-    ("TASKSPREAD_MAX_MOVES", "0", "TASKSPREAD_MAX_MOVES must be at least 1"),
+    ("TASKSPREAD_MAX_MOVES", "0", "TASKSPREAD_MAX_MOVES must be between 1 and 1000000"),
 ])
 def test_bad_environment_is_a_logged_error(env, monkeypatch, capsys, variable, value, message):
     monkeypatch.setenv(variable, value)
