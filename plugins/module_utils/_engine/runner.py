@@ -25,7 +25,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .aws_client import CountingClient, client_config
+from .aws_client import (
+    DEFAULT_READ_RATE, CountingClient, ReadPacer, check_read_rate, client_config,
+)
 from .codes import Reason, Status
 from .deadline import Deadline
 from .errors import LeaseUnavailable, SettleTimeout
@@ -63,10 +65,13 @@ class RebalanceRequest:
     lease_table: str = DEFAULT_TABLE
     lease_seconds: float = DEFAULT_LEASE_SECONDS
     lease_table_create: bool = True
+    api_read_rate: float = DEFAULT_READ_RATE
+    scope_reason: str = ""
 
     def __post_init__(self) -> None:
         if not self.cluster:
             raise ValueError("cluster is required")
+        check_read_rate(self.api_read_rate)
         if self.max_skew < 1:
             raise ValueError(f"max_skew must be at least 1, got {self.max_skew}")
         if self.wait_timeout <= 0:
@@ -83,6 +88,16 @@ class RebalanceRequest:
     def plan_options(self) -> PlanOptions:
         """The planner proposes every move; the evictor spends the budget."""
         return PlanOptions(services=self.services, max_skew=self.max_skew)
+
+    def scope(self) -> dict:
+        """Which part of the cluster the run reads and decides about, and why: the named
+        services alone (their tasks; other services' tasks count only as the capacity they
+        use) or the whole cluster."""
+        if self.services:
+            return {"read": "services", "services": list(self.services),
+                    "reason": self.scope_reason or "the request names these services"}
+        return {"read": "cluster", "services": None,
+                "reason": self.scope_reason or "no services named: the whole cluster"}
 
     def limits(self) -> Limits:
         return Limits(strategy=self.strategy, max_moves=self.max_moves,
@@ -109,6 +124,8 @@ class RebalanceResult:
     error: str = ""
     check_mode: bool = False
     run_id: str = ""
+    scope: dict = field(default_factory=dict)
+    reads: dict = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -172,7 +189,8 @@ class RebalanceResult:
                 "skipped": self.skipped(), "before": self.before, "after": self.after,
                 "balanced": self.balanced, "api_calls": self.api_calls,
                 "api_retries": self.api_retries, "run_id": self.run_id,
-                "timed_out": self.timed_out, "error": self.error, "message": self.message()}
+                "timed_out": self.timed_out, "error": self.error, "scope": self.scope,
+                "reads": self.reads, "message": self.message()}
 
 
 def compact_plan(planned: Plan, decision: Decision | None = None) -> dict:
@@ -203,10 +221,14 @@ def rebalance(ecs_client: Any, request: RebalanceRequest,
     service's MinCapacity; ``ddb_client`` (DynamoDB) holds the per-service leases in
     ``request.lease_table`` (without it, one is made for the ECS client's region and, when the
     ECS client has a custom endpoint, that endpoint). AWS errors after the first read end the
-    run with the result so far (``error``)."""
+    run with the result so far (``error``). Every ECS read of the run (snapshots, the
+    evictor's and executor's reads) is paced by one ``ReadPacer`` at
+    ``request.api_read_rate``, sleeping through ``sleep``; ``RebalanceResult.reads`` says how
+    much of ECS's shared read bucket the run used and how long it waited on its own pacing."""
     deadline = Deadline(clock, request.wait_timeout)
     run_id = request.run_id or uuid.uuid4().hex[:12]
-    api = CountingClient(ecs_client)
+    pacer = ReadPacer(request.api_read_rate, clock=clock, sleep=sleep)
+    api = CountingClient(ecs_client, pacer)
     elb = CountingClient(elb_client) if elb_client is not None else None
     aas = CountingClient(aas_client) if aas_client is not None else None
     ddb_client = ddb_client if ddb_client is not None else _ddb_like(ecs_client)
@@ -214,13 +236,14 @@ def rebalance(ecs_client: Any, request: RebalanceRequest,
     leases = (LeaseStore(ddb, request.lease_table, run_id, clock=clock,
                          lease_seconds=request.lease_seconds, sleep=sleep)
               if ddb_client is not None else None)
-    snap = take_snapshot(ecs_client, request.cluster, request.services)
+    snap = take_snapshot(ecs_client, request.cluster, request.services, pacer)
     calls, retries = snap.api_calls, snap.api_retries
     evictor = Evictor(api, snap.cluster_arn, request.limits(), deadline, elb, leases)
     current = plan(snap, request.plan_options())
     before = report(snap, request.max_skew, request.services, current, request.detail)
     result = RebalanceResult(plan=current, before=before, after=before,
-                             check_mode=request.check_mode, run_id=run_id)
+                             check_mode=request.check_mode, run_id=run_id,
+                             scope=request.scope())
     executor = Executor(api, snap.cluster_arn, deadline, run_id, request.exec_options(),
                         sleep=sleep, elb=elb, healthy_targets=evictor.healthy_targets, aas=aas,
                         leases=leases)
@@ -230,11 +253,12 @@ def rebalance(ecs_client: Any, request: RebalanceRequest,
             if leases is None:
                 raise LeaseUnavailable("no DynamoDB client for the lease table was given")
             leases.ensure_table(create=request.lease_table_create)
-            _loop(request, result, snap, evictor, executor, deadline, ecs_client)
+            _loop(request, result, snap, evictor, executor, deadline, ecs_client, pacer)
     except LeaseUnavailable as err:
         result.error = f"no lease can be had, so nothing was changed: {err}"
     except AWS_ERRORS as err:
         result.error = f"{type(err).__name__}: {err}"
+    result.reads = pacer.to_dict()
     result.api_calls = (calls + api.calls + (elb.calls if elb else 0) + (aas.calls if aas else 0)
                         + ddb.calls + result.api_calls)
     result.api_retries = (retries + api.retries + (elb.retries if elb else 0) + ddb.retries
@@ -243,7 +267,8 @@ def rebalance(ecs_client: Any, request: RebalanceRequest,
 
 
 def _loop(request: RebalanceRequest, result: RebalanceResult, snap: ClusterSnapshot,
-          evictor: Evictor, executor: Executor, deadline: Deadline, ecs_client: Any) -> None:
+          evictor: Evictor, executor: Executor, deadline: Deadline, ecs_client: Any,
+          pacer: ReadPacer) -> None:
     """Steps until balanced, nothing is granted, an error, or the deadline."""
     decision = result.decision
     while True:
@@ -261,7 +286,7 @@ def _loop(request: RebalanceRequest, result: RebalanceResult, snap: ClusterSnaps
             executor.wait_settled(touched, [t for a in step.actions for t in a.stopped_tasks])
         except SettleTimeout as err:
             result.timed_out, result.error = True, str(err)
-        snap = take_snapshot(ecs_client, request.cluster, request.services)
+        snap = take_snapshot(ecs_client, request.cluster, request.services, pacer)
         result.api_calls += snap.api_calls
         result.api_retries += snap.api_retries
         current = plan(snap, request.plan_options())
