@@ -162,7 +162,10 @@ def step(cfg: Config, budget_seconds: float, services: list[str] | None = None,
 
     emit_metrics(cfg, summary)
     log("skew_before", services={n: d["skew"] for n, d in summary["before"].items()})
-    moves = summary["plan"]["moves"] if cfg.dry_run else summary["moves"]
+    # The log keeps every move (one step's, bounded by the budget): the validate playbook
+    # checks each move's AZs from it. The returned summary counts them only.
+    granted = result.decision.moves if (cfg.dry_run and result.decision) else result.moves
+    moves = [m.to_dict() for m in granted]
     if summary["error"]:
         log("step_error", error=summary["error"], moves_made=len(moves))
     held = {s["service"]: s["lease"] for s in summary["skipped"] if s.get("lease")}

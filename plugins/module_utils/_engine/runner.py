@@ -38,7 +38,7 @@ from .lease import (
 )
 from .lock import SURGE_TAG, SurgeLock
 from .model import ClusterSnapshot
-from .plan_types import Plan, PlanOptions
+from .plan_types import Move, Plan, PlanOptions
 from .planner import plan
 from .report import report
 from .snapshot import take_snapshot
@@ -126,6 +126,7 @@ class RebalanceResult:
     run_id: str = ""
     scope: dict = field(default_factory=dict)
     reads: dict = field(default_factory=dict)
+    detail: bool | tuple[str, ...] = True
 
     @property
     def changed(self) -> bool:
@@ -179,28 +180,66 @@ class RebalanceResult:
 
     def to_dict(self) -> dict:
         """The result as the module and the Lambda return it. Its size does not grow with
-        the number of instances except through ``before``/``after`` detail (per-instance maps
-        only for the services the request asked detail for) and the moves themselves."""
-        return {"changed": self.changed, "plan": compact_plan(self.plan, self.decision),
+        the number of instances except through ``detail``: per-instance maps in
+        ``before``/``after`` and the full lists of moves (``plan.moves``, ``moves``) only for
+        the services the request asked detail for; every move is counted
+        (``plan.moves_granted``, ``moves_made``) and summarised per service
+        (``move_summary``: from and to which AZs and instances, how many)."""
+        moves = self.moves
+        return {"changed": self.changed,
+                "plan": compact_plan(self.plan, self.decision, self.detail),
                 "decision": self.decision.to_dict() if self.decision else None,
-                "moves": [m.to_dict() for m in self.moves],
+                "moves": [m.to_dict() for m in moves if _detailed(m.service, self.detail)],
+                "moves_made": len(moves), "move_summary": move_summary(moves),
                 "actions": [a.to_dict() for s in self.steps for a in s.actions],
                 "healed": [h for s in self.steps for h in s.healed],
-                "skipped": self.skipped(), "before": self.before, "after": self.after,
+                "skipped": self.skipped(), "before": self.before,
+                # Check mode moves nothing: ``after`` would repeat ``before`` in full.
+                "after": {} if self.check_mode else self.after,
                 "balanced": self.balanced, "api_calls": self.api_calls,
                 "api_retries": self.api_retries, "run_id": self.run_id,
                 "timed_out": self.timed_out, "error": self.error, "scope": self.scope,
                 "reads": self.reads, "message": self.message()}
 
 
-def compact_plan(planned: Plan, decision: Decision | None = None) -> dict:
+def _detailed(service: str, detail: bool | tuple[str, ...]) -> bool:
+    """Whether ``detail`` (True, False, or service names or ARNs) asks for ``service``."""
+    if isinstance(detail, bool):
+        return detail
+    return any(ref == service or ref.rsplit("/", 1)[-1] == service for ref in detail)
+
+
+def move_summary(moves: list[Move]) -> list[dict]:
+    """Moves per service: how many, and how many from and to each AZ and each container
+    instance (by its ID, the last part of the ARN). Bounded by the instances a service
+    touches, not by the moves: what check mode shows by default."""
+    out: dict[str, dict] = {}
+    for move in moves:
+        entry = out.setdefault(move.service, {
+            "service": move.service, "moves": 0,
+            "from": {"azs": {}, "instances": {}}, "to": {"azs": {}, "instances": {}}})
+        entry["moves"] += 1
+        for side, az, arn in (("from", move.source_az, move.source_instance),
+                              ("to", move.destination_az, move.destination_instance)):
+            counts = entry[side]
+            counts["azs"][az] = counts["azs"].get(az, 0) + 1
+            key = arn.rsplit("/", 1)[-1]
+            counts["instances"][key] = counts["instances"].get(key, 0) + 1
+    return [out[name] for name in sorted(out)]
+
+
+def compact_plan(planned: Plan, decision: Decision | None = None,
+                 detail: bool | tuple[str, ...] = True) -> dict:
     """The plan without per-instance maps (``before`` holds the distributions): the moves the
     first step would make (the evictor's grants: bounded by the budget, so the output does not
-    grow with every move the planner proposed), how many it proposed, and per service its
+    grow with every move the planner proposed; the full list only for the services ``detail``
+    names, a per-service summary for all), how many it proposed, and per service its
     status, lower bound and reason."""
     granted = decision.moves if decision is not None else list(planned.moves)
     return {"cluster": planned.cluster, "max_skew": planned.max_skew,
-            "moves": [m.to_dict() for m in granted], "moves_planned": len(planned.moves),
+            "moves": [m.to_dict() for m in granted if _detailed(m.service, detail)],
+            "moves_granted": len(granted), "move_summary": move_summary(granted),
+            "moves_planned": len(planned.moves),
             "moves_needed": planned.moves_needed,
             "message": planned.message,
             "services": [{"service": sp.service, "status": str(sp.status), "balanced": sp.balanced,
@@ -243,7 +282,7 @@ def rebalance(ecs_client: Any, request: RebalanceRequest,
     before = report(snap, request.max_skew, request.services, current, request.detail)
     result = RebalanceResult(plan=current, before=before, after=before,
                              check_mode=request.check_mode, run_id=run_id,
-                             scope=request.scope())
+                             scope=request.scope(), detail=request.detail)
     executor = Executor(api, snap.cluster_arn, deadline, run_id, request.exec_options(),
                         sleep=sleep, elb=elb, healthy_targets=evictor.healthy_targets, aas=aas,
                         leases=leases)
