@@ -147,7 +147,8 @@ def smallest_surge(snapshot: ClusterSnapshot, service_name: str, targets: Target
         return over, min(over, removable.get(arn, 0))
 
     parts = [excess(arn) for arn in after]
-    total_excess, total_removable = sum(e for e, _ in parts), sum(r for _, r in parts)
+    total_excess = sum(part[0] for part in parts)
+    total_removable = sum(part[1] for part in parts)
     first = max(1, min(needed, max_k))
     best_k, best_left = 0, -1
     for k in range(1, max(1, max_k) + 1):
@@ -283,7 +284,7 @@ def _domains(snapshot: ClusterSnapshot, member_of: tuple[str, ...],
             if not wanted or inst.capacity_provider in wanted:
                 grouped[tuple(level_value(lv, inst) for lv in attr_levels)].append(
                     (_tie_key(inst), inst.arn))
-        memo[key] = {path: (sorted(order), frozenset(a for _, a in order))
+        memo[key] = {path: (sorted(order), frozenset(entry[1] for entry in order))
                      for path, order in sorted(grouped.items())}
     return ctx.instances, memo[key]
 
@@ -355,8 +356,8 @@ class _Removals:
         chosen: list[str] = []
         taken = dict.fromkeys(self.by_instance, 0)
         while len(chosen) < count and heaps:
-            _, az = min(((heap[0][0], -per_az[az], heap[0][1], heap[0][2]), az)
-                        for az, heap in heaps.items())
+            az = min(((heap[0][0], -per_az[az], heap[0][1], heap[0][2]), az)
+                     for az, heap in heaps.items())[1]
             heap = heaps[az]
             arn = heap[0][2]
             queue = self.by_instance[arn]
