@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import replace
 from typing import Any
 
 from . import metrics
@@ -150,8 +151,19 @@ def step(cfg: Config, budget_seconds: float, services: list[str] | None = None,
     try:
         ecs, elb, aas, ddb = clients(cfg)
         sleep, clock = timers()
-        result = _runner.rebalance(ecs, request, sleep=sleep, clock=clock, elb_client=elb,
-                                   aas_client=aas, ddb_client=ddb)
+        try:
+            result = _runner.rebalance(ecs, request, sleep=sleep, clock=clock, elb_client=elb,
+                                       aas_client=aas, ddb_client=ddb)
+        except engine.UnknownServices as err:
+            # A steady state of a service deleted since: nothing to decide about it; decide
+            # about the ones that remain (a failed batch would only come back and dead-letter).
+            left = tuple(n for n in request.services or () if n not in err.names)
+            log("services_gone", services=list(err.names))
+            if not left:
+                return {"status": "ignored", "reason": str(err)}
+            result = _runner.rebalance(ecs, replace(request, services=left), sleep=sleep,
+                                       clock=clock, elb_client=elb, aas_client=aas,
+                                       ddb_client=ddb)
     except engine.EngineError as err:
         log("engine_error", error=str(err))
         emit_metrics(cfg, None)
