@@ -170,8 +170,6 @@ def step(cfg: Config, budget_seconds: float, services: list[str] | None = None,
         return {"status": "error", "reason": str(err)}
     summary = result.to_dict()
     log("scope", **summary["scope"])
-
-
     emit_metrics(cfg, summary)
     log("skew_before", services={n: d["skew"] for n, d in summary["before"].items()})
     # The log keeps every move (one step's, bounded by the budget): the validate playbook
