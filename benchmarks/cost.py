@@ -74,7 +74,7 @@ def _trigger(snap, kind: str) -> dict:
 
     os.environ.update({"TASKSPREAD_CLUSTER": snap.cluster_name, "TASKSPREAD_DRY_RUN": "true"})
     h._CONFIG = None
-    h.clients = lambda cfg: (fake, None, None)
+    h.clients = lambda cfg: (fake, None, None, None)
     h.timers = lambda: (sleep, lambda: now[0])
     names = sorted(snap.services)
     if kind == "burst":
