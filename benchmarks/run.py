@@ -3,7 +3,7 @@ by side. Writes benchmarks/results.json, benchmarks/results.md and benchmarks/sc
 prints the tables.
 
     python -m benchmarks.run                 # everything (under 15 min on 2 cores)
-    python -m benchmarks.run --only scale    # one part: scale | moves | api | sandbox | faults | availability
+    python -m benchmarks.run --only scale    # one part: scale | moves | api | sandbox | faults | availability | cost
     python -m benchmarks.run --quick         # smaller sizes, seed sandbox scenario only
 """
 
@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from . import common  # noqa: F401  (sets sys.path)
-from . import api_calls, availability, faults, moves, scale, time_to_balance
+from . import api_calls, availability, cost, faults, moves, scale, time_to_balance
 from .chart import scale_chart
 
 HERE = Path(__file__).resolve().parent
@@ -27,7 +27,8 @@ PARTS = {"scale": ("1. Planner scale", scale), "moves": ("2. Tasks stopped per s
          "sandbox": ("4. Time to balance in the sandbox (emulated seconds)", time_to_balance),
          "faults": ("5. Rebalancing under ECS API throttling", faults),
          "availability": ("6. Availability through the walkthrough (requests on the ALB)",
-                          availability)}
+                          availability),
+         "cost": ("7. Cost per trigger (issue 17)", cost)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -96,7 +96,7 @@ def measure_whole_run(instances: int, services: int, tasks: int, mode: str = "st
     import json
     from dataclasses import replace
     from tests.unit.engine.factories import synthetic_cluster
-    from .api_calls import FakeEcs
+    from tests.unit.engine.snapshot_ecs import FakeEcs
     planner = importlib.import_module(f"{ENGINE}.planner")
     snapshot = importlib.import_module(f"{ENGINE}.snapshot")
     evictor = importlib.import_module(f"{ENGINE}.evictor")
@@ -119,7 +119,7 @@ def measure_whole_run(instances: int, services: int, tasks: int, mode: str = "st
     ).decide(read, planned))
     rep, t_report = _timed(lambda: report.report(read, 1, None, planned, detail=False))
     result = runner.RebalanceResult(plan=planned, before=rep, after=rep, decision=decision,
-                                    check_mode=True)
+                                    check_mode=True, detail=False)
     output, t_dumps = _timed(lambda: json.dumps(result.to_dict()))
     parts = {k: len(json.dumps(v)) for k, v in result.to_dict().items()}
     info, t_info = _timed(lambda: json.dumps(facade.distribution_report(read, 1, None, False)))
@@ -139,7 +139,7 @@ def measure_whole_run(instances: int, services: int, tasks: int, mode: str = "st
             "surge_k_total": sum(g.surge.k for g in decision.grants if g.surge),
             "output_bytes": len(output),
             "output_bytes_by_key": dict(sorted(parts.items(), key=lambda kv: -kv[1])[:4]),
-            "plan_moves_bytes": len(json.dumps(result.to_dict()["plan"]["moves"])),
+            "plan_moves_bytes": len(json.dumps(result.to_dict()["plan"]["move_summary"])),
             "info_output_bytes": len(info), "info_plan_report_dumps_cpu_s": round(t_info, 3),
             "target_cpu_met": cpu < WHOLE_RUN_TARGET["cpu_s"],
             "target_bytes_met": len(output) < WHOLE_RUN_TARGET["bytes"]}

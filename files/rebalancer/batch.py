@@ -8,8 +8,8 @@ events that passed are the decision's reasons. A burst of steady states therefor
 decision, not one each.
 
 The batch also says what the decision is about: the services whose steady state it names and
-whether any instance event or the schedule widens it to the whole cluster (issue 17's scope;
-the engine reads the whole cluster today, the union is logged so the scope is visible).
+whether any instance event or the schedule widens it to the whole cluster (issue 17's scope:
+the engine then reads only the named services' tasks, or the whole cluster).
 """
 
 from __future__ import annotations
@@ -56,6 +56,17 @@ class BatchVerdict:
     @property
     def services(self) -> list[str]:
         return sorted({g.verdict.service for g in self.acted if g.verdict.service})
+
+    def scope_reason(self) -> str:
+        """Why the decision reads what it reads (the result's and the log's ``scope``)."""
+        widening = [g.verdict.reason for g in self.acted
+                    if g.verdict.trigger != "service_steady_state"]
+        if widening:
+            return f"the whole cluster: {widening[0]}" + (
+                f" (and {len(widening) - 1} more)" if len(widening) > 1 else "")
+        if not self.services:
+            return "the whole cluster: the steady states name no service"
+        return f"{len(self.services)} service(s) of the batch reached a steady state"
 
     @property
     def reason(self) -> str:

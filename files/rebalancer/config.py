@@ -9,8 +9,12 @@ from typing import Mapping
 
 try:  # inside the Lambda zip the engine ships as a top-level package
     from taskspread_engine import bounds
+    from taskspread_engine.aws_client import DEFAULT_READ_RATE, check_read_rate
 except ImportError:  # in the collection's checkout (unit tests)
     from ansible_collections.taskspread.ecs.plugins.module_utils._engine import bounds
+    from ansible_collections.taskspread.ecs.plugins.module_utils._engine.aws_client import (
+        DEFAULT_READ_RATE, check_read_rate,
+    )
 
 STRATEGIES = ("auto", "stop", "surge", "redeploy")
 DEFAULT_NAMESPACE = "TaskSpread/ECS"
@@ -35,6 +39,7 @@ class Config:
     metrics_namespace: str | None = DEFAULT_NAMESPACE
     metrics_per_service: bool = False
     lease_table: str = "taskspread-ecs-leases"
+    api_read_rate: float = DEFAULT_READ_RATE
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Config":
@@ -53,6 +58,7 @@ class Config:
                                                  "max_moves_per_az", None),
                    dry_run=_bool(env, "TASKSPREAD_DRY_RUN"),
                    region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
+                   api_read_rate=_rate(env, "TASKSPREAD_API_READ_RATE", DEFAULT_READ_RATE),
                    metrics_namespace=(_namespace(env) if _bool(env, "TASKSPREAD_METRICS", True)
                                       else None),
                    metrics_per_service=_bool(env, "TASKSPREAD_METRICS_PER_SERVICE"),
@@ -86,6 +92,18 @@ def _bounded_int(env: Mapping[str, str], name: str, option: str,
         return bounds.check(option, value, label=name)
     except ValueError as err:
         raise ConfigError(str(err)) from None
+
+
+def _rate(env: Mapping[str, str], name: str, default: float) -> float:
+    """Requests per second, within the engine's bounds (``check_read_rate``)."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return check_read_rate(float(raw))
+    except ValueError as err:
+        raise ConfigError(f"{name}: {err}" if "api_read_rate" in str(err) else
+                          f"{name} must be a number of requests per second, got {raw!r}") from None
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool = False) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import replace
 from typing import Any
 
 from . import metrics
@@ -69,6 +70,11 @@ def clients(cfg: Config):
             boto3.client("dynamodb", region_name=cfg.region, config=engine.client_config()))
 
 
+def timers():
+    """The engine's sleep and clock (its read pacing and waits); tests drive a manual clock."""
+    return time.sleep, time.time
+
+
 class BatchFailed(RuntimeError):
     """Raised for an SQS batch that could not be decided, so Lambda returns every message to
     the queue: it is received again after the visibility timeout and, after maxReceiveCount
@@ -91,7 +97,8 @@ def handler(event: Any, context: Any = None) -> dict:
         cluster=cfg.cluster, dry_run=cfg.dry_run)
     if not verdict.act:
         return {"status": "ignored", "reason": verdict.reason}
-    return step(cfg, remaining_seconds(context))
+    services = [verdict.service] if verdict.service else None
+    return step(cfg, remaining_seconds(context), services=services, reason=verdict.reason)
 
 
 def handle_batch(cfg: Config, event: dict, context: Any) -> dict:
@@ -111,7 +118,11 @@ def handle_batch(cfg: Config, event: dict, context: Any) -> dict:
         services=batch.services)
     if not batch.act:
         return {"status": "ignored", "reason": batch.reason, "batch_events": batch.events}
-    result = step(cfg, remaining_seconds(context))
+    # The decision is about the union of the services the batch names, unless an instance
+    # event or the schedule in it concerns the whole cluster.
+    services = None if batch.whole_cluster else batch.services
+    result = step(cfg, remaining_seconds(context), services=services,
+                  reason=batch.scope_reason())
     if result["status"] == "error":
         raise BatchFailed(f"the batch's decision failed: {result['reason']}")
     return dict(result, batch_events=batch.events, acted=len(batch.acted))
@@ -124,30 +135,53 @@ def remaining_seconds(context: Any) -> float:
     return max(1.0, getter() / 1000.0 - SAFETY_MARGIN_SECONDS)
 
 
-def step(cfg: Config, budget_seconds: float) -> dict:
+def step(cfg: Config, budget_seconds: float, services: list[str] | None = None,
+         reason: str = "") -> dict:
+    """One engine step. ``services``: decide about these services alone (a steady state names
+    its service: only their tasks are read, every other service's tasks count only as the
+    capacity they use); None: the whole cluster (a new or leaving instance, the schedule).
+    ``reason`` says why that scope, in the result and the log."""
     request = _runner.RebalanceRequest(
-        cluster=cfg.cluster, strategy=cfg.strategy, max_skew=cfg.max_skew,
+        cluster=cfg.cluster, services=tuple(services) if services else None,
+        strategy=cfg.strategy, max_skew=cfg.max_skew,
         max_moves=cfg.max_moves, max_moves_per_az=cfg.max_moves_per_az, wait=False,
         check_mode=cfg.dry_run, wait_timeout=budget_seconds,
         poll_interval=min(5.0, budget_seconds), detail=False, lease_table=cfg.lease_table,
-        lease_table_create=False)
+        lease_table_create=False, api_read_rate=cfg.api_read_rate, scope_reason=reason)
     try:
         ecs, elb, aas, ddb = clients(cfg)
-        result = _runner.rebalance(ecs, request, elb_client=elb, aas_client=aas,
-                                   ddb_client=ddb)
+        sleep, clock = timers()
+        try:
+            result = _runner.rebalance(ecs, request, sleep=sleep, clock=clock, elb_client=elb,
+                                       aas_client=aas, ddb_client=ddb)
+        except engine.UnknownServices as err:
+            # A steady state of a service deleted since: nothing to decide about it; decide
+            # about the ones that remain (a failed batch would only come back and dead-letter).
+            left = tuple(n for n in request.services or () if n not in err.names)
+            log("services_gone", services=list(err.names))
+            if not left:
+                return {"status": "ignored", "reason": str(err)}
+            result = _runner.rebalance(ecs, replace(request, services=left), sleep=sleep,
+                                       clock=clock, elb_client=elb, aas_client=aas,
+                                       ddb_client=ddb)
     except engine.EngineError as err:
         log("engine_error", error=str(err))
         emit_metrics(cfg, None)
         return {"status": "error", "reason": str(err)}
     summary = result.to_dict()
+    log("scope", **summary["scope"])
     emit_metrics(cfg, summary)
     log("skew_before", services={n: d["skew"] for n, d in summary["before"].items()})
-    moves = summary["plan"]["moves"] if cfg.dry_run else summary["moves"]
+    # The log keeps every move (one step's, bounded by the budget): the validate playbook
+    # checks each move's AZs from it. The returned summary counts them only.
+    granted = result.decision.moves if (cfg.dry_run and result.decision) else result.moves
+    moves = [m.to_dict() for m in granted]
     if summary["error"]:
         log("step_error", error=summary["error"], moves_made=len(moves))
     held = {s["service"]: s["lease"] for s in summary["skipped"] if s.get("lease")}
     if held:
         log("lease_held", leases=held)
+    log("reads", **summary["reads"])
     if moves:
         log("dry_run_plan" if cfg.dry_run else "moves", count=len(moves), moves=moves,
             leases={a["service"]: a.get("lease") for a in summary["actions"]})
@@ -156,5 +190,5 @@ def step(cfg: Config, budget_seconds: float) -> dict:
             skipped=[f"{s['service']}: {s['message']}" for s in summary["skipped"]])
     return {"status": "planned" if cfg.dry_run else ("moved" if moves else "balanced"),
             "moves": len(moves), "api_calls": summary["api_calls"],
-            "api_retries": summary["api_retries"],
-            "message": result.message()}
+            "api_retries": summary["api_retries"], "scope": summary["scope"],
+            "reads": summary["reads"], "message": result.message()}

@@ -94,15 +94,19 @@ def documents(summary: dict | None, *, cluster: str, namespace: str, timestamp_m
                           {"RunErrors": 1})]
     services: dict[str, dict] = summary.get("before") or {}
     measured = {name: e for name, e in services.items() if _measured(e)}
-    moves = [] if dry_run else summary.get("moves") or []
-    moved = Counter(m["service"] for m in moves)
+    if dry_run:
+        moved: Counter = Counter()
+    elif "move_summary" in summary:       # the default result: moves counted per service
+        moved = Counter({e["service"]: int(e["moves"]) for e in summary["move_summary"]})
+    else:                                 # a result that lists every move
+        moved = Counter(m["service"] for m in summary.get("moves") or [])
     refusals = refusal_codes(summary)
     out = [_document(namespace, timestamp_ms, {"Cluster": cluster}, {
         "ServicesOutOfBalance": sum(1 for e in measured.values() if _out_of_balance(e)),
         "MaxAzSkew": max((_skew(e, AZ_LEVEL) for e in measured.values()), default=0),
         "MaxInstanceSkew": max((_skew(e, INSTANCE_LEVEL) for e in measured.values()),
                                default=0),
-        "TasksMoved": len(moves),
+        "TasksMoved": sum(moved.values()),
         "MovesPlanned": int((summary.get("plan") or {}).get("moves_planned", 0)),
         "Refusals": sum(refusals.values()),
         "ApiCalls": int(summary.get("api_calls", 0)),

@@ -39,7 +39,8 @@ options:
     description:
       - Which services get per-instance counts and targets (C(instances), C(targets),
         C(ineligible), C(complete)) besides their summary, and whether the cluster's instance
-        list is returned.
+        list is returned; for C(taskspread.ecs.rebalance), also which services' moves are
+        listed in full (every move is summarised per service either way).
       - C(false) (the default) keeps the output independent of the number of instances;
         C(true) for all services, or a list of service names or ARNs.
     type: raw

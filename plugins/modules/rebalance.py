@@ -27,6 +27,9 @@ description:
     FARGATE, FARGATE_SPOT and EXTERNAL services are skipped with the reason.
   - In check mode the module returns the plan and the first step's decision and changes
     nothing. With C(--diff) it shows the distribution before and after.
+  - Moves are summarised per service by default (how many, from and to which Availability
+    Zones and container instances), so the output stays small on big clusters; O(detail)
+    adds the full list of moves for the services it names (C(true) for all).
 author:
   - taskspread.ecs maintainers (@taskspread)
 options:
@@ -118,6 +121,16 @@ options:
         runners whose clocks disagree do not take each other's live leases.
     type: int
     default: 60
+  api_read_rate:
+    description:
+      - ECS read requests per second this run may make (0.5 to 20), paced by a client-side
+        token bucket with a burst of one second's worth.
+      - ECS gives each account and Region one bucket of about 20 ListTasks and DescribeTasks
+        requests per second, shared with every other caller (deploy pipelines, the console,
+        other controllers). The default, 5, leaves three quarters of it to them.
+      - RV(reads) reports the seconds of that bucket the run used and how long it waited.
+    type: float
+    default: 5.0
 extends_documentation_fragment:
   - taskspread.ecs.cluster
   - amazon.aws.common.modules
@@ -152,14 +165,61 @@ changed:
   type: bool
 plan:
   description:
-    - The first plan, compact. C(moves) are the moves the first step makes (or, in check mode,
-      would make), the evictor's grants, at most the step's budget. C(moves_planned) counts
-      every move the planner proposed, C(moves_needed) is the lower bound. C(services) gives
-      per service its status, C(moves_needed), C(reason) and C(skip).
+    - The first plan, compact. C(moves_granted) counts the moves the first step makes (or, in
+      check mode, would make), the evictor's grants, at most the step's budget;
+      C(move_summary) summarises them per service like RV(move_summary); C(moves) lists them
+      for the services O(detail) names only. C(moves_planned) counts every move the planner
+      proposed, C(moves_needed) is the lower bound. C(services) gives per service its status,
+      C(moves_needed), C(reason) and C(skip).
+  returned: always
+  type: dict
+moves_made:
+  description: How many tasks the run moved.
+  returned: always
+  type: int
+move_summary:
+  description:
+    - The moves executed, per service; check mode executes none (see the plan's
+      C(move_summary)).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    service:
+      description: Service name.
+      type: str
+    moves:
+      description: How many of its tasks moved.
+      type: int
+    from:
+      description: Moves out of each Availability Zone (C(azs)) and container instance ID
+        (C(instances)).
+      type: dict
+    to:
+      description: Moves into each Availability Zone (C(azs)) and container instance ID
+        (C(instances)).
+      type: dict
+  sample: [{"service": "web", "moves": 2, "from": {"azs": {"us-east-1a": 2},
+            "instances": {"0f3c": 2}}, "to": {"azs": {"us-east-1b": 1, "us-east-1c": 1},
+            "instances": {"9a1d": 1, "77be": 1}}}]
+scope:
+  description:
+    - What the run read and decided about, and why. C(read) is C(services) when O(services)
+      names some (only their tasks are read; every other service's tasks count as the
+      capacity they use, from each instance's remaining resources) or C(cluster).
+  returned: always
+  type: dict
+  sample: {"read": "services", "services": ["web"], "reason": "the request names these services"}
+reads:
+  description:
+    - The run's ECS reads against O(api_read_rate). C(reads) counts them,
+      C(shared_read_bucket_calls) the ListTasks and DescribeTasks among them,
+      C(shared_read_bucket_seconds) the seconds of ECS's shared 20-per-second bucket those
+      used, C(read_pacing_wait_seconds) the time the run waited on its own pacing.
   returned: always
   type: dict
 moves:
-  description: The moves executed, in order.
+  description: The moves executed, in order, for the services O(detail) names (empty by default).
   returned: always
   type: list
   elements: dict
@@ -210,8 +270,8 @@ after:
   description:
     - Per service, its distribution after the run, read again after the last step (also with
       O(wait=false), without waiting for it to settle).
-    - Equal to RV(before) in check mode and when nothing changed; the diff then shows the
-      plan's predicted counts.
+    - Empty in check mode, which moves nothing (RV(before) holds the distributions); the diff
+      then shows the plan's predicted counts.
   returned: always
   type: dict
 balanced:
@@ -292,7 +352,7 @@ def build_request(module):
             wait=params["wait"],
             wait_timeout=params["wait_timeout"], check_mode=module.check_mode,
             protection_minutes=params["protection_minutes"],
-            poll_interval=params["poll_interval"],
+            poll_interval=params["poll_interval"], api_read_rate=params["api_read_rate"],
             lease_table=params["lease_table"], lease_seconds=params["lease_seconds"],
             lease_table_create=params["lease_table_create"] and not module.check_mode,
             detail=detail if isinstance(detail, bool) else tuple(detail))
@@ -330,6 +390,7 @@ def main():
         lease_table=dict(type="str", default="taskspread-ecs-leases"),
         lease_table_create=dict(type="bool", default=True),
         lease_seconds=dict(type="int", default=60),
+        api_read_rate=dict(type="float", default=5.0),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     request = build_request(module)

@@ -55,7 +55,8 @@ def test_a_burst_of_steady_states_through_the_queue_is_one_decision(sandbox, wal
     for i in range(20):                                 # a burst: one every 2 s
         eventbridge.emit(sandbox, {
             "detail-type": "ECS Service Action", "source": "aws.ecs",
-            "resources": [f"arn:aws:ecs:us-east-1:123456789012:service/demo/svc-{i % 5}"],
+            "resources": [f"arn:aws:ecs:us-east-1:123456789012:service/demo/"
+                          f"{'sample-app' if i % 2 else f'gone-{i % 3}'}"],
             "detail": {"clusterArn": CLUSTER_ARN, "eventName": "SERVICE_STEADY_STATE",
                        "eventType": "INFO"}})
         sandbox.advance(2)
@@ -66,14 +67,19 @@ def test_a_burst_of_steady_states_through_the_queue_is_one_decision(sandbox, wal
     triggered = log_lines(aws, "triggered")
     assert sum(t["batch_events"] for t in triggered) == 20
     assert all(t["trigger"] == "sqs_batch" for t in triggered)
-    assert triggered[0]["services"] == [f"svc-{i}" for i in range(5)]
+    assert triggered[0]["services"] == ["gone-0", "gone-1", "gone-2", "sample-app"]
     reads = log_lines(aws, "skew_before")               # one per engine run that read ECS
     assert 1 <= len(reads) <= 2
     [plan] = log_lines(aws, "dry_run_plan")[:1]
 
     direct = runner.rebalance(
         _ecs(sandbox), runner.RebalanceRequest(cluster="demo", check_mode=True, wait=False,
-                                               detail=False)).to_dict()
+                                               detail=True)).to_dict()
+    # The batch's decision reads only the services it names that exist (deleted ones are
+    # logged and dropped), here the cluster's one service: the same moves as a direct run.
+    assert log_lines(aws, "services_gone")[0]["services"] == ["gone-0", "gone-1", "gone-2"]
+    assert log_lines(aws, "scope")[0]["read"] == "services"
+    assert log_lines(aws, "scope")[0]["services"] == ["sample-app"]
     assert plan["count"] == len(direct["plan"]["moves"]) > 0
     assert plan["moves"] == json.loads(json.dumps(direct["plan"]["moves"]))
     assert int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[

@@ -125,8 +125,8 @@ class Decision:
 
 def default_max_moves(snapshot: ClusterSnapshot) -> int:
     """The step's budget when ``Limits.max_moves`` is None: 10% of the cluster's live tasks,
-    at least 1."""
-    return max(1, snapshot.task_count() // 10)
+    at least 1 (from DescribeClusters when the read was scoped to some services)."""
+    return max(1, snapshot.cluster_tasks() // 10)
 
 
 def floor_running(service: Service) -> int:

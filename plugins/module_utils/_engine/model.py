@@ -183,6 +183,10 @@ class ClusterSnapshot:
     ARN. ``services``: by service name. ``tasks``: by service name, each tuple sorted by ARN;
     every service in ``services`` has an entry (maybe empty). ``api_calls``: ECS API calls made
     to read it (pages count one each); ``api_retries``: retries botocore made for them.
+    ``scoped``: only the named services were read (their tasks; other services' tasks are in
+    the instances' remaining resources only); ``cluster_task_count``: the cluster's running
+    and pending tasks from DescribeClusters, kept by a scoped read (None for a whole read,
+    whose ``task_count()`` is the same figure counted task by task).
     """
 
     cluster_name: str
@@ -192,12 +196,19 @@ class ClusterSnapshot:
     tasks: Mapping[str, tuple[Task, ...]]
     api_calls: int = 0
     api_retries: int = 0
+    scoped: bool = False
+    cluster_task_count: int | None = None
 
     def instance_map(self) -> dict[str, Instance]:
         return {inst.arn: inst for inst in self.instances}
 
     def task_count(self) -> int:
         return sum(len(tasks) for tasks in self.tasks.values())
+
+    def cluster_tasks(self) -> int:
+        """The cluster's live tasks: counted from a whole read, from DescribeClusters for a
+        scoped one (which read only some services' tasks)."""
+        return self.task_count() if self.cluster_task_count is None else self.cluster_task_count
 
     def service_names(self, refs: Iterable[str]) -> tuple[str, ...]:
         """The snapshot's service names for ``refs`` given as names or ARNs (ECS accepts

@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import bounds
-from .aws_client import CountingClient, client_config
+from .aws_client import (
+    DEFAULT_READ_RATE, CountingClient, ReadPacer, check_read_rate, client_config,
+)
 from .codes import Reason, Status
 from .deadline import Deadline
 from .errors import LeaseUnavailable, SettleTimeout
@@ -37,7 +39,7 @@ from .lease import (
 )
 from .lock import SURGE_TAG, SurgeLock
 from .model import ClusterSnapshot
-from .plan_types import Plan, PlanOptions
+from .plan_types import Move, Plan, PlanOptions
 from .planner import plan
 from .report import report
 from .snapshot import check_services, take_snapshot
@@ -64,6 +66,8 @@ class RebalanceRequest:
     lease_table: str = DEFAULT_TABLE
     lease_seconds: float = DEFAULT_LEASE_SECONDS
     lease_table_create: bool = True
+    api_read_rate: float = DEFAULT_READ_RATE
+    scope_reason: str = ""
 
     def __post_init__(self) -> None:
         if not self.cluster:
@@ -72,6 +76,7 @@ class RebalanceRequest:
         bounds.check("max_skew", self.max_skew)
         bounds.check("wait_timeout", self.wait_timeout)
         bounds.check("poll_interval", self.poll_interval)
+        check_read_rate(self.api_read_rate)
         if self.poll_interval > self.wait_timeout:
             raise ValueError(f"poll_interval ({self.poll_interval}) must not exceed "
                              f"wait_timeout ({self.wait_timeout})")
@@ -84,6 +89,16 @@ class RebalanceRequest:
     def plan_options(self) -> PlanOptions:
         """The planner proposes every move; the evictor spends the budget."""
         return PlanOptions(services=self.services, max_skew=self.max_skew)
+
+    def scope(self) -> dict:
+        """Which part of the cluster the run reads and decides about, and why: the named
+        services alone (their tasks; other services' tasks count only as the capacity they
+        use) or the whole cluster."""
+        if self.services:
+            return {"read": "services", "services": list(self.services),
+                    "reason": self.scope_reason or "the request names these services"}
+        return {"read": "cluster", "services": None,
+                "reason": self.scope_reason or "no services named: the whole cluster"}
 
     def limits(self) -> Limits:
         return Limits(strategy=self.strategy, max_moves=self.max_moves,
@@ -113,6 +128,9 @@ class RebalanceResult:
     run_id: str = ""
     unsettled: tuple[str, ...] = ()
     would_heal: tuple[str, ...] = ()
+    scope: dict = field(default_factory=dict)
+    reads: dict = field(default_factory=dict)
+    detail: bool | tuple[str, ...] = True
 
     @property
     def changed(self) -> bool:
@@ -175,28 +193,67 @@ class RebalanceResult:
 
     def to_dict(self) -> dict:
         """The result as the module and the Lambda return it. Its size does not grow with
-        the number of instances except through ``before``/``after`` detail (per-instance maps
-        only for the services the request asked detail for) and the moves themselves."""
-        return {"changed": self.changed, "plan": compact_plan(self.plan, self.decision),
+        the number of instances except through ``detail``: per-instance maps in
+        ``before``/``after`` and the full lists of moves (``plan.moves``, ``moves``) only for
+        the services the request asked detail for; every move is counted
+        (``plan.moves_granted``, ``moves_made``) and summarised per service
+        (``move_summary``: from and to which AZs and instances, how many)."""
+        moves = self.moves
+        return {"changed": self.changed,
+                "plan": compact_plan(self.plan, self.decision, self.detail),
                 "decision": self.decision.to_dict() if self.decision else None,
-                "moves": [m.to_dict() for m in self.moves],
+                "moves": [m.to_dict() for m in moves if _detailed(m.service, self.detail)],
+                "moves_made": len(moves), "move_summary": move_summary(moves),
                 "actions": [a.to_dict() for s in self.steps for a in s.actions],
                 "healed": (list(self.would_heal) if self.check_mode
                            else [h for s in self.steps for h in s.healed]),
-                "skipped": self.skipped(), "before": self.before, "after": self.after,
+                "skipped": self.skipped(), "before": self.before,
+                # Check mode moves nothing: ``after`` would repeat ``before`` in full.
+                "after": {} if self.check_mode else self.after,
                 "balanced": self.balanced, "api_calls": self.api_calls,
                 "api_retries": self.api_retries, "run_id": self.run_id,
-                "timed_out": self.timed_out, "error": self.error, "message": self.message()}
+                "timed_out": self.timed_out, "error": self.error, "scope": self.scope,
+                "reads": self.reads, "message": self.message()}
 
 
-def compact_plan(planned: Plan, decision: Decision | None = None) -> dict:
+def _detailed(service: str, detail: bool | tuple[str, ...]) -> bool:
+    """Whether ``detail`` (True, False, or service names or ARNs) asks for ``service``."""
+    if isinstance(detail, bool):
+        return detail
+    return any(ref == service or ref.rsplit("/", 1)[-1] == service for ref in detail)
+
+
+def move_summary(moves: list[Move]) -> list[dict]:
+    """Moves per service: how many, and how many from and to each AZ and each container
+    instance (by its ID, the last part of the ARN). Bounded by the instances a service
+    touches, not by the moves: what check mode shows by default."""
+    out: dict[str, dict] = {}
+    for move in moves:
+        entry = out.setdefault(move.service, {
+            "service": move.service, "moves": 0,
+            "from": {"azs": {}, "instances": {}}, "to": {"azs": {}, "instances": {}}})
+        entry["moves"] += 1
+        for side, az, arn in (("from", move.source_az, move.source_instance),
+                              ("to", move.destination_az, move.destination_instance)):
+            counts = entry[side]
+            counts["azs"][az] = counts["azs"].get(az, 0) + 1
+            key = arn.rsplit("/", 1)[-1]
+            counts["instances"][key] = counts["instances"].get(key, 0) + 1
+    return [out[name] for name in sorted(out)]
+
+
+def compact_plan(planned: Plan, decision: Decision | None = None,
+                 detail: bool | tuple[str, ...] = True) -> dict:
     """The plan without per-instance maps (``before`` holds the distributions): the moves the
     first step would make (the evictor's grants: bounded by the budget, so the output does not
-    grow with every move the planner proposed), how many it proposed, and per service its
+    grow with every move the planner proposed; the full list only for the services ``detail``
+    names, a per-service summary for all), how many it proposed, and per service its
     status, lower bound and reason."""
     granted = decision.moves if decision is not None else list(planned.moves)
     return {"cluster": planned.cluster, "max_skew": planned.max_skew,
-            "moves": [m.to_dict() for m in granted], "moves_planned": len(planned.moves),
+            "moves": [m.to_dict() for m in granted if _detailed(m.service, detail)],
+            "moves_granted": len(granted), "move_summary": move_summary(granted),
+            "moves_planned": len(planned.moves),
             "moves_needed": planned.moves_needed,
             "message": planned.message,
             "services": [{"service": sp.service, "status": str(sp.status), "balanced": sp.balanced,
@@ -217,10 +274,14 @@ def rebalance(ecs_client: Any, request: RebalanceRequest,
     service's MinCapacity; ``ddb_client`` (DynamoDB) holds the per-service leases in
     ``request.lease_table`` (without it, one is made for the ECS client's region and, when the
     ECS client has a custom endpoint, that endpoint). AWS errors after the first read end the
-    run with the result so far (``error``)."""
+    run with the result so far (``error``). Every ECS read of the run (snapshots, the
+    evictor's and executor's reads) is paced by one ``ReadPacer`` at
+    ``request.api_read_rate``, sleeping through ``sleep``; ``RebalanceResult.reads`` says how
+    much of ECS's shared read bucket the run used and how long it waited on its own pacing."""
     deadline = Deadline(clock, request.wait_timeout)
     run_id = request.run_id or uuid.uuid4().hex[:12]
-    api = CountingClient(ecs_client)
+    pacer = ReadPacer(request.api_read_rate, clock=clock, sleep=sleep)
+    api = CountingClient(ecs_client, pacer)
     elb = CountingClient(elb_client) if elb_client is not None else None
     aas = CountingClient(aas_client) if aas_client is not None else None
     ddb_client = ddb_client if ddb_client is not None else _ddb_like(ecs_client)
@@ -228,13 +289,14 @@ def rebalance(ecs_client: Any, request: RebalanceRequest,
     leases = (LeaseStore(ddb, request.lease_table, run_id, clock=clock,
                          lease_seconds=request.lease_seconds, sleep=sleep)
               if ddb_client is not None else None)
-    snap = take_snapshot(ecs_client, request.cluster, request.services)
+    snap = take_snapshot(ecs_client, request.cluster, request.services, pacer)
     calls, retries = snap.api_calls, snap.api_retries
     evictor = Evictor(api, snap.cluster_arn, request.limits(), deadline, elb, leases)
     current = plan(snap, request.plan_options())
     before = report(snap, request.max_skew, request.services, current, request.detail)
     result = RebalanceResult(plan=current, before=before, after=before,
-                             check_mode=request.check_mode, run_id=run_id)
+                             check_mode=request.check_mode, run_id=run_id,
+                             scope=request.scope(), detail=request.detail)
     executor = Executor(api, snap.cluster_arn, deadline, run_id, request.exec_options(),
                         sleep=sleep, elb=elb, healthy_targets=evictor.healthy_targets, aas=aas,
                         leases=leases)
@@ -247,11 +309,12 @@ def rebalance(ecs_client: Any, request: RebalanceRequest,
             if leases is None:
                 raise LeaseUnavailable("no DynamoDB client for the lease table was given")
             leases.ensure_table(create=request.lease_table_create)
-            _loop(request, result, snap, evictor, executor, deadline, ecs_client)
+            _loop(request, result, snap, evictor, executor, deadline, ecs_client, pacer)
     except LeaseUnavailable as err:
         result.error = f"no lease can be had, so nothing was changed: {err}"
     except AWS_ERRORS as err:
         result.error = f"{type(err).__name__}: {err}"
+    result.reads = pacer.to_dict()
     result.api_calls = (calls + api.calls + (elb.calls if elb else 0) + (aas.calls if aas else 0)
                         + ddb.calls + result.api_calls)
     result.api_retries = (retries + api.retries + (elb.retries if elb else 0) + ddb.retries
@@ -260,7 +323,8 @@ def rebalance(ecs_client: Any, request: RebalanceRequest,
 
 
 def _loop(request: RebalanceRequest, result: RebalanceResult, snap: ClusterSnapshot,
-          evictor: Evictor, executor: Executor, deadline: Deadline, ecs_client: Any) -> None:
+          evictor: Evictor, executor: Executor, deadline: Deadline, ecs_client: Any,
+          pacer: ReadPacer) -> None:
     """Steps until balanced, nothing is granted, an error, or the deadline."""
     decision = result.decision
     while True:
@@ -284,7 +348,7 @@ def _loop(request: RebalanceRequest, result: RebalanceResult, snap: ClusterSnaps
                 result.timed_out, result.error = True, str(err)
         # Read the world once more, also without waiting: ``after`` and ``balanced`` describe
         # the cluster after the step, never the read taken before it.
-        snap = take_snapshot(ecs_client, request.cluster, request.services)
+        snap = take_snapshot(ecs_client, request.cluster, request.services, pacer)
         result.api_calls += snap.api_calls
         result.api_retries += snap.api_retries
         current = plan(snap, request.plan_options())

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .aws_client import CountingClient, chunks
+from .aws_client import CountingClient, ReadPacer, chunks
 from .errors import ClusterNotFound, UnknownServices
 from .lock import STEP_TAG
 from .model import (
@@ -44,17 +44,26 @@ def check_services(services: Iterable[str] | None) -> tuple[str, ...] | None:
 
 
 def take_snapshot(ecs_client: Any, cluster: str,
-                  services: Iterable[str] | None = None) -> ClusterSnapshot:
+                  services: Iterable[str] | None = None,
+                  pacer: ReadPacer | None = None) -> ClusterSnapshot:
     """Read ``cluster``: instances, services (all, or the named ones), their live tasks.
 
     ``services`` may name services by name or by ARN (ECS accepts both); the snapshot keys
-    them by name either way. Raises ``ClusterNotFound`` and ``UnknownServices`` (the caller's
-    spellings that do not exist or are INACTIVE), and ``ValueError`` for an empty list (see
-    ``check_services``); botocore errors propagate unchanged.
+    them by name either way. Naming services makes it a *scoped* read: only those services'
+    tasks are listed and described (ListTasks by ``serviceName``); every other service's tasks
+    are seen only as the capacity they use, in each instance's ``remainingResources``, which
+    is what the planner and the surge prediction take capacity from in either read. The
+    scoped snapshot keeps the cluster's task count from DescribeClusters
+    (``cluster_task_count``) for the default disruption budget.
+
+    ``pacer`` paces every read (``aws_client.ReadPacer``). Raises ``ClusterNotFound`` and
+    ``UnknownServices`` (the caller's spellings that do not exist or are INACTIVE), and
+    ``ValueError`` for an empty list (see ``check_services``); botocore errors propagate
+    unchanged.
     """
     services = check_services(services)
-    api = CountingClient(ecs_client)
-    cluster_name, cluster_arn, default_strategy = _describe_cluster(api, cluster)
+    api = CountingClient(ecs_client, pacer)
+    cluster_name, cluster_arn, default_strategy, cluster_tasks = _describe_cluster(api, cluster)
     instances = _read_instances(api, cluster_arn)
     wanted = None if services is None else sorted(set(services))
     service_docs = _read_services(api, cluster_arn, cluster_name, wanted)
@@ -68,19 +77,23 @@ def take_snapshot(ecs_client: Any, cluster: str,
     return ClusterSnapshot(cluster_name=cluster_name, cluster_arn=cluster_arn,
                            instances=tuple(sorted(instances, key=lambda i: i.arn)),
                            services=dict(sorted(svc_map.items())), tasks=tasks,
-                           api_calls=api.calls, api_retries=api.retries)
+                           api_calls=api.calls, api_retries=api.retries,
+                           scoped=wanted is not None,
+                           cluster_task_count=cluster_tasks if wanted is not None else None)
 
 
 def _describe_cluster(api: CountingClient, cluster: str
-                      ) -> tuple[str, str, tuple[CapacityProviderItem, ...]]:
-    """Name, ARN and defaultCapacityProviderStrategy of the (not INACTIVE) cluster."""
+                      ) -> tuple[str, str, tuple[CapacityProviderItem, ...], int]:
+    """Name, ARN, defaultCapacityProviderStrategy and running + pending task count of the
+    (not INACTIVE) cluster."""
     resp = api.call("describe_clusters", clusters=[cluster])
     found = [c for c in resp.get("clusters", []) if c.get("status") != "INACTIVE"]
     if not found:
         raise ClusterNotFound(cluster)
     doc = found[0]
     return (doc["clusterName"], doc["clusterArn"],
-            _strategy(doc.get("defaultCapacityProviderStrategy")))
+            _strategy(doc.get("defaultCapacityProviderStrategy")),
+            int(doc.get("runningTasksCount") or 0) + int(doc.get("pendingTasksCount") or 0))
 
 
 def _strategy(items: list[dict] | None) -> tuple[CapacityProviderItem, ...]:

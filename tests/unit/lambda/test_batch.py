@@ -27,8 +27,9 @@ def env(monkeypatch):
     monkeypatch.setenv("TASKSPREAD_CLUSTER", "demo")
     steps = []
 
-    def fake_step(cfg, budget):
+    def fake_step(cfg, budget, services=None, reason=""):
         steps.append(cfg.cluster)
+        scopes.append((services, reason))
         return {"status": "balanced", "moves": 0, "api_calls": 7, "api_retries": 0,
                 "message": "balanced"}
 
@@ -38,6 +39,14 @@ def env(monkeypatch):
     monkeypatch.setattr(h, "step", fake_step)
     monkeypatch.setattr(h, "clients", no_aws)
     return steps
+
+
+scopes: list = []
+
+
+@pytest.fixture(autouse=True)
+def _fresh_scopes():
+    scopes.clear()
 
 
 def test_recorded_batches_are_recognised_and_single_events_are_not():
@@ -58,6 +67,8 @@ def test_a_burst_of_steady_states_is_one_decision_about_the_services_it_names(en
     assert [a["message_id"][-1] for a in line["acted"]] == ["1", "2", "4"]
     assert {a["trigger"] for a in line["acted"]} == {"service_steady_state"}
     assert line["scope"] == "services" and line["services"] == ["api", "sample-app"]
+    # The one decision reads those two services alone (issue 17: a trigger costs what it needs).
+    assert scopes == [(["api", "sample-app"], "2 service(s) of the batch reached a steady state")]
 
 
 def test_an_instance_event_in_the_batch_widens_the_decision_to_the_cluster(env, capsys):
@@ -70,6 +81,8 @@ def test_an_instance_event_in_the_batch_widens_the_decision_to_the_cluster(env, 
     h.handler(sample("sqs_batch_with_new_instance"), None)
     [line] = [x for x in log_lines(capsys) if x["event"] == "triggered"]
     assert line["scope"] == "cluster" and env == ["demo"]
+    assert scopes == [(None, "the whole cluster: instance i-0123456789abcdef0 is ACTIVE and "
+                             "empty")]
 
 
 def test_a_batch_without_a_trigger_makes_no_aws_call(env, capsys):
@@ -81,7 +94,8 @@ def test_a_batch_without_a_trigger_makes_no_aws_call(env, capsys):
 
 
 def test_a_failed_decision_returns_the_whole_batch_to_the_queue(env, monkeypatch):
-    monkeypatch.setattr(h, "step", lambda cfg, budget: {"status": "error", "reason": "throttled"})
+    monkeypatch.setattr(h, "step", lambda cfg, budget, **_: {"status": "error",
+                                                             "reason": "throttled"})
     with pytest.raises(h.BatchFailed, match="the batch's decision failed: throttled"):
         h.handler(sample("sqs_batch_steady_states"), None)
 

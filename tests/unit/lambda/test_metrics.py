@@ -101,9 +101,20 @@ def test_every_document_is_valid_emf():
             assert isinstance(doc[metric["Name"]], int) and metric["Unit"] == "Count"
 
 
-class _Result:
+class _Move:
     def __init__(self, data: dict):
         self.data = data
+
+    def to_dict(self) -> dict:
+        return self.data
+
+
+class _Result:
+    def __init__(self, data: dict):
+        self.data = {"scope": {"read": "cluster", "services": None, "reason": "test"},
+                     "reads": {"reads": 0}, **data}
+        self.moves = [_Move(m) for m in data.get("moves", [])]
+        self.decision = None
 
     def to_dict(self) -> dict:
         return self.data
@@ -133,6 +144,7 @@ def test_the_handler_prints_the_documents(monkeypatch, capsys, env, expected):
         assert printed == [dict(d, _aws={**d["_aws"], "CloudWatchMetrics": [
             {**d["_aws"]["CloudWatchMetrics"][0], "Namespace": expected}]})
             for d in metrics.documents(data, cluster="demo", namespace=NS, timestamp_ms=TS)]
+        assert printed[0]["TasksMoved"] == 2
     assert all("_aws" not in line for line in lines if "event" in line)
 
 
@@ -142,3 +154,10 @@ def test_a_bad_namespace_is_a_config_error(value):
 
     with pytest.raises(ConfigError, match="TASKSPREAD_METRICS_NAMESPACE"):
         Config.from_env({"TASKSPREAD_CLUSTER": "c", "TASKSPREAD_METRICS_NAMESPACE": value})
+
+
+def test_tasks_moved_from_the_default_per_service_summary():
+    data = summary(moves=[], move_summary=[{"service": "api", "moves": 3, "from": {}, "to": {}}])
+    [cluster_doc] = [d for d in metrics.documents(data, cluster="demo", namespace=NS,
+                                                  timestamp_ms=TS) if "Reason" not in d]
+    assert cluster_doc["TasksMoved"] == 3
