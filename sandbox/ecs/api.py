@@ -726,21 +726,28 @@ def stop_task(plane: EcsControlPlane, p: Params) -> dict:
     return {"task": task.to_api(include={"TAGS"})}
 
 
-def describe_tasks(plane: EcsControlPlane, p: Params) -> dict:
+def _describe_each(plane: EcsControlPlane, p: Params, field: str, kind: str,
+                   find: Callable[[Any, str], Any]) -> dict:
+    """ECS's Describe* of a cluster's tasks or container instances: at most 100 references,
+    each described or reported MISSING (a short id as the ARN ECS would have given it)."""
     cluster = plane.get_cluster(p.get("cluster"))
-    refs = _req(p, "tasks")
+    refs = _req(p, field)
     if len(refs) > 100:
-        raise errors.invalid("tasks can have at most 100 items.")
+        raise errors.invalid(f"{field} can have at most 100 items.")
     include = _include(p)
     out, failures = [], []
     for ref in refs:
-        task = plane.find_task(cluster, ref)
-        if task is None:
+        found = find(cluster, ref)
+        if found is None:
             failures.append(_missing(ref if ref.startswith("arn:") else plane.arn(
-                f"task/{cluster.name}/{ref}")))
+                f"{kind}/{cluster.name}/{ref}")))
         else:
-            out.append(task.to_api(include=include))
-    return {"tasks": out, "failures": failures}
+            out.append(found.to_api(include=include))
+    return {field: out, "failures": failures}
+
+
+def describe_tasks(plane: EcsControlPlane, p: Params) -> dict:
+    return _describe_each(plane, p, "tasks", "task", plane.find_task)
 
 
 def list_tasks(plane: EcsControlPlane, p: Params) -> dict:
@@ -820,20 +827,8 @@ def deregister_container_instance(plane: EcsControlPlane, p: Params) -> dict:
 
 
 def describe_container_instances(plane: EcsControlPlane, p: Params) -> dict:
-    cluster = plane.get_cluster(p.get("cluster"))
-    refs = _req(p, "containerInstances")
-    if len(refs) > 100:
-        raise errors.invalid("containerInstances can have at most 100 items.")
-    include = _include(p)
-    out, failures = [], []
-    for ref in refs:
-        ci = plane.find_container_instance(cluster, ref)
-        if ci is None:
-            failures.append(_missing(ref if ref.startswith("arn:") else plane.arn(
-                f"container-instance/{cluster.name}/{ref}")))
-        else:
-            out.append(ci.to_api(include=include))
-    return {"containerInstances": out, "failures": failures}
+    return _describe_each(plane, p, "containerInstances", "container-instance",
+                          plane.find_container_instance)
 
 
 def list_container_instances(plane: EcsControlPlane, p: Params) -> dict:
