@@ -14,6 +14,10 @@ from sandbox.aws import lambda_runner
 from sandbox.scenario import Driver, steady
 
 from ansible_collections.taskspread.ecs.plugins.module_utils import lambda_zip
+from ansible_collections.taskspread.ecs.plugins.module_utils._engine.aws_client import (
+    CountingClient,
+)
+from ansible_collections.taskspread.ecs.plugins.module_utils._engine.lease import LeaseStore
 
 ROOT = Path(__file__).resolve().parents[2]
 NS = "TaskSpread/ECS"
@@ -24,7 +28,10 @@ STOP_MODE = {"minimumHealthyPercent": 50, "maximumPercent": 200}
 
 
 def deploy_function(aws) -> None:
-    """The zip the rebalancer role builds: the handler package and the engine beside it."""
+    """The zip the rebalancer role builds: the handler package and the engine beside it; and
+    the lease table the role creates first (tasks/lease_table.yml): the function never creates
+    it, and without it acts on nothing."""
+    assert LeaseStore(CountingClient(aws("dynamodb")), run_id="role").ensure_table(create=True)
     code, _ = lambda_zip.build([
         {"src": str(ROOT / "files/rebalancer"), "prefix": "rebalancer"},
         {"src": str(ROOT / "plugins/module_utils/_engine"), "prefix": "taskspread_engine"}])
