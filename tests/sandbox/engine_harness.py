@@ -107,6 +107,23 @@ class Proxy:
         return call
 
 
+def kill_after_the_raise(sandbox, above: int = 4, **kw) -> "Proxy":
+    """One engine run killed right after its surge raised desiredCount above ``above`` (a
+    Lambda at its timeout mid-surge); ``kw`` go to ``run_engine``. Returns the dead client."""
+
+    def die_after_raise(name: str, call_kw: dict) -> None:
+        if name == "update_service" and call_kw.get("desiredCount", 0) > above:
+            mortal.kill()
+
+    mortal = Proxy(engine_client(sandbox), after=die_after_raise)
+    try:
+        run_engine(sandbox, ecs=mortal, **kw)
+    except Killed:
+        return mortal
+    raise AssertionError("the run was not killed: its surge never raised desiredCount "
+                         f"above {above}")
+
+
 def count_requests(client) -> Counter:
     """Count every HTTP request ``client`` is about to send (botocore ``before-send``), by
     X-Amz-Target (JSON protocols) or URL."""

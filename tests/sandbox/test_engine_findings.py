@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine_harness import (CLUSTER, SERVICE, SURGE_TAG, Killed, Proxy, engine_client,
-                            live_task_arns, protected_tasks, run_engine, service_doc,
-                            skewed_cluster, spread, tags)
+from engine_harness import (SERVICE, SURGE_TAG, kill_after_the_raise, live_task_arns,
+                            protected_tasks, run_engine, service_doc, skewed_cluster, spread,
+                            tags)
 from sandbox.scenario import Seed
 
 SURGE_SEED = dict(azs=2, instances=2, tasks=4, min_healthy_percent=100, max_percent=200)
@@ -45,13 +45,7 @@ def test_check_mode_shows_the_heal_a_real_run_would_make(sandbox):
     aws, _ = skewed_cluster(sandbox, Seed(**SURGE_SEED))
     ecs = aws("ecs")
 
-    def die_after_raise(name: str, kw: dict) -> None:
-        if name == "update_service" and kw.get("desiredCount", 0) > 4:
-            mortal.kill()
-
-    mortal = Proxy(engine_client(sandbox), after=die_after_raise)
-    with pytest.raises(Killed):
-        run_engine(sandbox, ecs=mortal, wait_timeout=300)
+    kill_after_the_raise(sandbox, wait_timeout=300)
     assert service_doc(ecs)["desiredCount"] == 5
     sandbox.advance(301)               # the killed run's lease (and deadline) expired long ago
 

@@ -12,9 +12,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from engine_harness import (CLUSTER, SERVICE, STEP_TAG, SURGE_TAG, Clock, Killed, Proxy,
-                            count_requests, describe_tasks, engine_client, live_task_arns,
-                            protected_tasks, refusals, run_engine, service_doc, skewed_cluster,
-                            spread, tags)
+                            count_requests, describe_tasks, engine_client, kill_after_the_raise,
+                            live_task_arns, protected_tasks, refusals, run_engine, service_doc,
+                            skewed_cluster, spread, tags)
 from ecs_world import World
 from sandbox.scenario import Driver, Seed, steady
 
@@ -46,13 +46,7 @@ def test_1_killed_surge_keeps_its_lease_until_it_expires_then_is_healed(sandbox)
     ecs = aws("ecs")
     assert spread(aws) == [4, 0]
 
-    def die_after_raise(name: str, kw: dict) -> None:
-        if name == "update_service" and kw.get("desiredCount", 0) > 4:
-            mortal.kill()
-
-    mortal = Proxy(engine_client(sandbox), after=die_after_raise)
-    with pytest.raises(Killed):
-        run_engine(sandbox, ecs=mortal, wait_timeout=600, lease_seconds=120)
+    kill_after_the_raise(sandbox, wait_timeout=600, lease_seconds=120)
     killed_at = sandbox.now()
     raised = service_doc(ecs)["desiredCount"]
     assert raised == 5 and SURGE_TAG not in tags(ecs), tags(ecs)

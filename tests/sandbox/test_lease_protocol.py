@@ -10,11 +10,9 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
-from engine_harness import (CLUSTER, SERVICE, SURGE_TAG, Clock, Killed, Proxy, engine_client,
-                            live_task_arns, protected_tasks, refusals, run_engine, service_doc,
-                            skewed_cluster, spread, tags)
+from engine_harness import (CLUSTER, SERVICE, SURGE_TAG, Clock, Proxy, engine_client,
+                            kill_after_the_raise, live_task_arns, protected_tasks, refusals,
+                            run_engine, service_doc, skewed_cluster, spread, tags)
 from ecs_world import World
 from sandbox.process import BIN, ROOT, ansible_env
 from sandbox.scenario import Driver, Seed, steady
@@ -206,13 +204,7 @@ def test_a_killed_run_holds_the_service_at_most_the_lease_bound(sandbox):
     aws, _ = skewed_cluster(sandbox, Seed(**SURGE_SEED))
     ecs = aws("ecs")
 
-    def die_after_raise(name: str, kw: dict) -> None:
-        if name == "update_service" and kw.get("desiredCount", 0) > 4:
-            mortal.kill()
-
-    mortal = Proxy(engine_client(sandbox), after=die_after_raise)
-    with pytest.raises(Killed):
-        run_engine(sandbox, ecs=mortal, wait_timeout=86400, lease_seconds=60)
+    kill_after_the_raise(sandbox, wait_timeout=86400, lease_seconds=60)
     killed_at = sandbox.now()
     assert service_doc(ecs)["desiredCount"] == 5
     assert "surge" in lease_item(sandbox, ecs)
@@ -295,13 +287,7 @@ def test_community_ecs_service_updates_a_leased_service(sandbox, tmp_path):
     aws, _ = skewed_cluster(sandbox, Seed(**SURGE_SEED))
     ecs = aws("ecs")
 
-    def die_after_raise(name: str, kw: dict) -> None:
-        if name == "update_service" and kw.get("desiredCount", 0) > 4:
-            mortal.kill()
-
-    mortal = Proxy(engine_client(sandbox), after=die_after_raise)
-    with pytest.raises(Killed):
-        run_engine(sandbox, ecs=mortal, wait_timeout=900)
+    kill_after_the_raise(sandbox, wait_timeout=900)
     assert "owner" in lease_item(sandbox, ecs)
     assert not [k for k in tags(ecs) if k.startswith("taskspread:")]
     playbook = tmp_path / "svc.yml"
