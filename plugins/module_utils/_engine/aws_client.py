@@ -106,6 +106,12 @@ class ReadPacer:
         self.waited += waited
         return waited
 
+    def seconds_for(self, reads: int) -> float:
+        """How long ``reads`` more reads take from now at this pacing (the tokens in the
+        bucket go first)."""
+        self._refill()
+        return max(0.0, (reads - self.tokens) / self.rate)
+
     def give_back(self, operation: str) -> None:
         """Return the token of a page that was not requested (a paginator's end: a page does
         not say whether another follows, so that token's wait is spent, not its request)."""

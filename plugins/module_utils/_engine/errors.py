@@ -75,10 +75,27 @@ class LeaseTableMissing(LeaseUnavailable):
     """The lease table does not exist (``ensure_table`` may create it)."""
 
 
+class ReadTooSlow(EngineError):
+    """The run's read of the cluster, paced at ``api_read_rate``, would outlast its deadline:
+    refused before reading the tasks, so a run that cannot finish its read never starts it
+    (a Lambda killed by its timeout mid-read would spend the account's read bucket for no
+    decision, on every trigger)."""
+
+    def __init__(self, tasks: int, calls: int, seconds: float, left: float, rate: float):
+        self.tasks, self.calls, self.seconds, self.left = tasks, calls, seconds, left
+        super().__init__(
+            f"reading {tasks} task(s) takes {calls} more ECS read(s), about {seconds:.0f} s at "
+            f"api_read_rate {rate:g}/s, and the run has {left:.0f} s left; nothing was "
+            "changed. Give the run more time (wait_timeout; the rebalancer role's "
+            "rebalancer_timeout, at most 900 s) or a higher api_read_rate (at most 20), or "
+            "name the services to decide about")
+
+
 class SurgeAbandoned(EngineError):
     """A surge could not finish (deadline, ECS refused); it was undone as far as was safe."""
 
 
 __all__ = ["ClusterNotFound", "EngineError", "ExpressionError", "LeaseError", "LeaseHeld",
            "LeaseLost", "LeaseTableMissing", "LeaseUnavailable", "ProtectionFailed",
-           "SettleTimeout", "SurgeAbandoned", "UnknownServices", "UnsupportedExpression"]
+           "ReadTooSlow", "SettleTimeout", "SurgeAbandoned", "UnknownServices",
+           "UnsupportedExpression"]

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from . import bounds
@@ -31,7 +31,7 @@ from .aws_client import (
 )
 from .codes import Reason, Status
 from .deadline import Deadline
-from .errors import LeaseUnavailable, SettleTimeout
+from .errors import LeaseUnavailable, SettleTimeout, UnknownServices
 from .evictor import Decision, Evictor, Limits
 from .executor import AWS_ERRORS, ExecOptions, Executor, StepResult
 from .lease import (
@@ -289,7 +289,7 @@ def rebalance(ecs_client: Any, request: RebalanceRequest,
     leases = (LeaseStore(ddb, request.lease_table, run_id, clock=clock,
                          lease_seconds=request.lease_seconds, sleep=sleep)
               if ddb_client is not None else None)
-    snap = take_snapshot(ecs_client, request.cluster, request.services, pacer)
+    snap = take_snapshot(ecs_client, request.cluster, request.services, pacer, deadline)
     calls, retries = snap.api_calls, snap.api_retries
     evictor = Evictor(api, snap.cluster_arn, request.limits(), deadline, elb, leases)
     current = plan(snap, request.plan_options())
@@ -347,10 +347,24 @@ def _loop(request: RebalanceRequest, result: RebalanceResult, snap: ClusterSnaps
             except SettleTimeout as err:
                 result.timed_out, result.error = True, str(err)
         # Read the world once more, also without waiting: ``after`` and ``balanced`` describe
-        # the cluster after the step, never the read taken before it.
+        # the cluster after the step, never the read taken before it. Without waiting the
+        # run ends here, so it re-reads only the services its step touched (a scoped read):
+        # the others' ``after`` is their last read, and a whole-cluster trigger does not pay
+        # for the whole read twice.
+        if not request.wait and request.services is None:
+            names = sorted(set(touched))
+            try:
+                snap = take_snapshot(ecs_client, request.cluster, names, pacer)
+            except UnknownServices as err:     # deleted since the step: nothing to report
+                names = [n for n in names if n not in err.names]
+                if not names:
+                    return
+                snap = take_snapshot(ecs_client, request.cluster, names, pacer)
+            _merge_after(result, snap, request)
+            _count_reads(result, snap)
+            return
         snap = take_snapshot(ecs_client, request.cluster, request.services, pacer)
-        result.api_calls += snap.api_calls
-        result.api_retries += snap.api_retries
+        _count_reads(result, snap)
         current = plan(snap, request.plan_options())
         result.last_plan = current
         result.after = report(snap, request.max_skew, request.services, current,
@@ -364,6 +378,25 @@ def _loop(request: RebalanceRequest, result: RebalanceResult, snap: ClusterSnaps
         if deadline.passed():
             result.timed_out = True
             return
+
+
+def _count_reads(result: RebalanceResult, snap: ClusterSnapshot) -> None:
+    result.api_calls += snap.api_calls
+    result.api_retries += snap.api_retries
+
+
+def _merge_after(result: RebalanceResult, snap: ClusterSnapshot,
+                 request: RebalanceRequest) -> None:
+    """``after`` and the latest plan from a re-read of the touched services only: theirs
+    fresh, every other service's from the run's last whole read."""
+    fresh = plan(snap, replace(request.plan_options(), services=tuple(sorted(snap.services))))
+    previous = result.last_plan or result.plan
+    by_name = {sp.service: sp for sp in previous.services}
+    by_name.update({sp.service: sp for sp in fresh.services})
+    result.last_plan = replace(previous, services=tuple(by_name[n] for n in sorted(by_name)))
+    result.after = dict(sorted({**result.after,
+                                **report(snap, request.max_skew, None, fresh,
+                                         request.detail)}.items()))
 
 
 def _ddb_like(ecs_client: Any) -> Any | None:

@@ -7,11 +7,13 @@ are the client's business: build it with ``aws_client.client_config()``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
 from .aws_client import CountingClient, ReadPacer, chunks
-from .errors import ClusterNotFound, UnknownServices
+from .deadline import Deadline
+from .errors import ClusterNotFound, ReadTooSlow, UnknownServices
 from .lock import STEP_TAG
 from .model import (
     AZ_ATTRIBUTE, CapacityProviderItem, ClusterSnapshot, Instance, PlacementConstraint,
@@ -26,6 +28,7 @@ MAX_INSTANCES_PER_DESCRIBE = 100
 MAX_TASKS_PER_DESCRIBE = 100
 MAX_SERVICES_PER_DESCRIBE = 10
 LIST_SERVICES_PAGE = 100           # ListServices maxResults maximum (its default is 10)
+LIST_TASKS_PAGE = 100              # ListTasks' default (and maximum) page
 LIVE_STATUSES = ("ACTIVE", "DRAINING")
 
 
@@ -45,7 +48,8 @@ def check_services(services: Iterable[str] | None) -> tuple[str, ...] | None:
 
 def take_snapshot(ecs_client: Any, cluster: str,
                   services: Iterable[str] | None = None,
-                  pacer: ReadPacer | None = None) -> ClusterSnapshot:
+                  pacer: ReadPacer | None = None,
+                  deadline: Deadline | None = None) -> ClusterSnapshot:
     """Read ``cluster``: instances, services (all, or the named ones), their live tasks.
 
     ``services`` may name services by name or by ARN (ECS accepts both); the snapshot keys
@@ -56,7 +60,10 @@ def take_snapshot(ecs_client: Any, cluster: str,
     scoped snapshot keeps the cluster's task count from DescribeClusters
     (``cluster_task_count``) for the default disruption budget.
 
-    ``pacer`` paces every read (``aws_client.ReadPacer``). Raises ``ClusterNotFound`` and
+    ``pacer`` paces every read (``aws_client.ReadPacer``). With a ``deadline`` too, the reads
+    still to come once the services are known (their task definitions, ListTasks and
+    DescribeTasks pages, from the services' running and pending counts) are priced at the
+    pacing first: ``ReadTooSlow`` if they would outlast it. Raises ``ClusterNotFound`` and
     ``UnknownServices`` (the caller's spellings that do not exist or are INACTIVE), and
     ``ValueError`` for an empty list (see ``check_services``); botocore errors propagate
     unchanged.
@@ -67,6 +74,8 @@ def take_snapshot(ecs_client: Any, cluster: str,
     instances = _read_instances(api, cluster_arn)
     wanted = None if services is None else sorted(set(services))
     service_docs = _read_services(api, cluster_arn, cluster_name, wanted)
+    if pacer is not None and deadline is not None:
+        _check_read_time(service_docs, wanted is not None, pacer, deadline)
     task_defs = _read_task_definitions(api, service_docs)
     no_td = (TaskResources(), (), False)
     svc_map = {doc["serviceName"]: _service(doc, *task_defs.get(doc.get("taskDefinition", ""), no_td),
@@ -80,6 +89,19 @@ def take_snapshot(ecs_client: Any, cluster: str,
                            api_calls=api.calls, api_retries=api.retries,
                            scoped=wanted is not None,
                            cluster_task_count=cluster_tasks if wanted is not None else None)
+
+
+def _check_read_time(docs: list[dict], per_service: bool, pacer: ReadPacer,
+                     deadline: Deadline) -> None:
+    counts = [int(d.get("runningCount") or 0) + int(d.get("pendingCount") or 0) for d in docs]
+    tasks = sum(counts)
+    listing = (sum(max(1, math.ceil(n / LIST_TASKS_PAGE)) for n in counts) if per_service
+               else max(1, math.ceil(tasks / LIST_TASKS_PAGE))) if docs else 0
+    calls = (len({d.get("taskDefinition") for d in docs}) + listing
+             + math.ceil(tasks / MAX_TASKS_PER_DESCRIBE))
+    seconds, left = pacer.seconds_for(calls), deadline.remaining()
+    if seconds > left:
+        raise ReadTooSlow(tasks, calls, seconds, left, pacer.rate)
 
 
 def _describe_cluster(api: CountingClient, cluster: str

@@ -5,6 +5,9 @@ import pytest
 from ansible_collections.taskspread.ecs.plugins.module_utils._engine.aws_client import (
     DEFAULT_READ_RATE, CountingClient, ReadPacer, check_read_rate,
 )
+from ansible_collections.taskspread.ecs.plugins.module_utils._engine.errors import (
+    ReadTooSlow,
+)
 from ansible_collections.taskspread.ecs.plugins.module_utils._engine.runner import (
     RebalanceRequest, rebalance,
 )
@@ -122,3 +125,38 @@ def test_a_run_reports_its_reads_and_waits_on_the_manual_clock():
     assert reads["read_pacing_wait_seconds"] == pytest.approx((calls - 2) / 2.0, abs=0.01)
     assert clock.now - 1000.0 == pytest.approx((calls - 2) / 2.0)
     assert DEFAULT_READ_RATE == RebalanceRequest(cluster="c").api_read_rate == 5.0
+
+
+def test_seconds_for_counts_the_tokens_in_the_bucket_first():
+    clock = Clock()
+    pacer = ReadPacer(4.0, clock=clock, sleep=clock.sleep)
+    assert pacer.seconds_for(4) == 0.0 and pacer.seconds_for(12) == pytest.approx(2.0)
+    for _ in range(4):
+        pacer.take("list_tasks")
+    assert pacer.seconds_for(8) == pytest.approx(2.0)
+
+
+def test_a_read_that_would_outlast_the_deadline_is_refused_before_the_tasks_are_read():
+    """At 0.5 reads a second, 40 instances / 4 services / 2,000 tasks need about 40 more
+    reads (4 task definitions, 20 ListTasks pages, 20 DescribeTasks): 80 s, more than the 30 s
+    the run has. Refused with what to change, before any task is read and with nothing
+    written; with the time it needs, the same read goes through."""
+    snap = synthetic_cluster(40, 4, 4, 2000, skew="balanced", seed=0)
+    fake = FakeEcs(snap)
+    clock = Clock()
+    with pytest.raises(ReadTooSlow) as err:
+        rebalance(fake, RebalanceRequest(cluster=snap.cluster_name, wait=False,
+                                         wait_timeout=30, api_read_rate=0.5),
+                  sleep=clock.sleep, clock=clock)
+    assert err.value.tasks == 2000 and err.value.calls == 4 + 20 + 20
+    message = str(err.value)
+    assert "reading 2000 task(s)" in message and "api_read_rate 0.5/s" in message
+    assert "nothing was changed" in message and "rebalancer_timeout" in message
+    assert fake.calls["list_tasks"] == fake.calls["describe_tasks"] == 0
+    assert not any(op.startswith(("update_", "stop_", "tag_")) for op in fake.calls)
+    clock = Clock()
+    ok = rebalance(FakeEcs(snap), RebalanceRequest(cluster=snap.cluster_name, check_mode=True,
+                                                   wait=False, wait_timeout=600,
+                                                   api_read_rate=0.5),
+                   sleep=clock.sleep, clock=clock)
+    assert ok.error == "" and len(ok.before) == 4
