@@ -17,7 +17,7 @@ import uuid
 from typing import Any, Callable, Optional
 
 from . import errors, launch, lifecycle, network, placement, revisions
-from .controllers import agent, azrebalance, capacity
+from .controllers import agent, azrebalance, capacity, scheduler
 from .hosts import build_hosts
 from .state import events
 from .errors import EcsError
@@ -418,7 +418,51 @@ def _deployment_configuration(raw: Optional[dict], current: Optional[dict] = Non
         raise errors.invalid("Deployment configuration percentages cannot be negative.")
     if mn is not None and int(mn) > 100:
         raise errors.invalid("minimumHealthyPercent cannot be greater than 100.")
+    _check_strategy(cfg)
     return cfg
+
+
+def _minutes(value: Any, name: str, low: int, high: int) -> None:
+    if value is not None and not low <= int(value) <= high:
+        raise errors.invalid(f"{name} must be between {low} and {high}.")
+
+
+def _check_strategy(cfg: dict) -> None:
+    """deploymentConfiguration's strategy, bake times and lifecycle hooks (docs/ecs-facts.md
+    §1.8, §1.11). AWS_LAMBDA hooks are refused: the sandbox does not invoke Lambda functions
+    from a deployment (README, sandbox table)."""
+    strategy = cfg.get("strategy") or "ROLLING"
+    if strategy not in revisions.STRATEGIES:
+        raise errors.invalid(f"Invalid deployment strategy: {strategy}")
+    _minutes(cfg.get("bakeTimeInMinutes"), "bakeTimeInMinutes", 0, revisions.BAKE_MAX_MINUTES)
+    linear = cfg.get("linearConfiguration") or {}
+    if linear.get("stepPercent") is not None and not 3.0 <= float(linear["stepPercent"]) <= 100:
+        raise errors.invalid("linearConfiguration.stepPercent must be between 3.0 and 100.0.")
+    _minutes(linear.get("stepBakeTimeInMinutes"), "stepBakeTimeInMinutes", 0, 1440)
+    canary = cfg.get("canaryConfiguration") or {}
+    if canary.get("canaryPercent") is not None and not 0.1 <= float(canary["canaryPercent"]) <= 100:
+        raise errors.invalid("canaryConfiguration.canaryPercent must be between 0.1 and 100.0.")
+    _minutes(canary.get("canaryBakeTimeInMinutes"), "canaryBakeTimeInMinutes", 0, 1440)
+    for hook in cfg.get("lifecycleHooks") or []:
+        kind = hook.get("targetType") or ("AWS_LAMBDA" if hook.get("hookTargetArn") else None)
+        if kind == "AWS_LAMBDA":
+            raise errors.invalid("The sandbox's ECS does not invoke AWS_LAMBDA lifecycle hooks; "
+                                 "use PAUSE hooks (targetType PAUSE).")
+        if kind != "PAUSE":
+            raise errors.invalid(f"Invalid lifecycle hook targetType: {kind}")
+        stages = hook.get("lifecycleStages") or []
+        if not stages:
+            raise errors.invalid("A lifecycle hook needs at least one lifecycleStages value.")
+        for stage in stages:
+            if stage not in revisions.HOOK_STAGES:
+                raise errors.invalid(f"Invalid lifecycle stage: {stage}")
+            if stage in revisions.NOT_FOR_PAUSE:
+                raise errors.invalid(f"PAUSE hooks cannot be configured at the {stage} stage.")
+        low, high, _ = revisions.PAUSE_TIMEOUT_MINUTES
+        timeout = hook.get("timeoutConfiguration") or {}
+        _minutes(timeout.get("timeoutInMinutes"), "timeoutInMinutes", low, high)
+        if timeout.get("action") not in (None, "CONTINUE", "ROLLBACK"):
+            raise errors.invalid(f"Invalid timeout action: {timeout['action']}")
 
 
 def _new_deployment(plane: EcsControlPlane, svc: Service, td: TaskDefinition) -> Deployment:
@@ -432,14 +476,26 @@ def _new_deployment(plane: EcsControlPlane, svc: Service, td: TaskDefinition) ->
                       rollout_state_reason=f"ECS deployment {dep_id} in progress.",
                       launch_type=svc.launch_type,
                       capacity_provider_strategy=copy.deepcopy(svc.capacity_provider_strategy)
-                      or None)
+                      or None,
+                      strategy=svc.deployment_configuration.get("strategy") or "ROLLING",
+                      config=copy.deepcopy(svc.deployment_configuration))
 
 
 def _start_deployment(plane: EcsControlPlane, svc: Service, td: TaskDefinition) -> None:
     dep = _new_deployment(plane, svc, td)
+    # A native strategy walks its lifecycle when it replaces a revision with tasks; the first
+    # deployment of a service starts its tasks as a rolling one does [I] (docs/ecs-facts.md §1.11)
+    if dep.strategy in revisions.NATIVE and svc.scheduling_strategy == "REPLICA" and any(
+            t.live for t in svc.tasks.values()):
+        dep.lifecycle_stage = "RECONCILE_SERVICE"
     for old in svc.deployments:
         old.status = "ACTIVE"
         old.updated_at = dep.created_at
+        if old.strategy in revisions.NATIVE and old.rollout_state == "IN_PROGRESS" \
+                and not old.sd_status:
+            old.sd_status = "STOPPED"
+            old.sd_reason = "Superseded by a newer service deployment."
+            old.finished_at = dep.created_at
     svc.deployments.insert(0, dep)
     svc.history.insert(0, dep)
     svc.steady = False
@@ -1217,6 +1273,47 @@ def describe_service_revisions(plane: EcsControlPlane, p: Params) -> dict:
     return {"serviceRevisions": found, "failures": failures}
 
 
+def _active_native(plane: EcsControlPlane, arn: str):
+    hit = _service_deployment(plane, arn, "service-deployment")
+    if hit is None:
+        raise errors.resource_not_found(f"Service deployment {arn} not found.")
+    svc, dep = hit
+    if dep is not svc.primary or revisions.status(svc, dep)[0] != "IN_PROGRESS":
+        raise errors.invalid(f"Service deployment {arn} is not IN_PROGRESS.")
+    return svc, dep
+
+
+def continue_service_deployment(plane: EcsControlPlane, p: Params) -> dict:
+    """A deployment paused at a PAUSE hook continues or rolls back (docs/ecs-facts.md §1.11)."""
+    arn = _req(p, "serviceDeploymentArn")
+    svc, dep = _active_native(plane, arn)
+    action = p.get("action") or "CONTINUE"
+    if action not in ("CONTINUE", "ROLLBACK"):
+        raise errors.invalid(f"Invalid action: {action}")
+    try:
+        scheduler.continue_hook(plane, svc, dep, _req(p, "hookId"), action)
+    except ValueError as exc:
+        raise errors.invalid(f"{exc}.") from None
+    return {"serviceDeploymentArn": arn}
+
+
+def stop_service_deployment(plane: EcsControlPlane, p: Params) -> dict:
+    """stopType ROLLBACK (the default) rolls an in-progress native deployment back
+    (ROLLBACK_REQUESTED, then ROLLBACK_IN_PROGRESS on the next pass); ABORT is not emulated."""
+    arn = _req(p, "serviceDeploymentArn")
+    svc, dep = _active_native(plane, arn)
+    stop_type = p.get("stopType") or "ROLLBACK"
+    if stop_type != "ROLLBACK":
+        raise errors.invalid(f"The sandbox's ECS does not emulate stopType {stop_type}; "
+                             "use ROLLBACK.")
+    if dep.strategy not in revisions.NATIVE or not dep.lifecycle_stage:
+        raise errors.invalid("The sandbox's ECS rolls back only BLUE_GREEN, LINEAR and CANARY "
+                             "deployments.")
+    scheduler.start_rollback(plane, svc, dep, "StopServiceDeployment requested a rollback.",
+                             status="ROLLBACK_REQUESTED")
+    return {"serviceDeploymentArn": arn}
+
+
 def update_container_agent(plane: EcsControlPlane, p: Params) -> dict:
     """The sandbox's agent is always the newest (API UpdateContainerAgent,
     NoUpdateAvailableException: "There's no update available for your container agent")."""
@@ -1280,6 +1377,8 @@ ACTIONS: dict[str, Callable[[EcsControlPlane, Params], dict]] = {
     "ListServiceDeployments": list_service_deployments,
     "DescribeServiceDeployments": describe_service_deployments,
     "DescribeServiceRevisions": describe_service_revisions,
+    "ContinueServiceDeployment": continue_service_deployment,
+    "StopServiceDeployment": stop_service_deployment,
     "UpdateContainerAgent": update_container_agent,
     "ListAccountSettings": list_account_settings,
     "PutAccountSetting": put_account_setting,

@@ -429,6 +429,20 @@ class Deployment:
     failed_tasks: int = 0
     launch_type: Optional[str] = "EC2"
     capacity_provider_strategy: Optional[list] = None
+    # Native strategies (BLUE_GREEN, LINEAR, CANARY: docs/ecs-facts.md §1.11); "" and ROLLING
+    # deploy rolling. The lifecycle is the scheduler's (controllers/scheduler.py).
+    strategy: str = "ROLLING"
+    config: dict = field(default_factory=dict)    # deploymentConfiguration at its start
+    lifecycle_stage: str = ""                     # ServiceDeployment.lifecycleStage
+    stage_until: Optional[float] = None           # end of a bake (traffic step or BAKE_TIME)
+    step: int = 0                                 # production traffic steps taken
+    production_weight: float = 0.0                # percent of production traffic it takes
+    test_weight: float = 0.0
+    hooks: list = field(default_factory=list)     # hook executions (lifecycleHookDetails)
+    sd_status: str = ""       # ServiceDeployment status when set (ROLLBACK_*, STOPPED)
+    sd_reason: str = ""
+    finished_at: Optional[float] = None
+    rollback: Optional[dict] = None               # {"reason", "startedAt", "to"}
 
     def to_api(self, counts: dict, ts: Ts = _epoch) -> dict:
         out = {

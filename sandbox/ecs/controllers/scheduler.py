@@ -14,6 +14,15 @@ One replica step (D = desiredCount, upper = floor(D*max%), lower = ceil(D*min%))
      bad tasks, chosen by §2 (protected tasks are never chosen).
 After the steps: deployment counts, completion, old deployments dropped, steady state.
 
+A deployment of a native strategy (BLUE_GREEN, LINEAR, CANARY; docs/ecs-facts.md §1.8,
+§1.11) that replaces a revision with tasks walks the lifecycle stages instead (``_native_step``):
+PAUSE hooks hold it at their stage until ContinueServiceDeployment or their timeout; SCALE_UP
+starts the green revision's full desired count beside the blue one (maximumPercent does not
+bound it); traffic shifts (all at once, by canary or by linear steps, each step baked on the
+sandbox clock); BAKE_TIME waits ``bakeTimeInMinutes``; CLEAN_UP stops the blue tasks. From
+SCALE_UP on, a green task that stops is replaced. A rollback makes the blue revision primary
+again and the rolling step stops the green tasks.
+
 Layer: controller (``sandbox/ecs/controllers``); imports the store and the shared task
 mechanics (``launch``, ``lifecycle``, ``network``, ``hosts``), never another controller.
 """
@@ -24,7 +33,7 @@ import math
 from collections import Counter
 from typing import TYPE_CHECKING, Optional
 
-from .. import launch, lifecycle, network
+from .. import launch, lifecycle, network, revisions
 from ..hosts import build_hosts
 from ..models import Service, Task
 from ..placement import Failure
@@ -136,10 +145,12 @@ def reconcile_service(plane: "EcsState", svc: Service) -> None:
     cluster = plane.clusters.get(svc.cluster_name)
     if cluster is None or cluster.status != "ACTIVE":
         return
-    step = _daemon_step if svc.scheduling_strategy == "DAEMON" else _replica_step
+    step = _daemon_step if svc.scheduling_strategy == "DAEMON" else (
+        _native_step if _native_active(svc) else _replica_step)
     for _ in range(8):
         if not step(plane, svc):
             break
+    _settle_rollbacks(plane, svc)
     _bookkeeping(plane, svc)
 
 
@@ -292,6 +303,217 @@ def _daemon_step(plane: "EcsState", svc: Service) -> bool:
         live_n += 1
     _started(plane, svc, started)
     return changed or bool(started)
+
+
+# ------------------------------------------------------- native strategies
+def _native_active(svc: Service) -> bool:
+    dep = svc.primary
+    return (dep.strategy in revisions.NATIVE and bool(dep.lifecycle_stage)
+            and dep.rollout_state == "IN_PROGRESS" and not dep.sd_status)
+
+
+def _native_step(plane: "EcsState", svc: Service) -> bool:
+    """One pass of the primary (green) deployment through its lifecycle stages; True when it
+    changed something (the caller repeats while it does)."""
+    dep = svc.primary
+    if _expire_hooks(plane, svc, dep):
+        return True
+    changed = False
+    for _ in range(len(revisions.STAGES) + 1):
+        if dep.sd_status:
+            return True             # a hook's timeout rolled it back
+        if dep.lifecycle_stage not in ("RECONCILE_SERVICE", "PRE_SCALE_UP"):
+            changed |= _top_up_green(plane, svc, dep)
+        done, worked = _stage_work(plane, svc, dep)
+        changed |= worked
+        if not done:
+            return changed
+        index = revisions.STAGES.index(dep.lifecycle_stage)
+        if index + 1 == len(revisions.STAGES):
+            _native_completed(plane, svc, dep)
+            return True
+        _enter(plane, dep, revisions.STAGES[index + 1])
+        changed = True
+    return changed
+
+
+def _enter(plane: "EcsState", dep, stage: str) -> None:
+    now = plane.now()
+    dep.lifecycle_stage, dep.updated_at, dep.stage_until = stage, now, None
+    if stage == "BAKE_TIME":
+        minutes = int(dep.config.get("bakeTimeInMinutes") or 0)
+        if minutes:
+            dep.stage_until = now + minutes * 60.0
+            plane.runtime.call_later(minutes * 60.0, lambda: None)
+
+
+def _stage_work(plane: "EcsState", svc: Service, dep) -> tuple[bool, bool]:
+    """(the stage is done, something changed)."""
+    stage = dep.lifecycle_stage
+    if _hooks_open(plane, svc, dep, stage):
+        return False, False
+    if stage == "SCALE_UP":
+        green = [t for t in svc.tasks.values() if t.live and t.deployment_id == dep.id]
+        healthy = [t for t in green if lifecycle.is_healthy(plane, t)]
+        return len(healthy) >= svc.desired_count, False
+    if stage == "TEST_TRAFFIC_SHIFT":
+        dep.test_weight = 100.0
+        return True, True
+    if stage == "PRODUCTION_TRAFFIC_SHIFT":
+        return _shift_production(plane, svc, dep)
+    if stage == "BAKE_TIME":
+        return dep.stage_until is None or plane.now() >= dep.stage_until, False
+    if stage == "CLEAN_UP":
+        blue = [t for t in svc.tasks.values() if t.deployment_id != dep.id
+                and t.last_status != "STOPPED"]
+        stoppable = [t for t in blue if t.live and not t.protected(plane.now())]
+        stopped = _stop(plane, svc, stoppable, lifecycle.SCALING.format(dep.id)) if stoppable \
+            else 0
+        return not any(t.last_status != "STOPPED" for t in blue), stopped > 0
+    return True, False          # RECONCILE_SERVICE, PRE_/POST_ stages: hook points only
+
+
+def _shift_production(plane: "EcsState", svc: Service, dep) -> tuple[bool, bool]:
+    weights, bake = revisions.production_steps(dep.strategy, dep.config)
+    now = plane.now()
+    changed = False
+    while dep.step < len(weights):
+        if dep.stage_until is not None and now < dep.stage_until:
+            return False, changed                   # a traffic step still bakes
+        if _hooks_open(plane, svc, dep, "PRE_PRODUCTION_TRAFFIC_SHIFT", dep.step):
+            return False, changed
+        dep.production_weight = weights[dep.step]
+        dep.step += 1
+        dep.updated_at = now
+        changed = True
+        if dep.step < len(weights):
+            dep.stage_until = now + bake
+            if bake:
+                plane.runtime.call_later(bake, lambda: None)
+    dep.stage_until = None
+    return True, changed
+
+
+def _top_up_green(plane: "EcsState", svc: Service, dep) -> bool:
+    """Start green tasks up to the desired count; one that failed its health checks goes."""
+    now = plane.now()
+    green = [t for t in svc.tasks.values() if t.live and t.deployment_id == dep.id]
+    _healthy_set(plane, svc, green)            # flags tasks whose checks failed
+    sick = [t for t in green if t.unhealthy_reason and not t.protected(now)]
+    changed = _stop(plane, svc, sick) > 0 if sick else False
+    n = svc.desired_count - sum(1 for t in green if t not in sick)
+    if n <= 0:
+        return changed
+    td = dep.task_definition
+    try:
+        cons = launch.constraints_for(td, svc.placement_constraints)
+    except ValueError:
+        return changed
+    placed, failure = launch.place_tasks(
+        plane, svc.cluster_name, td, n, group=svc.group, constraints=cons,
+        strategies=launch.strategies(svc), started_by=dep.id, service=svc, deployment=dep,
+        tags=launch.task_tags(plane, svc, td), enable_execute_command=svc.enable_execute_command)
+    _started(plane, svc, placed)
+    if failure is not None:
+        _placement_failed(plane, svc, failure)
+    return changed or bool(placed)
+
+
+def _hooks_open(plane: "EcsState", svc: Service, dep, stage: str, step: int = 0) -> bool:
+    """Open the PAUSE hooks configured at ``stage`` (once per stage and traffic step); True
+    while one of them awaits action."""
+    waiting = False
+    for n, hook in enumerate(dep.config.get("lifecycleHooks") or []):
+        if hook.get("targetType") != "PAUSE" or stage not in (hook.get("lifecycleStages") or []):
+            continue
+        key = (n, stage, step)
+        execution = next((h for h in dep.hooks if h["key"] == key), None)
+        if execution is None:
+            timeout = hook.get("timeoutConfiguration") or {}
+            minutes = int(timeout.get("timeoutInMinutes") or revisions.PAUSE_TIMEOUT_MINUTES[2])
+            execution = {"key": key, "hookId": f"ecs-pause-{plane.new_uuid().replace('-', '')}",
+                         "targetType": "PAUSE", "stage": stage, "status": "AWAITING_ACTION",
+                         "expiresAt": plane.now() + minutes * 60.0,
+                         "timeoutAction": timeout.get("action") or "ROLLBACK"}
+            dep.hooks.append(execution)
+            dep.updated_at = plane.now()
+            plane.runtime.call_later(minutes * 60.0, lambda: None)
+            plane.service_event(svc, f"(service {svc.name}) (deployment {dep.id}) is paused at "
+                                     f"{stage} by lifecycle hook {execution['hookId']}.")
+            plane.emit(events.hook_state_change(plane, svc, revisions.deployment_arn(svc, dep),
+                                                execution))
+        waiting |= execution["status"] == "AWAITING_ACTION"
+    return waiting
+
+
+def _expire_hooks(plane: "EcsState", svc: Service, dep) -> bool:
+    """A PAUSE hook past its ``expiresAt`` takes its timeout action."""
+    now = plane.now()
+    fired = False
+    for hook in dep.hooks:
+        if hook["status"] == "AWAITING_ACTION" and now >= hook["expiresAt"]:
+            hook["status"] = "TIMED_OUT"
+            fired = True
+            if hook["timeoutAction"] == "ROLLBACK":
+                start_rollback(plane, svc, dep, f"lifecycle hook {hook['hookId']} timed out.")
+                return True
+    return fired
+
+
+def continue_hook(plane: "EcsState", svc: Service, dep, hook_id: str, action: str) -> None:
+    """ContinueServiceDeployment: the hook awaiting action continues or rolls back."""
+    hook = next((h for h in dep.hooks if h["hookId"] == hook_id), None)
+    if hook is None or hook["status"] != "AWAITING_ACTION":
+        raise ValueError(f"lifecycle hook {hook_id} is not awaiting action")
+    hook["status"] = "SUCCEEDED"
+    dep.updated_at = plane.now()
+    if action == "ROLLBACK":
+        start_rollback(plane, svc, dep, f"lifecycle hook {hook_id} asked for a rollback.")
+
+
+def start_rollback(plane: "EcsState", svc: Service, dep, reason: str,
+                   status: str = "ROLLBACK_IN_PROGRESS") -> None:
+    """Roll a native deployment back: the revision it replaced is primary again, the rolling
+    step stops the green tasks; ROLLBACK_SUCCESSFUL once none is left (``_settle_rollbacks``)."""
+    now = plane.now()
+    sources = [d for d in svc.deployments if d is not dep]
+    target = sources[0] if sources else None
+    dep.sd_status, dep.sd_reason, dep.updated_at = status, reason, now
+    dep.rollout_state, dep.rollout_state_reason = "FAILED", f"Rolled back: {reason}"
+    dep.rollback = {"reason": reason, "startedAt": now,
+                    "to": revisions.revision_arn(svc, target) if target else ""}
+    for hook in dep.hooks:
+        if hook["status"] == "AWAITING_ACTION":
+            hook["status"] = "FAILED"
+    if target is not None:
+        svc.deployments = [target] + [d for d in svc.deployments if d is not target]
+        target.status, dep.status = "PRIMARY", "ACTIVE"
+    svc.steady = False
+    plane.service_event(svc, f"(service {svc.name}) (deployment {dep.id}) is rolling back: "
+                             f"{reason}")
+    plane.emit(events.deployment_state_change(plane, svc, dep, "SERVICE_DEPLOYMENT_FAILED",
+                                              dep.rollout_state_reason, event_type="ERROR"))
+
+
+def _settle_rollbacks(plane: "EcsState", svc: Service) -> None:
+    for dep in svc.deployments[1:]:
+        if dep.sd_status == "ROLLBACK_REQUESTED":
+            dep.sd_status = "ROLLBACK_IN_PROGRESS"
+        if dep.sd_status == "ROLLBACK_IN_PROGRESS" and not any(
+                t.deployment_id == dep.id and t.last_status != "STOPPED"
+                for t in svc.tasks.values()):
+            dep.sd_status, dep.finished_at = "ROLLBACK_SUCCESSFUL", plane.now()
+            dep.updated_at = plane.now()
+
+
+def _native_completed(plane: "EcsState", svc: Service, dep) -> None:
+    now = plane.now()
+    dep.rollout_state = "COMPLETED"
+    dep.rollout_state_reason = f"ECS deployment {dep.id} completed."
+    dep.updated_at = dep.finished_at = now
+    plane.service_event(svc, f"(service {svc.name}) (deployment {dep.id}) deployment completed.")
+    plane.emit(events.deployment_state_change(plane, svc, dep, "SERVICE_DEPLOYMENT_COMPLETED",
+                                              dep.rollout_state_reason))
 
 
 # ------------------------------------------------------------- bookkeeping

@@ -33,6 +33,7 @@ TASK = "ECS Task State Change"
 CONTAINER_INSTANCE = "ECS Container Instance State Change"
 SERVICE_ACTION = "ECS Service Action"
 DEPLOYMENT = "ECS Deployment State Change"
+HOOK = "ECS Hook State Change"
 
 
 def iso_seconds(t: float) -> str:
@@ -90,3 +91,18 @@ def deployment_state_change(plane: Source, service: "Service",
               "deploymentId": deployment.id, "updatedAt": iso_seconds(plane.now()),
               "reason": reason}
     return envelope(plane, DEPLOYMENT, [service.arn], detail)
+
+
+def hook_state_change(plane: Source, service: "Service", deployment_arn: str, hook: dict,
+                      event_name: str = "HOOK_AWAITING_ACTION") -> dict:
+    """A PAUSE hook waiting for ContinueServiceDeployment (docs/ecs-facts.md §1.11, §6.6: AWS
+    documents the detail-type and the event name; the other detail fields are the sandbox's
+    [I], in the shape of the Deployment State Change detail plus the hook's own fields)."""
+    detail = {"eventType": "INFO", "eventName": event_name,
+              "clusterArn": service.cluster_arn, "serviceArn": service.arn,
+              "serviceDeploymentArn": deployment_arn, "hookId": hook["hookId"],
+              "targetType": hook["targetType"], "lifecycleStage": hook["stage"],
+              "status": hook["status"], "expiresAt": iso_millis(hook["expiresAt"]),
+              "timeoutAction": hook["timeoutAction"],
+              "updatedAt": iso_millis(plane.now())}
+    return envelope(plane, HOOK, [service.arn], detail)

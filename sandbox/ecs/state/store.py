@@ -16,7 +16,7 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Callable, Iterable, Optional
 
-from .. import errors
+from .. import errors, revisions
 from ..models import Cluster, ContainerInstance, Service, Task, TaskDefinition
 from ..ports import Ports
 from . import events
@@ -185,8 +185,13 @@ class EcsState:
                    if (t := svc.tasks.get(arn)) is not None and t.live)
 
     def describe_service(self, svc: Service, include: set[str] = frozenset()) -> dict:
-        return svc.to_api(self.service_counts(svc), include=include,
-                          max_events=self.config.max_service_events)
+        counts = self.service_counts(svc)
+        out = svc.to_api(counts, include=include, max_events=self.config.max_service_events)
+        if svc.history:       # DescribeServices' service deployment view (docs/ecs-facts.md §1.8)
+            out["currentServiceDeployment"] = revisions.deployment_arn(svc, svc.history[0])
+            out["currentServiceRevisions"] = revisions.current_revisions(
+                svc, counts["deployments"])
+        return out
 
     # ---------------------------------------------------------------- registries
     def add_cluster(self, name: str, **fields) -> Cluster:
