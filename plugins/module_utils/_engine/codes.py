@@ -32,6 +32,9 @@ class Reason(Code):
     UNSUPPORTED_STRATEGY = "unsupported_strategy"
     TOO_FEW_TASKS = "desired_below_two"
     DEPLOYMENT_IN_PROGRESS = "deployment_in_progress"
+    HOOK_AWAITING_ACTION = "lifecycle_hook_awaiting_action"   # a PAUSE hook holds a deployment
+    SERVICE_DEPLOYMENT_ACTIVE = "service_deployment_active"   # PENDING .. ROLLBACK_*, bake too
+    SEVERAL_REVISIONS = "several_service_revisions"           # currentServiceRevisions != 1
     NOT_STEADY = "not_steady"
     UNSUPPORTED_CONSTRAINT = "unsupported_constraint"
     SINGLE_DOMAIN = "single_domain"
@@ -64,6 +67,7 @@ class Refused(Code):
     SURGE_WOULD_NOT_HELP = "surge_would_not_help"
     LEASE_HELD = "lease_held"                # another run holds the service's lease
     TARGETS_UNHEALTHY = "targets_unhealthy"  # auto: no surge while a target is unhealthy
+    REDEPLOY_NATIVE_STRATEGY = "redeploy_native_strategy"  # redeploy of a BLUE_GREEN/LINEAR/CANARY
 
 
 __all__ = ["Code", "Reason", "Refused", "Status"]

@@ -40,7 +40,7 @@ from .errors import LeaseUnavailable, ProtectionFailed
 from .health import target_states, unhealthy_targets
 from .lease import Holder, LeaseStore
 from .lock import STEP_TAG, SURGE_TAG, SurgeLock, fingerprint_digest, step_fingerprint, step_time
-from .model import ClusterSnapshot, Service, Task
+from .model import NATIVE_STRATEGIES, ClusterSnapshot, Service, Task
 from .plan_types import Move, Plan, ServicePlan
 from .surge import SurgePlan, SurgeRefusal, choose_surge, surge_moves, target_counts
 
@@ -286,6 +286,11 @@ class Evictor:
     def _mode(self, service: Service, tasks: Sequence[Task]) -> str | Refusal:
         wanted = self.limits.strategy
         if wanted == "redeploy":
+            if service.deployment_strategy in NATIVE_STRATEGIES:
+                return Refusal(service.name, Refused.REDEPLOY_NATIVE_STRATEGY,
+                               f"strategy redeploy would start a {service.deployment_strategy} "
+                               "deployment (a full green scale-up beside the blue tasks, traffic "
+                               "shift and bake), not a rebalance; use auto, stop or surge")
             return "redeploy"
         spare = self.spare(service, tasks)
         room = surge_room(service)

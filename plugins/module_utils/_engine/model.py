@@ -20,6 +20,14 @@ from dataclasses import dataclass, field
 AZ_ATTRIBUTE = "ecs.availability-zone"
 
 
+# deploymentConfiguration.strategy values that deploy beside the running revision (docs/ecs-
+# facts.md §1.8), and the ServiceDeployment statuses during which a service is not touched
+# (§1.11). ROLLBACK_SUCCESSFUL is not one: the blue revision runs alone again, as before.
+NATIVE_STRATEGIES = ("BLUE_GREEN", "LINEAR", "CANARY")
+ACTIVE_DEPLOYMENT_STATUSES = ("PENDING", "IN_PROGRESS", "STOP_REQUESTED", "ROLLBACK_REQUESTED",
+                              "ROLLBACK_IN_PROGRESS", "ROLLBACK_FAILED")
+
+
 @dataclass(frozen=True, slots=True)
 class PlacementStrategy:
     """One ``placementStrategy`` rule: type ``spread|binpack|random``, field as given by ECS."""
@@ -114,6 +122,13 @@ class Service:
     events, see ``snapshot.az_rebalancing_in_progress``).
     ``container_health_check``: an essential container of the task definition has a
     healthCheck, so ECS counts only HEALTHY tasks toward minimumHealthyPercent.
+    ``deployment_strategy``: deploymentConfiguration.strategy (ROLLING, BLUE_GREEN, LINEAR,
+    CANARY); ``lifecycle_hooks``: the number of lifecycle hooks it configures.
+    ``current_revisions``: entries of DescribeServices' ``currentServiceRevisions`` (None when
+    ECS did not report the field). ``service_deployment``: the current service deployment's
+    ARN, and, when the snapshot read it (``snapshot.read_service_deployments``), its
+    ``service_deployment_status``, ``lifecycle_stage`` and the ids of its lifecycle hooks
+    awaiting action (``hooks_awaiting``); "" / () when not read.
     """
 
     name: str
@@ -138,6 +153,13 @@ class Service:
     az_rebalancing: str = "DISABLED"
     az_rebalancing_in_progress: bool = False
     container_health_check: bool = False
+    deployment_strategy: str = "ROLLING"
+    lifecycle_hooks: int = 0
+    current_revisions: int | None = None
+    service_deployment: str = ""
+    service_deployment_status: str = ""
+    lifecycle_stage: str = ""
+    hooks_awaiting: tuple[str, ...] = ()
 
     @property
     def providers(self) -> tuple[str, ...]:

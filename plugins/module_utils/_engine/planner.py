@@ -58,7 +58,7 @@ from dataclasses import replace
 
 from .candidates import INSTANCE_LEVEL, CandidateIndex, level_name, strategy_levels
 from .codes import Reason, Status
-from .model import AZ_ATTRIBUTE, ClusterSnapshot, Service, Task
+from .model import ACTIVE_DEPLOYMENT_STATUSES, AZ_ATTRIBUTE, ClusterSnapshot, Service, Task
 from .plan_types import Distribution, Explanation, Move, Plan, PlanOptions, ServicePlan
 from .targets import Analysis, Slot, analyze
 
@@ -84,6 +84,9 @@ def policy_skip(service: Service, tasks: Sequence[Task]) -> Explanation | None:
         return levels
     if service.desired < 2:
         return Explanation(Reason.TOO_FEW_TASKS, f"desired count {service.desired} is below 2")
+    deploying = deployment_gate(service)
+    if deploying is not None:
+        return deploying
     if service.deployments > 1 or service.rollout_state == "IN_PROGRESS":
         return Explanation(Reason.DEPLOYMENT_IN_PROGRESS,
                            f"deployment in progress ({service.deployments} deployments, "
@@ -94,6 +97,29 @@ def policy_skip(service: Service, tasks: Sequence[Task]) -> Explanation | None:
     if len(tasks) != service.desired:
         return Explanation(Reason.NOT_STEADY, f"{len(tasks)} live tasks but desired count "
                                               f"{service.desired}; the scheduler is still acting")
+    return None
+
+
+def deployment_gate(service: Service) -> Explanation | None:
+    """A service acts only with exactly one current service revision, no service deployment
+    in progress (bake time included), stopping or rolling back, and no lifecycle hook awaiting
+    action (docs/ecs-facts.md §1.8, §1.11). During a blue/green, linear or canary deployment a
+    task stopped is green capacity under test or the blue revision's rollback reserve."""
+    if service.hooks_awaiting:
+        return Explanation(Reason.HOOK_AWAITING_ACTION,
+                           f"lifecycle hook {', '.join(service.hooks_awaiting)} holds the "
+                           f"service deployment at {service.lifecycle_stage or 'a lifecycle stage'}"
+                           " until ContinueServiceDeployment; not touched")
+    if service.service_deployment_status in ACTIVE_DEPLOYMENT_STATUSES:
+        stage = f" at {service.lifecycle_stage}" if service.lifecycle_stage else ""
+        return Explanation(Reason.SERVICE_DEPLOYMENT_ACTIVE,
+                           f"{service.deployment_strategy} service deployment "
+                           f"{service.service_deployment_status}{stage}; not touched until it "
+                           "ends")
+    if service.current_revisions is not None and service.current_revisions != 1:
+        return Explanation(Reason.SEVERAL_REVISIONS,
+                           f"{service.current_revisions} current service revisions (exactly one "
+                           "is needed); not touched")
     return None
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from .aws_client import CountingClient, ReadPacer, chunks
@@ -16,8 +17,9 @@ from .deadline import Deadline
 from .errors import ClusterNotFound, ReadTooSlow, UnknownServices
 from .lock import STEP_TAG
 from .model import (
-    AZ_ATTRIBUTE, CapacityProviderItem, ClusterSnapshot, Instance, PlacementConstraint,
-    PlacementStrategy, Service, Task, TaskResources,
+    ACTIVE_DEPLOYMENT_STATUSES, AZ_ATTRIBUTE, NATIVE_STRATEGIES, CapacityProviderItem,
+    ClusterSnapshot, Instance, PlacementConstraint, PlacementStrategy, Service, Task,
+    TaskResources,
 )
 
 AZ_REBALANCING_STARTED = "AZ Rebalancing in progress."
@@ -27,6 +29,7 @@ AZ_REBALANCING_ENDED = ("is AZ balanced", "AZ Rebalancing stopped", "AZ rebalanc
 MAX_INSTANCES_PER_DESCRIBE = 100
 MAX_TASKS_PER_DESCRIBE = 100
 MAX_SERVICES_PER_DESCRIBE = 10
+MAX_SERVICE_DEPLOYMENTS_PER_DESCRIBE = 20
 LIST_SERVICES_PAGE = 100           # ListServices maxResults maximum (its default is 10)
 LIST_TASKS_PAGE = 100              # ListTasks' default (and maximum) page
 LIVE_STATUSES = ("ACTIVE", "DRAINING")
@@ -81,6 +84,7 @@ def take_snapshot(ecs_client: Any, cluster: str,
     svc_map = {doc["serviceName"]: _service(doc, *task_defs.get(doc.get("taskDefinition", ""), no_td),
                                             default_strategy=default_strategy)
                for doc in service_docs}
+    svc_map = read_service_deployments(api, cluster_arn, svc_map)
     az_of = {inst.arn: inst.az for inst in instances}
     tasks = _read_tasks(api, cluster_arn, sorted(svc_map), az_of, per_service=wanted is not None)
     return ClusterSnapshot(cluster_name=cluster_name, cluster_arn=cluster_arn,
@@ -299,6 +303,11 @@ def _service(doc: dict, resources: TaskResources,
         az_rebalancing=doc.get("availabilityZoneRebalancing") or "DISABLED",
         az_rebalancing_in_progress=az_rebalancing_in_progress(doc.get("events", [])),
         container_health_check=health_check,
+        deployment_strategy=config.get("strategy") or "ROLLING",
+        lifecycle_hooks=len(config.get("lifecycleHooks") or []),
+        current_revisions=(None if "currentServiceRevisions" not in doc
+                           else len(doc["currentServiceRevisions"] or [])),
+        service_deployment=doc.get("currentServiceDeployment") or "",
         deployment_controller=doc.get("deploymentController", {}).get("type", "ECS"),
         deployments=len(deployments), rollout_state=primary.get("rolloutState", ""),
         min_healthy_percent=config.get("minimumHealthyPercent", 100),
@@ -310,6 +319,54 @@ def _service(doc: dict, resources: TaskResources,
         task_definition=doc.get("taskDefinition", ""), resources=resources,
         target_groups=tuple(lb["targetGroupArn"] for lb in doc.get("loadBalancers", [])
                             if lb.get("targetGroupArn")))
+
+
+def needs_service_deployment(service: Service) -> bool:
+    """Whether DescribeServices cannot tell the service's deployment state by itself: a
+    BLUE_GREEN, LINEAR or CANARY service (its bake and its PAUSE hooks are not in the
+    ``deployments`` array) or any service with lifecycle hooks. DAEMON services are skipped
+    anyway and cost nothing."""
+    return service.scheduling_strategy == "REPLICA" and (
+        service.deployment_strategy in NATIVE_STRATEGIES or service.lifecycle_hooks > 0)
+
+
+def read_service_deployments(api: CountingClient, cluster_arn: str,
+                             services: dict[str, Service]) -> dict[str, Service]:
+    """The current service deployment of each service that needs it
+    (``needs_service_deployment``): status, lifecycle stage and the PAUSE hooks awaiting
+    action. DescribeServices names the deployment (``currentServiceDeployment``), so one
+    DescribeServiceDeployments call covers 20 services; only a service whose DescribeServices
+    has no such ARN costs a ListServiceDeployments call of its own. Each call counts in the
+    run's reads."""
+    wanted = {name: svc for name, svc in services.items() if needs_service_deployment(svc)}
+    if not wanted:
+        return services
+    arn_of: dict[str, str] = {}
+    for name, svc in sorted(wanted.items()):
+        arn = svc.service_deployment
+        if not arn:
+            resp = api.call("list_service_deployments", cluster=cluster_arn, service=svc.arn,
+                            status=list(ACTIVE_DEPLOYMENT_STATUSES), maxResults=1)
+            briefs = resp.get("serviceDeployments", [])
+            arn = briefs[0]["serviceDeploymentArn"] if briefs else ""
+        if arn:
+            arn_of[name] = arn
+    docs: dict[str, dict] = {}
+    for batch in chunks(sorted(set(arn_of.values())), MAX_SERVICE_DEPLOYMENTS_PER_DESCRIBE):
+        resp = api.call("describe_service_deployments", serviceDeploymentArns=list(batch))
+        docs.update({d["serviceDeploymentArn"]: d for d in resp.get("serviceDeployments", [])})
+    out = dict(services)
+    for name, arn in arn_of.items():
+        doc = docs.get(arn)
+        if doc is None:
+            continue
+        out[name] = replace(
+            services[name], service_deployment=arn,
+            service_deployment_status=doc.get("status") or "",
+            lifecycle_stage=doc.get("lifecycleStage") or "",
+            hooks_awaiting=tuple(h.get("hookId", "") for h in doc.get("lifecycleHookDetails", [])
+                                 if h.get("status") == "AWAITING_ACTION"))
+    return out
 
 
 def _read_tasks(api: CountingClient, cluster_arn: str, names: list[str],

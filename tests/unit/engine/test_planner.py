@@ -176,6 +176,21 @@ SKIPS = [
     (svc("web", desired=1), Reason.TOO_FEW_TASKS),
     (svc("web", deployments=2), Reason.DEPLOYMENT_IN_PROGRESS),
     (svc("web", rollout_state="IN_PROGRESS"), Reason.DEPLOYMENT_IN_PROGRESS),
+    # native strategies and lifecycle hooks (issue 18): the most specific reason wins
+    (svc("web", deployment_strategy="BLUE_GREEN", service_deployment_status="IN_PROGRESS",
+         lifecycle_stage="BAKE_TIME", current_revisions=2, deployments=2),
+     Reason.SERVICE_DEPLOYMENT_ACTIVE),
+    (svc("web", deployment_strategy="CANARY", service_deployment_status="IN_PROGRESS",
+         lifecycle_stage="POST_SCALE_UP", hooks_awaiting=("ecs-pause-1",), current_revisions=2),
+     Reason.HOOK_AWAITING_ACTION),
+    (svc("web", service_deployment_status="PENDING"), Reason.SERVICE_DEPLOYMENT_ACTIVE),
+    (svc("web", service_deployment_status="STOP_REQUESTED"), Reason.SERVICE_DEPLOYMENT_ACTIVE),
+    (svc("web", service_deployment_status="ROLLBACK_REQUESTED"), Reason.SERVICE_DEPLOYMENT_ACTIVE),
+    (svc("web", service_deployment_status="ROLLBACK_IN_PROGRESS"),
+     Reason.SERVICE_DEPLOYMENT_ACTIVE),
+    (svc("web", service_deployment_status="ROLLBACK_FAILED"), Reason.SERVICE_DEPLOYMENT_ACTIVE),
+    (svc("web", current_revisions=2), Reason.SEVERAL_REVISIONS),
+    (svc("web", current_revisions=0), Reason.SEVERAL_REVISIONS),
     (svc("web", desired=5), Reason.NOT_STEADY),
     (svc("web", constraints=[("memberOf", "task:group == databases")]),
      Reason.UNSUPPORTED_CONSTRAINT),
@@ -191,6 +206,17 @@ def test_skip_reasons(service, code):
     assert sp.status == Status.SKIPPED and sp.skip.code == code
     assert sp.skip.message and sp.moves == ()
     assert distribution(snap, "web").skip.code == code
+
+
+@pytest.mark.parametrize("status", ["SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", ""])
+def test_finished_service_deployments_do_not_gate(status):
+    """A finished service deployment (a rollback that succeeded leaves blue alone, as before)
+    and one revision: the service is planned as any other."""
+    service = svc("web", deployment_strategy="BLUE_GREEN", service_deployment_status=status,
+                  lifecycle_stage="CLEAN_UP" if status else "", current_revisions=1)
+    snap = cluster([inst("a1", "a"), inst("b1", "b")], [service], {"web": {"a1": 2}})
+    sp = run(snap).service("web")
+    assert sp.status == Status.REBALANCE and len(sp.moves) == 1
 
 
 def test_single_domain_skip():
