@@ -9,7 +9,10 @@ steady state. Only a few of them can open or close a placement gap:
 * SERVICE_STEADY_STATE of a service of this cluster (a deployment or a previous move finished);
 * the optional schedule (``aws.events`` / ``Scheduled Event``).
 
-Everything else returns at once with the reason, and no AWS call is made.
+Everything else returns at once with the reason, and no AWS call is made. An ``ECS Hook State
+Change`` (a PAUSE lifecycle hook awaiting action) is one of them: the engine leaves a service
+alone while its deployment is paused, and the deployment's end brings the steady state that
+triggers the run.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 INSTANCE_CHANGE = "ECS Container Instance State Change"
 SERVICE_ACTION = "ECS Service Action"
 SCHEDULED = "Scheduled Event"
+HOOK_CHANGE = "ECS Hook State Change"
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,9 @@ def decide(event: Any, cluster: str) -> Verdict:
         return Verdict(True, "schedule", "scheduled run")
     if event.get("source") != "aws.ecs" or not isinstance(detail, dict):
         return Verdict(False, str(kind or "unknown"), "not an ECS event this function handles")
+    if kind == HOOK_CHANGE:
+        return Verdict(False, "hook_state", f"lifecycle hook {detail.get('eventName')}: the "
+                       "service waits for its deployment; its steady state is the trigger")
     if kind not in (INSTANCE_CHANGE, SERVICE_ACTION):
         return Verdict(False, str(kind), "event type is not a rebalancing trigger")
     if not _in_cluster(detail.get("clusterArn"), cluster):

@@ -27,6 +27,7 @@ def sample(name: str) -> dict:
     ("service_placement_failure", False, "service_action", "SERVICE_TASK_PLACEMENT_FAILURE"),
     ("deployment_in_progress", False, "ECS Deployment State Change", "not a rebalancing trigger"),
     ("task_running", False, "ECS Task State Change", "not a rebalancing trigger"),
+    ("hook_awaiting_action", False, "hook_state", "HOOK_AWAITING_ACTION: the service waits"),
     ("scheduled", True, "schedule", "scheduled run"),
     ("malformed_no_detail", False, "ECS Container Instance State Change", "not an ECS event"),
 ])
