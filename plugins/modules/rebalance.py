@@ -51,7 +51,10 @@ options:
         service is unhealthy (C(targets_unhealthy)).
       - Tasks protected from scale-in by anyone else are never stopped, in any mode.
       - C(redeploy) forces a new deployment of each out-of-balance service (the reference
-        architecture's approach; every task of the service restarts).
+        architecture's approach; every task of the service restarts). It refuses services
+        whose deployment strategy is BLUE_GREEN, LINEAR or CANARY
+        (C(redeploy_native_strategy)): there it would start a green scale-up, traffic shift
+        and bake.
       - C(auto) uses C(stop) when the service has a spare task, else C(surge).
     type: str
     choices: [auto, stop, surge, redeploy]
