@@ -91,6 +91,9 @@ def policy_skip(service: Service, tasks: Sequence[Task]) -> Explanation | None:
         return Explanation(Reason.DEPLOYMENT_IN_PROGRESS,
                            f"deployment in progress ({service.deployments} deployments, "
                            f"rollout {service.rollout_state or 'unknown'})")
+    revisions = revisions_gate(service)
+    if revisions is not None:
+        return revisions
     if service.az_rebalancing == "ENABLED" and service.az_rebalancing_in_progress:
         return Explanation(Reason.ECS_AZ_REBALANCING,
                            "ECS's own AZ rebalancing is in progress; waiting for it to finish")
@@ -101,10 +104,11 @@ def policy_skip(service: Service, tasks: Sequence[Task]) -> Explanation | None:
 
 
 def deployment_gate(service: Service) -> Explanation | None:
-    """A service acts only with exactly one current service revision, no service deployment
-    in progress (bake time included), stopping or rolling back, and no lifecycle hook awaiting
-    action (docs/ecs-facts.md §1.8, §1.11). During a blue/green, linear or canary deployment a
-    task stopped is green capacity under test or the blue revision's rollback reserve."""
+    """A service acts only with no service deployment in progress (bake time included),
+    stopping or rolling back, and no lifecycle hook awaiting action (docs/ecs-facts.md §1.8,
+    §1.11), and (``revisions_gate``) exactly one current service revision. During a
+    blue/green, linear or canary deployment a task stopped is green capacity under test or the
+    blue revision's rollback reserve."""
     if service.hooks_awaiting:
         return Explanation(Reason.HOOK_AWAITING_ACTION,
                            f"lifecycle hook {', '.join(service.hooks_awaiting)} holds the "
@@ -116,6 +120,12 @@ def deployment_gate(service: Service) -> Explanation | None:
                            f"{service.deployment_strategy} service deployment "
                            f"{service.service_deployment_status}{stage}; not touched until it "
                            "ends")
+    return None
+
+
+def revisions_gate(service: Service) -> Explanation | None:
+    """Exactly one current service revision (DescribeServices' ``currentServiceRevisions``),
+    checked after the ``deployments`` array so a rolling deployment keeps its own reason."""
     if service.current_revisions is not None and service.current_revisions != 1:
         return Explanation(Reason.SEVERAL_REVISIONS,
                            f"{service.current_revisions} current service revisions (exactly one "
