@@ -53,7 +53,7 @@ options:
       - C(redeploy) forces a new deployment of each out-of-balance service (the reference
         architecture's approach; every task of the service restarts). It refuses services
         whose deployment strategy is BLUE_GREEN, LINEAR or CANARY
-        (C(redeploy_native_strategy)): there it would start a green scale-up, traffic shift
+        (C(redeploy_native_strategy)), where it would start a green scale-up, traffic shift
         and bake.
       - C(auto) uses C(stop) when the service has a spare task, else C(surge).
     type: str
