@@ -14,6 +14,10 @@ What is drawn (issue 10):
   a capacity provider strategy on some (only when the sandbox supports capacity providers),
   and ``availabilityZoneRebalancing`` passed explicitly on CreateService (ENABLED only where
   ECS allows it: first strategy AZ spread or none, maximumPercent above 100);
+* some services (not those with a static host port or user protection) turned BLUE_GREEN with
+  a bake of 10-90 minutes and redeployed after the grow, so the chaos runs meet them mid-bake
+  with both revisions running (issue 18); drawn from a generator of their own
+  (``_blue_green``), so every other draw of a seed is what it was before;
 * 1-2 "chaos" runs with events before them (ASG scale in/out, an instance terminated or set
   DRAINING) and during them (desiredCount changed by someone else, an instance drained, an
   ASG resized), a run killed at its Nth ECS call, a second run started from inside the
@@ -77,6 +81,8 @@ class ServiceSpec:
     protect: int                       # tasks the "user" protects once placed
     providers: tuple[str, ...] = ()    # capacity providers (group names); () = the cluster's
                                        # default strategy when there are providers, else EC2
+    bake_minutes: int = 0              # > 0: a BLUE_GREEN service redeployed before the
+                                       # chaos runs, baking this long (docs/ecs-facts.md §1.11)
 
     @property
     def placement(self) -> list[dict]:
@@ -134,7 +140,9 @@ class Scenario:
         both = sum(r.concurrent_at_sleep is not None for r in self.runs)
         return (f"seed {self.seed}: {self.azs} AZ(s), groups "
                 f"{[f'{g.instance_type}x{g.initial}->{g.grown}' for g in self.groups]}, "
-                f"{len(self.services)} service(s), events {kinds}, kills {kills}, "
+                f"{len(self.services)} service(s) "
+                f"({sum(1 for s in self.services if s.bake_minutes)} blue/green mid-bake), "
+                f"events {kinds}, kills {kills}, "
                 f"concurrent runs {both}, features {sorted(self.features) or 'none'}")
 
 
@@ -175,6 +183,7 @@ def generate(seed: int, features: frozenset[str] = frozenset()) -> Scenario:
     removals = rng.randint(0, 2)
     services = _services(rng, groups, features, removals)
     runs = _runs(rng, groups, services, features, removals)
+    services = _blue_green(random.Random(f"blue-green-{seed}"), services)
     return Scenario(seed=seed, features=features, azs=azs, groups=groups, services=services,
                     runs=runs)
 
@@ -228,6 +237,16 @@ def _services(rng: random.Random, groups: tuple[GroupSpec, ...], features: froze
             protect=rng.randint(1, desired) if rng.random() < 0.3 else 0,
             providers=providers))
     return tuple(out)
+
+
+def _blue_green(rng: random.Random, services: tuple[ServiceSpec, ...]
+                ) -> tuple[ServiceSpec, ...]:
+    """About a quarter of the services become BLUE_GREEN ones met mid-bake. Not one with a
+    static host port (green needs an instance of its own per task beside blue) nor one with
+    user protection (CLEAN_UP waits for protected blue tasks: the bake would never end)."""
+    return tuple(replace(svc, bake_minutes=rng.randint(10, 90))
+                 if rng.random() < 0.25 and svc.host_port is None and not svc.protect else svc
+                 for svc in services)
 
 
 def _runs(rng: random.Random, groups: tuple[GroupSpec, ...],

@@ -24,7 +24,7 @@ from ansible_collections.taskspread.ecs.plugins.module_utils._engine import runn
 from ansible_collections.taskspread.ecs.plugins.module_utils._engine.lock import SURGE_TAG
 from sandbox.scenario import Clients
 from .generator import SURGING, Event, RunSpec, Scenario, generate
-from .observer import FloorWatch
+from .observer import BakeWatch, FloorWatch
 from .world import CLUSTER, World, build, probe_features
 
 LOG = logging.getLogger(__name__)
@@ -123,6 +123,7 @@ class Record:
     after: list[AfterRun] = field(default_factory=list)
     user_stopped: dict[str, str] = field(default_factory=dict)   # user-protected arn -> reason
     watch: FloorWatch | None = None
+    bake: BakeWatch | None = None
 
     def describe_runs(self) -> list[str]:
         """One line per run: what it reported (or how it ended) and what others did."""
@@ -240,7 +241,11 @@ class Player:
         self.watch = FloorWatch(world.sandbox, CLUSTER,
                                 {s.name: s.min_healthy for s in self.scenario.services})
         world.sandbox.runtime.on_tick(self.watch)
-        self.record = Record(scenario=self.scenario, t0=world.sandbox.now(), watch=self.watch)
+        self.bake = BakeWatch(world.sandbox, CLUSTER,
+                              [s.name for s in self.scenario.services if s.bake_minutes])
+        world.sandbox.runtime.on_tick(self.bake)
+        self.record = Record(scenario=self.scenario, t0=world.sandbox.now(), watch=self.watch,
+                             bake=self.bake)
 
     def play(self) -> Record:
         self.watch.arm({name: doc["desiredCount"] for name, doc in self.world.services().items()})

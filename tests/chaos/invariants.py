@@ -126,8 +126,19 @@ def crashes(record: Record) -> list[str]:
     return out
 
 
+def blue_green(record: Record) -> list[str]:
+    """No task of a blue/green service was stopped by the engine while its deployment was in
+    progress, bake included (docs/ecs-facts.md §1.11: "a task stopped is green capacity under
+    test or the blue revision's rollback reserve"); see observer.BakeWatch."""
+    if record.bake is None:
+        return []
+    if record.bake.error:
+        return [f"blue-green: the watch could not read the sandbox ({record.bake.error})"]
+    return [f"blue-green: {line}" for line in record.bake.stops]
+
+
 CHECKS: tuple[Callable[[Record], list[str]], ...] = (
-    floor, desired_count, user_protection, leftovers, balanced, no_repeat, crashes)
+    floor, desired_count, user_protection, leftovers, balanced, no_repeat, crashes, blue_green)
 
 
 def check_all(record: Record) -> list[str]:

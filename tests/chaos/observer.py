@@ -142,3 +142,42 @@ def _recent_stops(tasks: list, now: float) -> list[str]:
         if t.desired_status == "STOPPED" and now - when <= 60:
             out.append(f"{t.id[:8]}: {t.stopped_reason or '?'}")
     return out
+
+
+class BakeWatch:
+    """After every reconcile pass: no task of a service is stopped by the engine while the
+    service's blue/green deployment is in progress, bake included (docs/ecs-facts.md §1.11:
+    such a task is green capacity under test or the blue revision's rollback reserve). It
+    reads the same way as ``FloorWatch``: task and deployment fields of the sandbox's store."""
+
+    def __init__(self, sandbox: Any, cluster: str, services: list[str]):
+        self.sandbox = sandbox
+        self.cluster = cluster
+        self.services = services
+        self.seen: set[str] = set()
+        self.stops: list[str] = []           # violations, one line each
+        self.error = ""
+
+    def __call__(self) -> None:
+        if self.error:
+            return
+        try:
+            for name in self.services:
+                self._check(name)
+        except (AttributeError, KeyError, TypeError, IndexError) as err:
+            self.error = f"{type(err).__name__}: {err}"
+
+    def _check(self, name: str) -> None:
+        svc = self.sandbox.ecs.services.get((self.cluster, name))
+        if svc is None or not svc.history:
+            return
+        current = svc.history[0]
+        deploying = (current.strategy == "BLUE_GREEN" and current.rollout_state == "IN_PROGRESS"
+                     and not current.sd_status)
+        for task in svc.tasks.values():
+            if task.desired_status != "STOPPED" or task.arn in self.seen:
+                continue
+            self.seen.add(task.arn)
+            if deploying and (task.stopped_reason or "").startswith(ENGINE_REASON):
+                self.stops.append(f"{name}: task {task.arn.rsplit('/', 1)[-1]} stopped by the "
+                                  f"engine at {current.lifecycle_stage}: {task.stopped_reason!r}")

@@ -184,7 +184,28 @@ def build(sandbox: Any, aws: Clients, scenario: Scenario) -> World:
                                                 DesiredCapacity=group.grown)
     grown = sum(g.grown for g in scenario.groups)
     world.wait_for(lambda: len(world.instances()) == grown, f"{grown} instances registered")
+    _start_blue_green(world)
     return world
+
+
+def _start_blue_green(world: World) -> None:
+    """The blue/green services start a deployment and are met mid-bake: both revisions run
+    (docs/ecs-facts.md §1.11). Bounded wait for each to reach BAKE_TIME."""
+    baking = [s for s in world.scenario.services if s.bake_minutes]
+    for spec in baking:
+        world.ecs.update_service(cluster=CLUSTER, service=spec.name, deploymentConfiguration={
+            "strategy": "BLUE_GREEN", "bakeTimeInMinutes": spec.bake_minutes})
+        world.ecs.update_service(cluster=CLUSTER, service=spec.name, forceNewDeployment=True)
+
+    def stage(name: str) -> str:
+        arn = world.ecs.describe_services(cluster=CLUSTER, services=[name])["services"][0][
+            "currentServiceDeployment"]
+        return world.ecs.describe_service_deployments(serviceDeploymentArns=[arn])[
+            "serviceDeployments"][0].get("lifecycleStage", "")
+
+    if baking:
+        world.wait_for(lambda: all(stage(s.name) == "BAKE_TIME" for s in baking),
+                       "blue/green services baking")
 
 
 def _vpc_subnets(aws: Clients, azs: int) -> list[str]:
