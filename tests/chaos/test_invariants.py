@@ -213,3 +213,37 @@ def test_floor_watch_reports_stops_below_the_floor_and_excuses_a_drain(sandbox, 
     for task in world.tasks("web")[:3]:
         world.ecs.stop_task(cluster="chaos", task=task["taskArn"], reason="test")
     assert watch.breaches["web"][0].running == 1 and watch.breaches["web"][0].floor == 2
+
+
+def test_bake_watch_reports_engine_stops_only_while_a_blue_green_deployment_runs(sandbox, aws):
+    """A task the engine stops while its service's blue/green deployment is in progress (bake
+    included) is a violation (docs/ecs-facts.md §1.11); someone else's stop is not, and nor is
+    the engine's once the deployment has ended."""
+    from tests.sandbox.ecs_world import World
+
+    from .observer import BakeWatch
+
+    world = World(sandbox, aws, cluster="chaos")
+    for az in ("us-east-1a", "us-east-1b"):
+        world.launch(az)
+    world.boot()
+    world.service("web", 2, launchType="EC2", deploymentConfiguration={
+        "strategy": "BLUE_GREEN", "bakeTimeInMinutes": 20})
+    world.settle(120)
+    watch = BakeWatch(sandbox, "chaos", ["web"])
+    sandbox.runtime.on_tick(watch)
+    world.ecs.update_service(cluster="chaos", service="web", forceNewDeployment=True)
+    world.settle(120)                                   # both revisions run, baking
+    first, second, *_ = sorted(t["taskArn"] for t in world.tasks("web"))
+    world.ecs.stop_task(cluster="chaos", task=first, reason="someone else")
+    world.ecs.stop_task(cluster="chaos", task=second, reason=ENGINE_STOP)
+    assert [line.split(":")[0] for line in watch.stops] == ["web"]
+    assert second.rsplit("/", 1)[-1] in watch.stops[0] and "BAKE_TIME" in watch.stops[0]
+    world.settle(25 * 60)                               # the bake ends, blue is cleaned up
+    world.ecs.stop_task(cluster="chaos", task=world.tasks("web")[0]["taskArn"],
+                        reason=ENGINE_STOP)
+    world.settle(5)
+    assert len(watch.stops) == 1 and watch.error == ""
+    rec = record()
+    rec.bake = watch
+    assert invariants.blue_green(rec) == [f"blue-green: {watch.stops[0]}"]
