@@ -101,8 +101,12 @@ def _check_read_time(docs: list[dict], per_service: bool, pacer: ReadPacer,
     tasks = sum(counts)
     listing = (sum(max(1, math.ceil(n / LIST_TASKS_PAGE)) for n in counts) if per_service
                else max(1, math.ceil(tasks / LIST_TASKS_PAGE))) if docs else 0
+    deployments = [d for d in docs if _needs_deployment_read(
+        d.get("schedulingStrategy", "REPLICA"), d.get("deploymentConfiguration") or {})]
     calls = (len({d.get("taskDefinition") for d in docs}) + listing
-             + math.ceil(tasks / MAX_TASKS_PER_DESCRIBE))
+             + math.ceil(tasks / MAX_TASKS_PER_DESCRIBE)
+             + math.ceil(len(deployments) / MAX_SERVICE_DEPLOYMENTS_PER_DESCRIBE)
+             + sum(1 for d in deployments if not d.get("currentServiceDeployment")))
     seconds, left = pacer.seconds_for(calls), deadline.remaining()
     if seconds > left:
         raise ReadTooSlow(tasks, calls, seconds, left, pacer.rate)
@@ -326,8 +330,15 @@ def needs_service_deployment(service: Service) -> bool:
     BLUE_GREEN, LINEAR or CANARY service (its bake and its PAUSE hooks are not in the
     ``deployments`` array) or any service with lifecycle hooks. DAEMON services are skipped
     anyway and cost nothing."""
-    return service.scheduling_strategy == "REPLICA" and (
-        service.deployment_strategy in NATIVE_STRATEGIES or service.lifecycle_hooks > 0)
+    return _needs_deployment_read(service.scheduling_strategy, {
+        "strategy": service.deployment_strategy, "lifecycleHooks": service.lifecycle_hooks})
+
+
+def _needs_deployment_read(scheduling_strategy: str, config: dict) -> bool:
+    """``needs_service_deployment`` from a DescribeServices document (the read's price)."""
+    return scheduling_strategy == "REPLICA" and (
+        (config.get("strategy") or "ROLLING") in NATIVE_STRATEGIES
+        or bool(config.get("lifecycleHooks")))
 
 
 def read_service_deployments(api: CountingClient, cluster_arn: str,

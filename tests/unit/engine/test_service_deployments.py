@@ -5,12 +5,16 @@ ListServiceDeployments only for a service whose DescribeServices does not name i
 
 from __future__ import annotations
 
+import pytest
+
 from ansible_collections.taskspread.ecs.plugins.module_utils._engine.aws_client import (
-    CountingClient,
+    CountingClient, ReadPacer,
 )
+from ansible_collections.taskspread.ecs.plugins.module_utils._engine.deadline import Deadline
+from ansible_collections.taskspread.ecs.plugins.module_utils._engine.errors import ReadTooSlow
 from ansible_collections.taskspread.ecs.plugins.module_utils._engine.model import TaskResources
 from ansible_collections.taskspread.ecs.plugins.module_utils._engine.snapshot import (
-    _service, read_service_deployments,
+    _check_read_time, _service, read_service_deployments,
 )
 
 ACC = "arn:aws:ecs:us-east-1:123456789012"
@@ -94,3 +98,18 @@ def test_list_only_when_describe_services_names_no_deployment():
     assert kinds == ["list", "describe"] and api.calls == 2
     assert "ROLLBACK_IN_PROGRESS" in fake.calls[0][1]["status"]
     assert out["old"].service_deployment_status == "ROLLBACK_IN_PROGRESS"
+
+
+def test_the_read_price_counts_the_service_deployment_reads():
+    """The read is priced before any task is read: 25 blue/green services (one naming no
+    current deployment) add two DescribeServiceDeployments and one ListServiceDeployments to
+    the one task definition, one ListTasks page and one DescribeTasks call of 50 tasks."""
+    docs = [dict(doc(f"bg{n:02d}", "BLUE_GREEN", current=n > 0), runningCount=2,
+                 taskDefinition="td:1") for n in range(25)]
+    docs.append(dict(doc("daemon", "BLUE_GREEN"), schedulingStrategy="DAEMON", runningCount=0,
+                     taskDefinition="td:1"))
+    now = [0.0]
+    pacer = ReadPacer(1.0, clock=lambda: now[0], sleep=lambda s: None)
+    with pytest.raises(ReadTooSlow) as err:
+        _check_read_time(docs, False, pacer, Deadline(lambda: now[0], 1.0))
+    assert err.value.calls == 1 + 1 + 1 + 2 + 1
