@@ -1250,27 +1250,30 @@ def list_service_deployments(plane: EcsControlPlane, p: Params) -> dict:
 
 
 def describe_service_deployments(plane: EcsControlPlane, p: Params) -> dict:
-    found, failures = [], []
-    for arn in _limit(p, "serviceDeploymentArns", 20):
-        hit = _service_deployment(plane, arn, "service-deployment")
-        if hit is None:
-            failures.append(_missing(arn))
-            continue
-        svc, dep = hit
-        found.append(revisions.describe(svc, dep, _deployment_counts(plane, svc), _ts,
-                                        svc.deployment_configuration_view()))
-    return {"serviceDeployments": found, "failures": failures}
+    return _describe_deployment_records(
+        plane, p, "serviceDeploymentArns", "service-deployment", "serviceDeployments",
+        lambda svc, dep: revisions.describe(svc, dep, _deployment_counts(plane, svc), _ts,
+                                            svc.deployment_configuration_view()))
 
 
 def describe_service_revisions(plane: EcsControlPlane, p: Params) -> dict:
+    return _describe_deployment_records(
+        plane, p, "serviceRevisionArns", "service-revision", "serviceRevisions",
+        lambda svc, dep: revisions.revision(svc, dep, _ts))
+
+
+def _describe_deployment_records(plane: EcsControlPlane, p: Params, arns_field: str, kind: str,
+                                 out_field: str, render) -> dict:
+    """Describe each of up to 20 service deployment or revision ARNs (both are records of one
+    service deployment here); an ARN that names none is a MISSING failure."""
     found, failures = [], []
-    for arn in _limit(p, "serviceRevisionArns", 20):
-        hit = _service_deployment(plane, arn, "service-revision")
+    for arn in _limit(p, arns_field, 20):
+        hit = _service_deployment(plane, arn, kind)
         if hit is None:
             failures.append(_missing(arn))
-            continue
-        found.append(revisions.revision(*hit, _ts))
-    return {"serviceRevisions": found, "failures": failures}
+        else:
+            found.append(render(*hit))
+    return {out_field: found, "failures": failures}
 
 
 def _active_native(plane: EcsControlPlane, arn: str):

@@ -139,34 +139,12 @@ class NoEc2:
         return False
 
 
-class NoAutoScaling:
-    """No Auto Scaling: no groups, so nothing is ever asked of one."""
+class NoAutoScaling(AutoScalingPort):
+    """No Auto Scaling: no groups, so nothing is ever asked of one (every other method is the
+    port's own, which does nothing)."""
 
     def group(self, ref: str) -> Optional[GroupView]:
         return None
-
-    def tag(self, group: GroupView, key: str, value: str) -> None:
-        """Unreachable without groups."""
-
-    def set_desired_capacity(self, group: GroupView, desired: int) -> None:
-        """Unreachable without groups."""
-
-    def set_protected(self, group: GroupView, instance_id: str, protected: bool) -> None:
-        """Unreachable without groups."""
-
-    def ensure_lifecycle_hook(self, group: GroupView, name: str, transition: str,
-                              heartbeat_seconds: int, default_result: str) -> None:
-        """Unreachable without groups."""
-
-    def delete_lifecycle_hook(self, group_name: str, name: str) -> None:
-        """Nothing to delete."""
-
-    def record_heartbeat(self, group: GroupView, instance_id: str) -> None:
-        """Unreachable without groups."""
-
-    def complete_lifecycle_action(self, group: GroupView, instance_id: str,
-                                  result: str) -> None:
-        """Unreachable without groups."""
 
 
 class DropEvents:
