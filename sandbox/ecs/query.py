@@ -11,6 +11,13 @@ Supported (DG task-placement-constraints.md, cluster-query-language.md):
   ``=~``/``matches`` (whole-value regex), ``!~``/``not_matches``;
 * ``and``/``&&``, ``or``/``||`` (``and`` binds tighter) and parentheses.
 
+Negative operators (``!=``, ``not_in``, ``!~``) hold only when the subject exists: ECS
+answers ``attribute:retiring != true`` with the instances that have ``retiring`` set to
+another value, not with those without it (aws/containers-roadmap#486; ``!exists`` selects
+those). For a list subject (``task:group``) they hold when no value matches. The engine's
+evaluator (``plugins/module_utils/_engine/placement_expr.py``) follows the same rule and
+``tests/sandbox/test_member_of_agreement.py`` runs one table through both.
+
 ``parse(text)`` returns a predicate over a resolver ``subject -> value | list | None``.
 
 Layer: data, the bottom of ``sandbox/ecs``; imports only the standard library.
@@ -157,7 +164,8 @@ class _Parser:
             member = set(items)
             if op == "in":
                 return lambda r: any(v in member for v in _values(r(subject)))
-            return lambda r: not any(v in member for v in _values(r(subject)))
+            return lambda r: _present(r(subject)) and \
+                not any(v in member for v in _values(r(subject)))
         if op not in _BINARY:
             raise QueryError(f"unknown operator {raw_op!r}")
         k, value = self.take()
@@ -167,8 +175,15 @@ class _Parser:
         if op in ("!=", "!~"):
             # negative forms hold when no value of the subject matches the positive form
             positive = _comparator("==" if op == "!=" else "=~", value)
-            return lambda r: not any(positive(v) for v in _values(r(subject)))
+            return lambda r: _present(r(subject)) and \
+                not any(positive(v) for v in _values(r(subject)))
         return lambda r: any(compare(v) for v in _values(r(subject)))
+
+
+def _present(value: Any) -> bool:
+    """The subject exists: an attribute the instance has, or a list subject (task:group),
+    which always exists (maybe empty)."""
+    return value is not None
 
 
 def _values(value: Any) -> list[str]:

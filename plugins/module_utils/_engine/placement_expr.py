@@ -8,6 +8,14 @@ Boolean: ``and|&&``, ``or||``, ``not|!``, parentheses. Values may be bare or sin
 quoted. ``task:group``, ``runningTasksCount``, ``registeredAt`` and ``agentVersion`` raise
 ``UnsupportedExpression``; malformed text raises ``ExpressionError``.
 
+Negative operators (``!=``, ``not_in``, ``!~``) hold only for an instance that *has* the
+subject: ECS answers ``attribute:retiring != true`` with the instances that carry
+``retiring`` with another value, never with those that lack it (aws/containers-roadmap#486,
+where that is the behaviour asked to change; "Subject does not exist" is what ``!exists`` is
+for). ``not (...)`` is plain boolean negation. The sandbox's evaluator (``sandbox/ecs/
+query.py``) follows the same rule; ``tests/sandbox/test_member_of_agreement.py`` runs one
+table of expressions through both.
+
 ``compile_expression(text)`` returns a predicate taking a ``Mapping[str, str]`` of subject ->
 value (``attribute:NAME`` keys plus ``ec2InstanceId`` and ``agentConnected``), see
 ``instance_subjects``.
@@ -185,8 +193,8 @@ def _number(text: str | None) -> float | None:
 def _comparison(subject: str, op: str, value: str, text: str) -> Predicate:
     if op == "==":
         return lambda v: v.get(subject) == value
-    if op == "!=":
-        return lambda v: v.get(subject) != value
+    if op == "!=":     # a missing subject matches no comparison, negative ones included
+        return lambda v: subject in v and v[subject] != value
     if op in ("=~", "!~"):
         try:
             pattern = re.compile(value)
