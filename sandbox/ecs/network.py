@@ -14,7 +14,10 @@ What ECS documents, and what the sandbox does with it:
 * Each awsvpc task gets its own ENI, attached to its instance, "and the primary network
   interface counts as one" (container-instance-eni.html): an instance holds at most
   (max ENIs of its type - 1) awsvpc tasks (table in resources.py); beyond that placement
-  fails with ``RESOURCE:ENI``. ENI trunking (awsvpcTrunking) is not emulated.
+  fails with ``RESOURCE:ENI``. With ENI trunking (account setting ``awsvpcTrunking`` enabled
+  before the instance registered, a type in the trunking table) the instance carries
+  ``ecs.awsvpc-trunk-id`` and holds the table's "Task limit with ENI trunking" instead
+  (container-instance-eni.html; the table is shared with the engine, see resources.py).
 * The ENI shows as ``Task.attachments`` (type ElasticNetworkInterface, details subnetId,
   networkInterfaceId, macAddress, privateDnsName, privateIPv4Address) and each container's
   ``networkInterfaces`` [{attachmentId, privateIpv4Address}]. "When the task stops ... the
@@ -133,11 +136,13 @@ def check_target_groups(plane: "EcsState", td: "TaskDefinition",
 
 # -------------------------------------------------------------------- ENI limit
 def eni_slots(plane: "EcsState", ci: "ContainerInstance") -> Optional[int]:
-    """awsvpc tasks the instance can still take: (max ENIs - 1) - task ENIs attached."""
+    """awsvpc tasks the instance can still take: its awsvpc task limit (max ENIs - 1, or the
+    trunking table's) - task ENIs attached."""
     itype = ci.attributes.get("ecs.instance-type")
     if not itype:
         return None
-    limit = resources.max_enis(itype, plane.config) - 1
+    trunk = bool(ci.attributes.get(resources.TRUNK_ATTRIBUTE))
+    limit = resources.awsvpc_task_limit(itype, trunk, plane.config)
     return limit - sum(1 for t in ci.tasks.values() if t.eni is not None)
 
 

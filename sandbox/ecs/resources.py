@@ -5,44 +5,54 @@ used where known (docs/ecs-facts.md §5.1 table; m4.large from DG memory-managem
 other type registers ``config.agent_memory_factor`` of its nominal MiB from moto's instance
 type catalogue.
 
-The same table holds each type's maximum number of network interfaces (EC2 User Guide,
-"Maximum IP addresses per network interface per instance type", column "Maximum network
-interfaces"): an awsvpc task needs an ENI of its own and the primary ENI is the instance's,
-so a container instance without trunking holds at most that number minus one awsvpc tasks
-(ECS Developer Guide, container-instance-eni.html). Types not in the table take moto's
+The awsvpc task limits per type (maximum network interfaces, EC2 User Guide; the task limit
+with ENI trunking, ECS Developer Guide container-instance-eni.html) are the engine's table,
+``plugins/module_utils/_engine/eni_limits.py``: the emulated ECS and the engine that plans
+against it must agree on them, so there is one table. It is loaded here *by file*, as data:
+the sandbox never imports the engine package (its ``__init__`` pulls in the whole engine, and
+the sandbox is the engine's oracle), and the module imports nothing itself. An awsvpc task
+needs an ENI of its own and the primary ENI is the instance's, so a container instance
+without trunking holds at most max ENIs - 1 awsvpc tasks; types not in the table take moto's
 catalogue value (``NetworkInfo.MaximumNetworkInterfaces``).
 
-Layer: data, the bottom of ``sandbox/ecs``; reads moto's instance type table as data.
+Layer: data, the bottom of ``sandbox/ecs``; reads moto's instance type table and the engine's
+ENI table as data.
 """
 
 from __future__ import annotations
 
 import functools
 import gzip
+import importlib.util
 import json
 import os
+import sys
+from pathlib import Path
 
-# Per instance type: (registered MiB seen on ECS-optimised AMIs, community measurements, not
-# authoritative; None if not measured), (maximum network interfaces, EC2 documentation).
-INSTANCE_TYPES: dict[str, tuple[int | None, int]] = {
-    "t2.micro": (None, 2), "t2.small": (1800, 3), "t2.medium": (3943, 3),
-    "t2.large": (7975, 3), "t2.xlarge": (None, 3), "t2.2xlarge": (None, 3),
-    "t3.nano": (None, 2), "t3.micro": (None, 2), "t3.small": (None, 3),
-    "t3.medium": (3884, 3), "t3.large": (None, 3), "t3.xlarge": (None, 4),
-    "t3.2xlarge": (None, 4),
-    "m3.medium": (3768, 2), "m4.large": (7985, 2),
-    "m5.large": (7680, 3), "m5.xlarge": (15576, 4), "m5.2xlarge": (31368, 4),
-    "m5.4xlarge": (None, 8), "m5.8xlarge": (None, 8), "m5.12xlarge": (None, 8),
-    "m5.16xlarge": (None, 15), "m5.24xlarge": (None, 15),
-    "c5.large": (3704, 3), "c5.xlarge": (7624, 4), "c5.2xlarge": (15463, 4),
-    "c5.4xlarge": (None, 8), "c5.9xlarge": (None, 8), "c5.12xlarge": (None, 8),
-    "c5.18xlarge": (None, 15), "c5.24xlarge": (None, 15),
-    "r5.large": (None, 3), "r5.xlarge": (None, 4), "r5.2xlarge": (None, 4),
-    "r5.4xlarge": (None, 8), "r5.8xlarge": (None, 8), "r5.12xlarge": (None, 8),
-    "r5.16xlarge": (None, 15), "r5.24xlarge": (None, 15),
+# Registered MiB seen on ECS-optimised AMIs (community measurements, not authoritative).
+MEASURED_MEMORY_MIB: dict[str, int] = {
+    "t2.small": 1800, "t2.medium": 3943, "t2.large": 7975, "t3.medium": 3884,
+    "m3.medium": 3768, "m4.large": 7985, "m5.large": 7680, "m5.xlarge": 15576,
+    "m5.2xlarge": 31368, "c5.large": 3704, "c5.xlarge": 7624, "c5.2xlarge": 15463,
 }
-MEASURED_MEMORY_MIB: dict[str, int] = {t: m for t, (m, _) in INSTANCE_TYPES.items() if m}
-MAX_ENIS: dict[str, int] = {t: e for t, (_, e) in INSTANCE_TYPES.items()}
+ENI_TABLE = Path(__file__).resolve().parents[2] / "plugins" / "module_utils" / "_engine" / \
+    "eni_limits.py"
+
+
+def _eni_limits():
+    """The engine's ENI table module, loaded from its file (see the docstring)."""
+    name = "_taskspread_eni_limits"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ENI_TABLE)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return sys.modules[name]
+
+
+eni_limits = _eni_limits()
+MAX_ENIS: dict[str, int] = eni_limits.MAX_ENIS
+TRUNK_ATTRIBUTE: str = eni_limits.TRUNK_ATTRIBUTE
 FALLBACK_MAX_ENIS = 3  # a type neither the table nor moto knows (most .large sizes)
 
 FALLBACK = (2, 4096)  # vCPUs, nominal MiB for a type moto does not know
@@ -100,3 +110,17 @@ def max_enis(instance_type: str, config=None) -> int:
         return MAX_ENIS[instance_type]
     info = (_catalogue().get(instance_type) or {}).get("NetworkInfo") or {}
     return int(info.get("MaximumNetworkInterfaces") or FALLBACK_MAX_ENIS)
+
+
+def supports_trunking(instance_type: str) -> bool:
+    """The type is in the ENI trunking table (container-instance-eni.html)."""
+    return eni_limits.supports_trunking(instance_type)
+
+
+def awsvpc_task_limit(instance_type: str, trunk: bool, config=None) -> int:
+    """awsvpc tasks an instance of the type holds: the trunking table's value when it
+    registered with a trunk ENI, else max ENIs - 1 (a config override of max ENIs wins)."""
+    overrides = getattr(config, "instance_max_enis", None) or {}
+    if trunk and instance_type not in overrides and supports_trunking(instance_type):
+        return eni_limits.TRUNK_TASK_LIMIT[instance_type]
+    return max_enis(instance_type, config) - 1

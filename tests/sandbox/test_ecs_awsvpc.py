@@ -188,6 +188,30 @@ def test_eni_limit_stops_placement_with_resource_eni(world, aws):
     assert len(out["tasks"]) == 1 and out["failures"] == []
 
 
+def test_eni_trunking_raises_the_limit_of_instances_registered_after_opting_in(sandbox, aws):
+    """DG container-instance-eni.html: with awsvpcTrunking enabled, "additional ENIs are
+    available on newly launched container instances" of supported types, which carry the
+    ``ecs.awsvpc-trunk-id`` attribute; "Previously launched instances do not receive these
+    features". The table's m5.large row: 2 tasks without trunking, 10 with; t3 types are not
+    in the table and keep max ENIs - 1 (t3.medium: 2)."""
+    world = World(sandbox, aws)
+    before = world.launch(A)                          # m5.large, registered before opting in
+    world.boot()
+    world.ecs.put_account_setting_default(name="awsvpcTrunking", value="enabled")
+    trunked, small = world.launch(A), world.launch(A, "t3.medium")
+    world.boot()
+    attrs = {ec2: {a["name"]: a.get("value") for a in world.instance(ec2)["attributes"]}
+             for ec2 in (before, trunked, small)}
+    assert resources.TRUNK_ATTRIBUTE == "ecs.awsvpc-trunk-id"
+    assert [resources.TRUNK_ATTRIBUTE in attrs[e] for e in (before, trunked, small)] == \
+        [False, True, False]
+    assert attrs[trunked][resources.TRUNK_ATTRIBUTE].startswith("eni-")
+    small_td = world.task_definition("tiny", cpu=64, memory=128, networkMode="awsvpc")
+    world.service("web", 16, small_td, networkConfiguration=vpc_config(world, A))
+    world.settle(60)                                  # 2 of the 16 find no ENI
+    assert world.by_instance("web") == {before: 2, trunked: 10, small: 2}
+
+
 # ------------------------------------------------------------ ip target groups
 def _target_group(world: World, kind: str, delay: int = 20) -> str:
     elbv2 = Clients(world.sb.endpoint)("elbv2")

@@ -17,7 +17,8 @@ ENGINE = ROOT / "plugins" / "module_utils" / "_engine"
 FLOORS: list[tuple[str, ...]] = [
     # plain data, codes, errors and pure helpers: nothing from the engine
     ("errors", "codes", "model", "filling", "deadline", "aws_client", "lock",
-     "health", "bounds"),   # health as ECS counts it; bounds: the options' ranges
+     "health", "bounds", "eni_limits"),   # health as ECS counts it; bounds: the options'
+    # ranges; eni_limits: awsvpc task limits per instance type (the sandbox reads it too)
     ("placement_expr", "plan_types", "snapshot", "lease"),   # lease: the DynamoDB lease store
     ("candidates", "fenced"),   # fenced: ECS writes behind the lease's fence check
     ("targets",),         # targets per level
@@ -28,7 +29,7 @@ FLOORS: list[tuple[str, ...]] = [
     ("runner",),
     ("__init__",),
 ]
-NOTHING_FROM_THE_ENGINE = ("filling", "errors", "codes", "model", "bounds")
+NOTHING_FROM_THE_ENGINE = ("filling", "errors", "codes", "model", "bounds", "eni_limits")
 
 
 def _floor(module: str) -> int:

@@ -8,7 +8,8 @@ Layers, bottom to top (a module imports only the ones below it; ``tests/sandbox/
 test_engine_layers.py`` keeps it so):
 
 1. ``errors``, ``codes``, ``model``, ``filling``, ``deadline``, ``aws_client``, ``lock``,
-   ``health`` (health as ECS counts it), ``bounds`` (the range of every numeric option):
+   ``health`` (health as ECS counts it), ``bounds`` (the range of every numeric option),
+   ``eni_limits`` (awsvpc task limits per instance type, with and without ENI trunking):
    import nothing from the engine;
 2. ``placement_expr`` (memberOf expressions), ``plan_types`` (what the planner returns),
    ``lease`` (the per-service lease in DynamoDB);

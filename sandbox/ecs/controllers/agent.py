@@ -268,6 +268,18 @@ def instance_attributes(instance, conf: dict) -> dict[str, Optional[str]]:
     return attrs
 
 
+def _trunk(plane: "EcsState", attrs: dict, itype: str) -> None:
+    """ENI trunking (container-instance-eni.html): an instance registered while
+    awsvpcTrunking is enabled, of a type in the trunking table, on Linux, gets a trunk ENI,
+    shown as the ``ecs.awsvpc-trunk-id`` attribute, and the table's higher awsvpc task limit
+    (network.eni_slots). "Only new Amazon EC2 instances launched after opting in ... receive
+    the increased ENI limits": instances registered before keep theirs. The REGISTERING
+    status while the trunk is provisioned is folded into the registration [I]."""
+    if (plane.setting_enabled("awsvpcTrunking") and resources.supports_trunking(itype)
+            and attrs.get("ecs.os-type", "linux") == "linux"):
+        attrs[resources.TRUNK_ATTRIBUTE] = f"eni-{plane.new_id()[:17]}"
+
+
 def _port_list(text: Optional[str], default: list[str]) -> list[str]:
     if not text:
         return list(default)
@@ -321,6 +333,7 @@ def register(plane: "EcsState", cluster: Cluster, instance, conf: Optional[dict]
         raise ValueError("ECS_RESERVED_MEMORY is larger than the instance's memory")
     for a in attributes or []:
         attrs[a["name"]] = a.get("value")
+    _trunk(plane, attrs, itype)
     now = plane.now()
     ci_id = plane.new_id()
     info = {"agentVersion": plane.config.agent_version, "agentHash": plane.new_id()[:8],

@@ -83,6 +83,15 @@ class EcsState:
     def principal(self) -> str:
         return f"arn:aws:iam::{self.account}:root"
 
+    def setting_enabled(self, name: str) -> bool:
+        """An account setting is ``enabled`` for the caller (the principal that registers the
+        sandbox's instances too): its own value, else the account default (API
+        PutAccountSetting / PutAccountSettingDefault); AWS's defaults are all off for the
+        settings asked here (awsvpcTrunking)."""
+        own = self.account_settings.get(self.principal, {})
+        value = own.get(name, self.account_settings.get("default", {}).get(name, ""))
+        return value == "enabled"
+
     # ------------------------------------------------------------------ lookups
     def cluster_name(self, ref: Optional[str]) -> str:
         ref = ref or "default"
