@@ -93,7 +93,7 @@ def test_create_describe_update_delete_round_trip(world):
     asg_arn = cp["autoScalingGroupProvider"]["autoScalingGroupArn"]
     assert cp == {
         "capacityProviderArn": "arn:aws:ecs:us-east-1:123456789012:capacity-provider/cp-a",
-        "name": "cp-a", "status": "ACTIVE", "tags": [],
+        "name": "cp-a", "status": "ACTIVE", "tags": [], "type": "EC2_AUTOSCALING",
         "autoScalingGroupProvider": {
             "autoScalingGroupArn": asg_arn,
             "managedScaling": {"status": "DISABLED", "targetCapacity": 100,
@@ -462,3 +462,27 @@ def test_managed_scaling_providers_are_cluster_attachments(world):
     again = ecs.describe_clusters(clusters=[CLUSTER], include=["ATTACHMENTS"])["clusters"][0]
     assert again["attachments"] == cluster["attachments"]       # stable ids
     assert "attachments" not in ecs.describe_clusters(clusters=[CLUSTER])["clusters"][0]
+
+
+def test_managed_instances_providers_are_refused_with_a_clear_message(aws):
+    """ECS Managed Instances (CreateCapacityProvider managedInstancesProvider, launch type
+    MANAGED_INSTANCES) is not emulated: the sandbox refuses both rather than accept a
+    provider that would never run a task (README, the sandbox's table)."""
+    from botocore.exceptions import ClientError
+
+    ecs = aws("ecs")
+    with pytest.raises(ClientError) as err:
+        ecs.create_capacity_provider(name="mi", managedInstancesProvider={
+            "infrastructureRoleArn": "arn:aws:iam::123456789012:role/ecsInfra",
+            "instanceLaunchTemplate": {
+                "ec2InstanceProfileArn": "arn:aws:iam::123456789012:instance-profile/ecs",
+                "networkConfiguration": {"subnets": ["subnet-12345678"]}}})
+    assert err.value.response["Error"]["Code"] == "InvalidParameterException"
+    assert "does not emulate ECS Managed Instances" in err.value.response["Error"]["Message"]
+    ecs.create_cluster(clusterName="mi")
+    ecs.register_task_definition(family="mi", containerDefinitions=[
+        {"name": "app", "image": "nginx", "memory": 128}])
+    with pytest.raises(ClientError) as err:
+        ecs.create_service(cluster="mi", serviceName="s", taskDefinition="mi", desiredCount=1,
+                           launchType="MANAGED_INSTANCES")
+    assert "not MANAGED_INSTANCES" in err.value.response["Error"]["Message"]

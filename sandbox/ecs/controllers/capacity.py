@@ -61,6 +61,15 @@ if TYPE_CHECKING:
     from ..state.store import EcsState
 
 FARGATE = ("FARGATE", "FARGATE_SPOT")
+# ECS Managed Instances (CreateCapacityProvider managedInstancesProvider, type
+# MANAGED_INSTANCES): ECS launches the instances itself, spreads over AZs and consolidates
+# without placement strategies. The sandbox does not emulate that provisioning, so it refuses
+# the provider outright, as it refuses launch type MANAGED_INSTANCES (api._ec2_only), rather
+# than accept one that would never run a task.
+MANAGED_INSTANCES_REFUSED = (
+    "The sandbox's ECS does not emulate ECS Managed Instances: capacity providers with a "
+    "managedInstancesProvider (type MANAGED_INSTANCES) are refused; use an Auto Scaling "
+    "group provider (autoScalingGroupProvider).")
 DRAIN_HOOK = "ecs-managed-draining-termination-hook"
 MANAGED_TAG = "AmazonECSManaged"
 TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
@@ -151,6 +160,8 @@ def create_capacity_provider(plane: "EcsState", p: dict) -> dict:
         raise errors.client("The specified capacity provider already exists. To change the "
                             "configuration of an existing capacity provider, update the "
                             "capacity provider.")  # [I]
+    if p.get("managedInstancesProvider") is not None:
+        raise errors.invalid(MANAGED_INSTANCES_REFUSED)
     asg = p.get("autoScalingGroupProvider") or {}
     group = _group(plane, asg.get("autoScalingGroupArn") or "")
     if group is None:

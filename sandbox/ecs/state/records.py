@@ -48,6 +48,7 @@ class CapacityProvider:
 
     def to_api(self, include: set[str] = frozenset()) -> dict:
         out = {"capacityProviderArn": self.arn, "name": self.name, "status": self.status,
+               "type": "EC2_AUTOSCALING",   # API CapacityProvider.type; the only one emulated
                "autoScalingGroupProvider": {
                    "autoScalingGroupArn": self.asg_arn,
                    "managedScaling": dict(self.managed_scaling),
