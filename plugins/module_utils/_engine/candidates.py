@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from .codes import Reason
 from .errors import ExpressionError, UnsupportedExpression
 from .filling import UNLIMITED
-from .model import AZ_ATTRIBUTE, ClusterSnapshot, Instance, Service, TaskResources
+from .model import (
+    AZ_ATTRIBUTE, SUBNET_ATTRIBUTE, ClusterSnapshot, Instance, Service, TaskResources,
+)
 from .placement_expr import Predicate, compile_expression, instance_subjects
 from .plan_types import Explanation
 
@@ -64,31 +66,39 @@ def level_value(level: str, inst: Instance) -> str:
     return inst.attributes.get(level, "")
 
 
+_State = tuple[int, int, frozenset[int], frozenset[int], int]
+
+
 class Ledger:
-    """Remaining CPU, memory and ports per instance, shared by every service of one plan."""
+    """Remaining CPU, memory, ports and awsvpc task slots (ENIs) per instance, shared by
+    every service of one plan."""
 
     def __init__(self, instances: Mapping[str, Instance]):
         self._instances = instances
-        self._state: dict[str, tuple[int, int, frozenset[int], frozenset[int]]] = {}
+        self._state: dict[str, _State] = {}
 
-    def remaining(self, arn: str) -> tuple[int, int, frozenset[int], frozenset[int]]:
+    def remaining(self, arn: str) -> _State:
+        """(CPU, memory, reserved TCP ports, reserved UDP ports, free awsvpc slots; UNLIMITED
+        when the instance's type is in no ENI table)."""
         state = self._state.get(arn)
         if state is None:
             inst = self._instances[arn]
             state = (inst.remaining_cpu, inst.remaining_memory,
-                     inst.reserved_tcp_ports, inst.reserved_udp_ports)
+                     inst.reserved_tcp_ports, inst.reserved_udp_ports,
+                     UNLIMITED if inst.awsvpc_slots is None else inst.awsvpc_slots)
         return state
 
     def room_fn(self, res: TaskResources, limit: int = UNLIMITED,
                 distinct: bool = False) -> Callable[[str], int]:
         """``arn -> `` how many more tasks needing ``res`` fit on ``arn`` (CPU, memory, static
-        ports; UNLIMITED when nothing limits), at most ``limit``, and at most 1 when
-        ``distinct``. Specialised once per service: the planner's hottest call."""
+        ports, and for awsvpc tasks free task ENIs; UNLIMITED when nothing limits), at most
+        ``limit``, and at most 1 when ``distinct``. Specialised once per service: the
+        planner's hottest call."""
         state_get, instances = self._state.get, self._instances
         tcp_need, udp_need = res.tcp_ports, res.udp_ports
         ports = bool(tcp_need or udp_need)
         start = min(limit, 1) if ports or distinct else limit
-        res_cpu, res_mem = res.cpu, res.memory
+        res_cpu, res_mem, res_enis = res.cpu, res.memory, res.enis
 
         def room(arn: str) -> int:
             state = state_get(arn)
@@ -96,8 +106,9 @@ class Ledger:
                 inst = instances[arn]
                 cpu, mem = inst.remaining_cpu, inst.remaining_memory
                 tcp, udp = inst.reserved_tcp_ports, inst.reserved_udp_ports
+                enis = UNLIMITED if inst.awsvpc_slots is None else inst.awsvpc_slots
             else:
-                cpu, mem, tcp, udp = state
+                cpu, mem, tcp, udp, enis = state
             if ports and (tcp_need & tcp or udp_need & udp):
                 return 0
             fit = start
@@ -105,17 +116,35 @@ class Ledger:
                 fit = cpu // res_cpu
             if res_mem > 0 and mem // res_mem < fit:
                 fit = mem // res_mem
+            if res_enis > 0 and enis // res_enis < fit:
+                fit = enis // res_enis
             return fit if fit > 0 else 0
 
         return room
+
+    def short_of(self, arn: str, res: TaskResources) -> tuple[str, ...]:
+        """What keeps one more task needing ``res`` off ``arn``: any of ``CPU``, ``memory``,
+        ``port``, ``ENI`` (no free awsvpc task slot); () when it fits."""
+        cpu, mem, tcp, udp, enis = self.remaining(arn)
+        out = []
+        if res.cpu > cpu:
+            out.append("CPU")
+        if res.memory > mem:
+            out.append("memory")
+        if res.tcp_ports & tcp or res.udp_ports & udp:
+            out.append("port")
+        if res.enis > enis:
+            out.append("ENI")
+        return tuple(out)
 
     def instance(self, arn: str) -> Instance:
         return self._instances[arn]
 
     def reserve(self, arn: str, res: TaskResources) -> None:
-        cpu, mem, tcp, udp = self.remaining(arn)
+        cpu, mem, tcp, udp, enis = self.remaining(arn)
         self._state[arn] = (cpu - res.cpu, mem - res.memory, tcp | res.tcp_ports,
-                            udp | res.udp_ports)
+                            udp | res.udp_ports,
+                            enis if enis >= UNLIMITED else enis - res.enis)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,26 +177,33 @@ class CandidateIndex:
         self.snapshot = snapshot
         self.instances = snapshot.instance_map()
         self.ledger = Ledger(self.instances)
-        self.accepting = [i for i in snapshot.instances if i.accepts_tasks]
+        # Managed Instances hosts are ECS's to place on and consolidate: never a candidate,
+        # so no plan moves a task to them, and their tasks are pinned (never stopped).
+        self.accepting = [i for i in snapshot.instances
+                          if i.accepts_tasks and not i.managed_instances]
         self._filtered: dict[tuple[str, ...], list[Instance] | Explanation] = {(): self.accepting}
         self._grouped: dict[tuple, tuple[dict, dict]] = {}
         self._subjects: dict[str, dict[str, str]] = {}
 
     def grouped(self, member_of: tuple[str, ...], group_levels: tuple[str, ...],
-                providers: tuple[str, ...] = ()
+                providers: tuple[str, ...] = (), subnets: tuple[str, ...] = ()
                 ) -> tuple[dict[tuple[str, ...], list[Instance]], dict[str, tuple[str, ...]]] | Explanation:
         """Candidates (accepting, memberOf met, of one of ``providers`` when a capacity
-        provider strategy names them) by group path, in ARN order; path per ARN."""
+        provider strategy names them, in one of ``subnets`` when an awsvpc service names
+        them) by group path, in ARN order; path per ARN."""
         candidates = self.candidates(member_of)
         if isinstance(candidates, Explanation):
             return candidates
-        key = (member_of, group_levels, providers)
+        key = (member_of, group_levels, providers, subnets)
         if key not in self._grouped:
             groups: dict[tuple[str, ...], list[Instance]] = defaultdict(list)
             path_of = {}
             wanted = frozenset(providers)
+            in_subnets = frozenset(subnets)
             for inst in candidates:
                 if wanted and inst.capacity_provider not in wanted:
+                    continue
+                if in_subnets and inst.attributes.get(SUBNET_ATTRIBUTE) not in in_subnets:
                     continue
                 path = tuple(level_value(lv, inst) for lv in group_levels)
                 groups[path].append(inst)

@@ -39,6 +39,7 @@ class Reason(Code):
     UNSUPPORTED_CONSTRAINT = "unsupported_constraint"
     SINGLE_DOMAIN = "single_domain"
     NOT_EC2 = "not_ec2_capacity"                        # FARGATE, FARGATE_SPOT, EXTERNAL
+    MANAGED_INSTANCES = "managed_instances"             # ECS places and consolidates itself
     ECS_AZ_REBALANCING = "ecs_az_rebalancing_in_progress"
     TASKS_BEING_REPLACED = "tasks_being_replaced"       # on DRAINING/gone instances, unplaced
     AT_CAPACITY = "at_capacity"

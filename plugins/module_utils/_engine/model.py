@@ -18,6 +18,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 AZ_ATTRIBUTE = "ecs.availability-zone"
+SUBNET_ATTRIBUTE = "ecs.subnet-id"
+MANAGED_INSTANCES = "MANAGED_INSTANCES"   # launch type and capacity provider type
 
 
 # deploymentConfiguration.strategy values that deploy beside the running revision (docs/ecs-
@@ -51,21 +53,32 @@ class TaskResources:
     ``cpu``: task-level cpu if set, else the sum of container cpu.
     ``memory``: task-level memory if set, else the sum over containers of memoryReservation,
     else memory. ``tcp_ports`` / ``udp_ports``: static host ports (bridge/host network mode).
+    ``enis``: task ENIs, 1 for the awsvpc network mode (each such task gets an ENI of its
+    own, attached to its instance), else 0.
     """
 
     cpu: int = 0
     memory: int = 0
     tcp_ports: frozenset[int] = frozenset()
     udp_ports: frozenset[int] = frozenset()
+    enis: int = 0
 
     def to_dict(self) -> dict:
         return {"cpu": self.cpu, "memory": self.memory,
-                "tcp_ports": sorted(self.tcp_ports), "udp_ports": sorted(self.udp_ports)}
+                "tcp_ports": sorted(self.tcp_ports), "udp_ports": sorted(self.udp_ports),
+                "enis": self.enis}
 
 
 @dataclass(frozen=True, slots=True)
 class Instance:
-    """One container instance."""
+    """One container instance.
+
+    ``awsvpc_slots``: awsvpc tasks it can still take (its task ENI limit, see
+    ``eni_limits``, minus the task ENIs in use); None when its instance type is in no table
+    (then ENIs do not limit it in the plan). ``managed_instances``: its capacity provider is
+    of type MANAGED_INSTANCES (ECS places and consolidates there; the engine never moves a
+    task to or from it).
+    """
 
     arn: str
     ec2_instance_id: str
@@ -80,6 +93,8 @@ class Instance:
     reserved_tcp_ports: frozenset[int] = frozenset()
     reserved_udp_ports: frozenset[int] = frozenset()
     capacity_provider: str = ""
+    awsvpc_slots: int | None = None
+    managed_instances: bool = False
 
     @property
     def accepts_tasks(self) -> bool:
@@ -90,7 +105,8 @@ class Instance:
         return {"arn": self.arn, "ec2_instance_id": self.ec2_instance_id, "az": self.az,
                 "status": self.status, "agent_connected": self.agent_connected,
                 "remaining_cpu": self.remaining_cpu, "remaining_memory": self.remaining_memory,
-                "capacity_provider": self.capacity_provider}
+                "capacity_provider": self.capacity_provider, "awsvpc_slots": self.awsvpc_slots,
+                "managed_instances": self.managed_instances}
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +145,10 @@ class Service:
     ARN, and, when the snapshot read it (``snapshot.read_service_deployments``), its
     ``service_deployment_status``, ``lifecycle_stage`` and the ids of its lifecycle hooks
     awaiting action (``hooks_awaiting``); "" / () when not read.
+    ``subnets``: an awsvpc service's ``networkConfiguration.awsvpcConfiguration.subnets``;
+    ECS places its tasks only on instances in those subnets (attribute ``ecs.subnet-id``).
+    ``managed_instances``: launch type MANAGED_INSTANCES, or a capacity provider of that type
+    in its effective strategy: ECS spreads and consolidates it itself.
     """
 
     name: str
@@ -160,6 +180,8 @@ class Service:
     service_deployment_status: str = ""
     lifecycle_stage: str = ""
     hooks_awaiting: tuple[str, ...] = ()
+    subnets: tuple[str, ...] = ()
+    managed_instances: bool = False
 
     @property
     def providers(self) -> tuple[str, ...]:

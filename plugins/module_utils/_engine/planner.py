@@ -56,9 +56,11 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from .candidates import INSTANCE_LEVEL, CandidateIndex, level_name, strategy_levels
+from .candidates import INSTANCE_LEVEL, CandidateIndex, Ledger, level_name, strategy_levels
 from .codes import Reason, Status
-from .model import ACTIVE_DEPLOYMENT_STATUSES, AZ_ATTRIBUTE, ClusterSnapshot, Service, Task
+from .model import (
+    ACTIVE_DEPLOYMENT_STATUSES, AZ_ATTRIBUTE, MANAGED_INSTANCES, ClusterSnapshot, Service, Task,
+)
 from .plan_types import Distribution, Explanation, Move, Plan, PlanOptions, ServicePlan
 from .targets import Analysis, Slot, analyze
 
@@ -73,7 +75,7 @@ def policy_skip(service: Service, tasks: Sequence[Task]) -> Explanation | None:
         return Explanation(Reason.OPTED_OUT, f"tag {OPT_OUT_TAG}=false opts the service out")
     if service.scheduling_strategy == "DAEMON":
         return Explanation(Reason.DAEMON, "DAEMON services run one task per instance; nothing to spread")
-    not_ec2 = _not_ec2(service)
+    not_ec2 = _managed_instances(service) or _not_ec2(service)
     if not_ec2 is not None:
         return not_ec2
     if service.deployment_controller not in ("ECS", ""):
@@ -131,6 +133,19 @@ def revisions_gate(service: Service) -> Explanation | None:
                            f"{service.current_revisions} current service revisions (exactly one "
                            "is needed); not touched")
     return None
+
+
+def _managed_instances(service: Service) -> Explanation | None:
+    """ECS Managed Instances (launch type, or a provider of type MANAGED_INSTANCES in the
+    effective strategy) take no placement strategy: ECS spreads the service over AZs and
+    consolidates idle instances itself; a rebalancer would fight that consolidation."""
+    if not service.managed_instances:
+        return None
+    how = ("launch type MANAGED_INSTANCES" if service.launch_type == MANAGED_INSTANCES
+           else "a MANAGED_INSTANCES capacity provider")
+    return Explanation(Reason.MANAGED_INSTANCES,
+                       f"{how}: ECS spreads this service over AZs and consolidates its "
+                       "instances itself (no placement strategies); not rebalanced")
 
 
 def _not_ec2(service: Service) -> Explanation | None:
@@ -221,6 +236,10 @@ def _single_domain(analysis: Analysis) -> Explanation | None:
     domains = {s.path[depth:] if spread else s.path[depth:-1] for s in analysis.slots}
     if len(domains) >= 2:
         return None
+    # a domain whose candidates are all full (CPU, memory, ports, ENIs) is still a domain
+    # ECS's spread would use once it had room: the service is at capacity, not alone
+    if len({g.path[depth:] for g in analysis.groups}) >= 2:
+        return None
     return Explanation(Reason.SINGLE_DOMAIN,
                        f"{len(domains)} eligible domain(s) at every level "
                        f"({', '.join(level_name(lv) for lv in analysis.levels)}); nothing to spread over")
@@ -240,20 +259,43 @@ def _fmt(skew: Mapping[str, int]) -> str:
     return ", ".join(f"{lv}={n}" for lv, n in skew.items()) or "none"
 
 
-def _capacity_text(analysis: Analysis, max_skew: int) -> str:
-    """The numbers behind an at-capacity layout: the skew capacity allows at best, and how
-    many eligible instances have room for another task of the service."""
+def _capacity_text(analysis: Analysis, max_skew: int, ledger: Ledger) -> str:
+    """The numbers behind an at-capacity layout: the skew capacity allows at best, how
+    many eligible instances have room for another task of the service, and what binds on
+    the candidate instances without room (``_binding``)."""
     res = analysis.service.resources
     roomy = sum(1 for s in analysis.slots if s.cap > s.count)
     best = {lv: n for lv, n in analysis.target_skew.items()
             if n > max_skew and lv not in analysis.delegated}
+    need = f"cpu {res.cpu}, memory {res.memory} MiB" + (", 1 ENI" if res.enis else "")
     return (f"free capacity allows skew {_fmt(best)} at best (max_skew {max_skew}); "
             f"{roomy} of {len(analysis.slots)} eligible instance(s) have room for another "
-            f"task (cpu {res.cpu}, memory {res.memory} MiB)")
+            f"task ({need}){_binding(analysis, ledger)}")
+
+
+def _binding(analysis: Analysis, ledger: Ledger) -> str:
+    """Which resource keeps another task of the service off the candidate instances of its
+    domains that have no room: "; no room on 3 candidate instance(s): ENI on 3 (awsvpc task
+    limit reached)". Only computed for a service at capacity."""
+    res = analysis.service.resources
+    short: dict[str, int] = defaultdict(int)
+    full = 0
+    for group in analysis.groups:
+        for inst in group.members:
+            why = ledger.short_of(inst.arn, res)
+            full += bool(why)
+            for name in why:
+                short[name] += 1
+    if not full:
+        return ""
+    order = ("ENI", "CPU", "memory", "port")
+    parts = [f"{name} on {short[name]}" + (" (awsvpc task limit reached)" if name == "ENI" else "")
+             for name in order if short.get(name)]
+    return f"; no room on {full} candidate instance(s): {', '.join(parts)}"
 
 
 def _status_plan(analysis: Analysis, tasks: Sequence[Task], dist: Distribution,
-                 max_skew: int) -> ServicePlan:
+                 max_skew: int, ledger: Ledger) -> ServicePlan:
     """BALANCED, AT_CAPACITY or REBALANCE, each not balanced one with a reason."""
     name = analysis.service.name
     if dist.balanced:
@@ -262,13 +304,14 @@ def _status_plan(analysis: Analysis, tasks: Sequence[Task], dist: Distribution,
     skew_text = f"skew {_fmt(analysis.skew)} exceeds max_skew {max_skew}"
     if needed == 0:
         return ServicePlan(name, Status.AT_CAPACITY, distribution=dist, reason=Explanation(
-            Reason.AT_CAPACITY, f"{skew_text}, but {_capacity_text(analysis, max_skew)}"))
+            Reason.AT_CAPACITY,
+            f"{skew_text}, but {_capacity_text(analysis, max_skew, ledger)}"))
     moves = tuple(_moves(analysis, tasks))
     text = f"{skew_text}; {len(moves)} of {needed} move(s) planned"
     code = Reason.MOVES_PLANNED
     if not analysis.balanced_targets(max_skew):
         code = Reason.AT_CAPACITY
-        text += f"; {_capacity_text(analysis, max_skew)}"
+        text += f"; {_capacity_text(analysis, max_skew, ledger)}"
     return ServicePlan(name, Status.REBALANCE, moves, needed, distribution=dist,
                        reason=Explanation(code, text))
 
@@ -289,7 +332,7 @@ def _plan_service(service: Service, tasks: Sequence[Task], ctx: CandidateIndex,
     dist = _distribution(analysis, max_skew, skip)
     if skip is not None:
         return ServicePlan(service.name, Status.SKIPPED, skip=skip, distribution=dist)
-    return _status_plan(analysis, tasks, dist, max_skew)
+    return _status_plan(analysis, tasks, dist, max_skew, ctx.ledger)
 
 
 def plan(snapshot: ClusterSnapshot, options: PlanOptions | None = None) -> Plan:
@@ -312,10 +355,27 @@ def plan(snapshot: ClusterSnapshot, options: PlanOptions | None = None) -> Plan:
                 moves=tuple(all_moves), moves_needed=sum(sp.moves_needed for sp in plans))
 
 
+UNMEASURED = (Reason.NOT_EC2, Reason.MANAGED_INSTANCES)
+
+
+def _unmeasured(svc: Service, tasks: Sequence[Task], max_skew: int,
+                skip: Explanation) -> Distribution:
+    """A service whose tasks run on no instance the engine spreads over (Fargate, EXTERNAL,
+    Managed Instances): no instance, AZ or skew figure, and never ``balanced`` (nothing was
+    judged; the cluster's EC2 instances are not its domains)."""
+    return Distribution(service=svc.name, levels=(), instances={}, azs={}, targets={},
+                        ineligible={}, skew={}, balanced=False, moves_needed=0,
+                        max_skew=max_skew, skip=skip, waiting=0,
+                        az_rebalancing=svc.az_rebalancing,
+                        capacity_providers=svc.providers)
+
+
 def _fallback_distribution(svc: Service, tasks: Sequence[Task], ctx: CandidateIndex, max_skew: int,
                            skip: Explanation | None, exhaustive: bool) -> Distribution | None:
     """The distribution of a service the planner skips: default levels when the strategy
     does not spread, no memberOf when it cannot be evaluated; None when even that fails."""
+    if skip is not None and skip.code in UNMEASURED:
+        return _unmeasured(svc, tasks, max_skew, skip)
     levels = strategy_levels(svc)
     if isinstance(levels, Explanation):
         levels = (AZ_ATTRIBUTE, INSTANCE_LEVEL)

@@ -14,12 +14,13 @@ from typing import Any
 
 from .aws_client import CountingClient, ReadPacer, chunks
 from .deadline import Deadline
+from .eni_limits import TRUNK_ATTRIBUTE, task_limit
 from .errors import ClusterNotFound, ReadTooSlow, UnknownServices
 from .lock import STEP_TAG
 from .model import (
-    ACTIVE_DEPLOYMENT_STATUSES, AZ_ATTRIBUTE, NATIVE_STRATEGIES, CapacityProviderItem,
-    ClusterSnapshot, Instance, PlacementConstraint, PlacementStrategy, Service, Task,
-    TaskResources,
+    ACTIVE_DEPLOYMENT_STATUSES, AZ_ATTRIBUTE, MANAGED_INSTANCES, NATIVE_STRATEGIES,
+    CapacityProviderItem, ClusterSnapshot, Instance, PlacementConstraint, PlacementStrategy,
+    Service, Task, TaskResources,
 )
 
 AZ_REBALANCING_STARTED = "AZ Rebalancing in progress."
@@ -33,6 +34,9 @@ MAX_SERVICE_DEPLOYMENTS_PER_DESCRIBE = 20
 LIST_SERVICES_PAGE = 100           # ListServices maxResults maximum (its default is 10)
 LIST_TASKS_PAGE = 100              # ListTasks' default (and maximum) page
 LIVE_STATUSES = ("ACTIVE", "DRAINING")
+MAX_PROVIDERS_PER_DESCRIBE = 100   # DescribeCapacityProviders capacityProviders
+FARGATE_PROVIDERS = ("FARGATE", "FARGATE_SPOT")    # no DescribeCapacityProviders needed
+ENI_ATTACHMENT = "ElasticNetworkInterface"
 
 
 def check_services(services: Iterable[str] | None) -> tuple[str, ...] | None:
@@ -86,7 +90,16 @@ def take_snapshot(ecs_client: Any, cluster: str,
                for doc in service_docs}
     svc_map = read_service_deployments(api, cluster_arn, svc_map)
     az_of = {inst.arn: inst.az for inst in instances}
-    tasks = _read_tasks(api, cluster_arn, sorted(svc_map), az_of, per_service=wanted is not None)
+    tasks, enis = _read_tasks(api, cluster_arn, sorted(svc_map), az_of,
+                              per_service=wanted is not None)
+    instances = [_with_eni_slots(inst, enis) for inst in instances]
+    managed = _managed_instance_providers(api, instances, svc_map.values())
+    if managed:
+        instances = [replace(i, managed_instances=True) if i.capacity_provider in managed
+                     else i for i in instances]
+        svc_map = {n: replace(s, managed_instances=True)
+                   if any(p in managed for p in s.providers) else s
+                   for n, s in svc_map.items()}
     return ClusterSnapshot(cluster_name=cluster_name, cluster_arn=cluster_arn,
                            instances=tuple(sorted(instances, key=lambda i: i.arn)),
                            services=dict(sorted(svc_map.items())), tasks=tasks,
@@ -131,6 +144,45 @@ def _strategy(items: list[dict] | None) -> tuple[CapacityProviderItem, ...]:
                                       int(i.get("weight") or 0)) for i in items or [])
 
 
+def _managed_instance_providers(api: CountingClient, instances: list[Instance],
+                                services: Iterable[Service]) -> frozenset[str]:
+    """The capacity providers of type MANAGED_INSTANCES among those the instances and the
+    services' strategies name. DescribeContainerInstances gives a provider's name only, so
+    its type costs one DescribeCapacityProviders call per 100 names, and none when no
+    provider other than FARGATE/FARGATE_SPOT is named (a cluster without providers)."""
+    names = {i.capacity_provider for i in instances if i.capacity_provider}
+    for service in services:
+        names.update(service.providers)
+    names -= set(FARGATE_PROVIDERS)
+    managed = set()
+    for batch in chunks(sorted(names), MAX_PROVIDERS_PER_DESCRIBE):
+        resp = api.call("describe_capacity_providers", capacityProviders=list(batch))
+        managed.update(cp.get("name", "") for cp in resp.get("capacityProviders", [])
+                       if cp.get("type") == MANAGED_INSTANCES)
+    return frozenset(managed)
+
+
+def _eni_limit(attrs: dict[str, str]) -> int | None:
+    """awsvpc tasks the instance holds in all (``eni_limits``): with a trunk ENI (attribute
+    ``ecs.awsvpc-trunk-id``) the trunking table's limit, else max ENIs - 1."""
+    return task_limit(attrs.get("ecs.instance-type", ""), bool(attrs.get(TRUNK_ATTRIBUTE)))
+
+
+def _with_eni_slots(inst: Instance, enis: dict[str, tuple[int, int]]) -> Instance:
+    """The instance with its free awsvpc slots. ``awsvpc_slots`` was read as limit -
+    (runningTasksCount + pendingTasksCount): every task on it counted as if it held an ENI.
+    The tasks read on it that hold none give their slot back, and the ENIs counted on the
+    tasks read bound it too (a task that started between the two reads): exact for a whole
+    read whose instance runs no task being stopped, never more than the truth otherwise
+    (a scoped read sees only its services' tasks, so other services' tasks count as ENIs)."""
+    if inst.awsvpc_slots is None:
+        return inst
+    with_eni, without = enis.get(inst.arn, (0, 0))
+    limit = _eni_limit(dict(inst.attributes)) or 0
+    free = min(inst.awsvpc_slots + without, limit - with_eni)
+    return replace(inst, awsvpc_slots=max(0, free))
+
+
 def _read_instances(api: CountingClient, cluster_arn: str) -> list[Instance]:
     arns: list[str] = []
     for page in api.pages("list_container_instances", cluster=cluster_arn):
@@ -157,6 +209,8 @@ def _instance(doc: dict) -> Instance:
              if a.get("targetType", "container-instance") == "container-instance"}
     registered = _resource_map(doc.get("registeredResources", []))
     remaining = _resource_map(doc.get("remainingResources", []))
+    limit = _eni_limit(attrs)
+    tasks_on = int(doc.get("runningTasksCount") or 0) + int(doc.get("pendingTasksCount") or 0)
     return Instance(
         arn=doc["containerInstanceArn"], ec2_instance_id=doc.get("ec2InstanceId", ""),
         az=attrs.get(AZ_ATTRIBUTE, ""), status=doc.get("status", ""),
@@ -167,7 +221,8 @@ def _instance(doc: dict) -> Instance:
         remaining_memory=int(remaining.get("MEMORY", {}).get("integerValue", 0)),
         reserved_tcp_ports=_ports(remaining.get("PORTS")),
         reserved_udp_ports=_ports(remaining.get("PORTS_UDP")),
-        capacity_provider=doc.get("capacityProviderName", ""))
+        capacity_provider=doc.get("capacityProviderName", ""),
+        awsvpc_slots=None if limit is None else limit - tasks_on)
 
 
 def _read_services(api: CountingClient, cluster_arn: str, cluster_name: str,
@@ -259,8 +314,10 @@ def task_resources(task_definition: dict) -> TaskResources:
     cpu = parse_size(task_definition.get("cpu")) or sum(int(c.get("cpu") or 0) for c in containers)
     memory = parse_size(task_definition.get("memory")) or sum(
         int(c.get("memoryReservation") or c.get("memory") or 0) for c in containers)
-    tcp, udp = _static_ports(task_definition.get("networkMode") or "bridge", containers)
-    return TaskResources(cpu=cpu, memory=memory, tcp_ports=tcp, udp_ports=udp)
+    mode = task_definition.get("networkMode") or "bridge"
+    tcp, udp = _static_ports(mode, containers)
+    return TaskResources(cpu=cpu, memory=memory, tcp_ports=tcp, udp_ports=udp,
+                         enis=1 if mode == "awsvpc" else 0)
 
 
 def _static_ports(mode: str, containers: list[dict]) -> tuple[frozenset[int], frozenset[int]]:
@@ -299,8 +356,11 @@ def _service(doc: dict, resources: TaskResources,
     launch_type = doc.get("launchType") or ("" if strategy else "EC2")
     primary = next((d for d in deployments if d.get("status") == "PRIMARY"), {})
     config = doc.get("deploymentConfiguration", {})
+    vpc = (doc.get("networkConfiguration") or {}).get("awsvpcConfiguration") or {}
     return Service(
         name=doc["serviceName"], arn=doc["serviceArn"], desired=doc.get("desiredCount", 0),
+        subnets=tuple(vpc.get("subnets") or ()) if resources.enis else (),
+        managed_instances=launch_type == MANAGED_INSTANCES,
         running=doc.get("runningCount", 0), pending=doc.get("pendingCount", 0),
         scheduling_strategy=doc.get("schedulingStrategy", "REPLICA"),
         launch_type=launch_type, capacity_provider_strategy=strategy,
@@ -381,21 +441,36 @@ def read_service_deployments(api: CountingClient, cluster_arn: str,
 
 
 def _read_tasks(api: CountingClient, cluster_arn: str, names: list[str],
-                az_of: dict[str, str], per_service: bool) -> dict[str, tuple[Task, ...]]:
+                az_of: dict[str, str], per_service: bool
+                ) -> tuple[dict[str, tuple[Task, ...]], dict[str, tuple[int, int]]]:
+    """The services' live tasks, and per container instance the tasks read on it (every
+    task described, standalone ones too) with and without a task ENI attachment."""
     arns: list[str] = []
     listings = ([{"serviceName": n} for n in names] if per_service else [{}]) if names else []
     for extra in listings:
         for page in api.pages("list_tasks", cluster=cluster_arn, desiredStatus="RUNNING", **extra):
             arns.extend(page.get("taskArns", []))
     by_service: dict[str, list[Task]] = {n: [] for n in names}
+    enis: dict[str, list[int]] = {}
     for batch in chunks(sorted(set(arns)), MAX_TASKS_PER_DESCRIBE):
         resp = api.call("describe_tasks", cluster=cluster_arn, tasks=list(batch),
                         include=["TAGS"])
         for doc in resp.get("tasks", []):
+            if doc.get("containerInstanceArn"):
+                counts = enis.setdefault(doc["containerInstanceArn"], [0, 0])
+                counts[0 if has_task_eni(doc) else 1] += 1
             task = task_from_doc(doc, az_of)
             if task is not None and task.service in by_service:
                 by_service[task.service].append(task)
-    return {n: tuple(sorted(ts, key=lambda t: t.arn)) for n, ts in by_service.items()}
+    return ({n: tuple(sorted(ts, key=lambda t: t.arn)) for n, ts in by_service.items()},
+            {arn: (c[0], c[1]) for arn, c in enis.items()})
+
+
+def has_task_eni(doc: dict) -> bool:
+    """A DescribeTasks document holds an ENI: an ElasticNetworkInterface attachment not yet
+    DELETED (task-networking-awsvpc.html: detached and deleted when the task stops)."""
+    return any(a.get("type") == ENI_ATTACHMENT and a.get("status") != "DELETED"
+               for a in doc.get("attachments") or [])
 
 
 def epoch_seconds(value: Any) -> float:

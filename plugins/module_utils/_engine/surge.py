@@ -36,7 +36,7 @@ from .candidates import (
     INSTANCE_LEVEL, CandidateIndex, Constraints, Ledger, level_value, service_constraints,
     strategy_levels,
 )
-from .model import ClusterSnapshot, Instance, Service, Task
+from .model import SUBNET_ATTRIBUTE, ClusterSnapshot, Instance, Service, Task
 from .plan_types import Distribution, Explanation, Move, Plan, PlanOptions, ServicePlan
 from .planner import plan, task_preference
 
@@ -190,7 +190,8 @@ def predict_placements(snapshot: ClusterSnapshot, service: Service, counts: Mapp
     levels, cons = _levels_and_constraints(service)
     attr_levels = tuple(lv for lv in levels if lv != INSTANCE_LEVEL)
     per_instance = INSTANCE_LEVEL in levels
-    instances, domains = _domains(snapshot, cons.member_of, service.providers, attr_levels)
+    instances, domains = _domains(snapshot, cons.member_of, service.providers, attr_levels,
+                                  service.subnets)
     ledger = Ledger(instances)
     room = ledger.room_fn(service.resources, distinct=cons.distinct)
     per_value = _value_counts(levels, counts, instances)
@@ -265,22 +266,26 @@ _DOMAINS_MEMO: list = [None, None, {}]
 
 
 def _domains(snapshot: ClusterSnapshot, member_of: tuple[str, ...],
-             providers: Sequence[str], attr_levels: tuple[str, ...]
-             ) -> tuple[Mapping[str, Instance], dict]:
+             providers: Sequence[str], attr_levels: tuple[str, ...],
+             subnets: Sequence[str] = ()) -> tuple[Mapping[str, Instance], dict]:
     """The instance map and, per spread domain (path of ``attr_levels`` values), the
-    candidate instances (accepting, memberOf met, of ``providers``) in tie-key order with
-    the set of their ARNs. Raises ValueError for a memberOf the planner cannot evaluate."""
+    candidate instances (accepting, memberOf met, of ``providers``, in ``subnets`` for an
+    awsvpc service) in tie-key order with the set of their ARNs. Raises ValueError for a
+    memberOf the planner cannot evaluate."""
     if _DOMAINS_MEMO[0] is not snapshot.instances:
         _DOMAINS_MEMO[:] = [snapshot.instances, CandidateIndex(snapshot), {}]
     ctx, memo = _DOMAINS_MEMO[1], _DOMAINS_MEMO[2]
-    key = (member_of, tuple(sorted(providers)), attr_levels)
+    key = (member_of, tuple(sorted(providers)), attr_levels, tuple(sorted(subnets)))
     if key not in memo:
         candidates = ctx.candidates(member_of)
         if isinstance(candidates, Explanation):
             raise ValueError(candidates.message)
         wanted = frozenset(providers)
+        in_subnets = frozenset(subnets)
         grouped: dict[tuple[str, ...], list[tuple[tuple[str, str], str]]] = defaultdict(list)
         for inst in candidates:
+            if in_subnets and inst.attributes.get(SUBNET_ATTRIBUTE) not in in_subnets:
+                continue
             if not wanted or inst.capacity_provider in wanted:
                 grouped[tuple(level_value(lv, inst) for lv in attr_levels)].append(
                     (_tie_key(inst), inst.arn))

@@ -181,7 +181,7 @@ def analyze(service: Service, tasks: Sequence[Task], ctx: CandidateIndex, levels
     if isinstance(cons, Explanation):
         return cons
     group_levels, fixed, hidden, delegated = _grouping(service, levels)
-    grouped = ctx.grouped(cons.member_of, group_levels, service.providers)
+    grouped = ctx.grouped(cons.member_of, group_levels, service.providers, service.subnets)
     if isinstance(grouped, Explanation):
         return grouped
     members, path_of = grouped
@@ -193,7 +193,7 @@ def analyze(service: Service, tasks: Sequence[Task], ctx: CandidateIndex, levels
     groups = _groups(members, path_of, svc, pinned)
     for group in groups:   # phase 1: enough capacity
         group.scan_cap(svc, None if exhaustive else svc.limit)
-    groups = [g for g in groups if g.slots or g.pinned]
+    groups = [g for g in groups if g.slots or g.pinned or g.members]
     spread = levels[-1] == INSTANCE_LEVEL
     room = sum(min(g.cap, svc.limit) + g.pinned for g in groups)
     if groups:

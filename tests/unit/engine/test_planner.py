@@ -236,8 +236,10 @@ def test_shared_ledger_two_services_compete_for_one_slot():
     assert moves_of(p, "api") == [("a1", "b1")]
     web = p.service("web")
     assert web.moves == ()
-    # with b1 taken by api, web has only AZ a left: nothing to spread over
-    assert web.skip.code == Reason.SINGLE_DOMAIN
+    # with b1 taken by api, AZ b is still a domain of web's, only a full one: at capacity,
+    # saying what binds (not "nothing to spread over": ECS would use b1 once it had room)
+    assert web.status == Status.AT_CAPACITY and web.reason.code == Reason.AT_CAPACITY
+    assert "no room on 1 candidate instance(s): CPU on 1" in web.reason.message
     # alone, web would have taken the slot
     assert distribution(snap, "web").moves_needed == 1
     assert moves_of(run(snap, services=("web",))) == [("a1", "b1")]

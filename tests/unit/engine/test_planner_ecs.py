@@ -120,7 +120,9 @@ def test_tasks_on_disconnected_instance_count_for_their_az():
 def test_pinned_tasks_above_the_even_share_stay_and_others_spread():
     insts = [inst("a1", "a"), inst("a9", "a", attrs={"kind": "old"}), inst("b1", "b"),
              inst("c1", "c")]
-    snap = cluster(insts, [svc("web", constraints=[("memberOf", "attribute:kind != old")])],
+    # ``!=`` would exclude the instances without ``kind`` too (ECS: a negative operator over
+    # a missing attribute is false); ``not (... == ...)`` keeps them
+    snap = cluster(insts, [svc("web", constraints=[("memberOf", "not (attribute:kind == old)")])],
                    {"web": {"a9": 4, "b1": 4}})
     after = counts(apply_moves(snap, run(snap).moves), "web")
     assert after == {"a9": 4, "b1": 2, "c1": 2}

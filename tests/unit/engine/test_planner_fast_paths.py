@@ -43,27 +43,30 @@ def test_water_fill_matches_reference(caps, data):
 
 def room_reference(ledger, arn, res):
     """How many more tasks needing ``res`` fit on ``arn``, computed the straightforward way."""
-    cpu, mem, tcp, udp = ledger.remaining(arn)
+    cpu, mem, tcp, udp, enis = ledger.remaining(arn)
     if res.tcp_ports & tcp or res.udp_ports & udp:
         return 0
     fits = [1] if res.tcp_ports or res.udp_ports else [UNLIMITED]
     fits += [cpu // res.cpu] if res.cpu > 0 else []
     fits += [mem // res.memory] if res.memory > 0 else []
+    fits += [enis // res.enis] if res.enis > 0 else []
     return max(min(fits), 0)
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.integers(0, 4096), st.integers(0, 8192), st.sampled_from([0, 128, 256, 1000]),
        st.sampled_from([0, 256, 512]), st.sampled_from([(), (80,), (22,)]),
-       st.integers(1, 50), st.booleans(), st.booleans())
+       st.integers(1, 50), st.booleans(), st.booleans(), st.sampled_from([None, 0, 1, 2, 9]),
+       st.sampled_from([0, 1]))
 def test_room_fn_matches_reference(cpu, mem, task_cpu, task_mem, ports, limit, distinct,
-                                   reserve):
+                                   reserve, slots, enis):
     from dataclasses import replace
-    i = replace(inst("a1", "a"), remaining_cpu=cpu, remaining_memory=mem)
+    i = replace(inst("a1", "a"), remaining_cpu=cpu, remaining_memory=mem, awsvpc_slots=slots)
     ledger = Ledger({i.arn: i})
-    res = TaskResources(cpu=task_cpu, memory=task_mem, tcp_ports=frozenset(ports))
+    res = TaskResources(cpu=task_cpu, memory=task_mem, tcp_ports=frozenset(ports), enis=enis)
     if reserve:
-        ledger.reserve(i.arn, TaskResources(cpu=100, memory=100, tcp_ports=frozenset({80})))
+        ledger.reserve(i.arn, TaskResources(cpu=100, memory=100, tcp_ports=frozenset({80}),
+                                            enis=enis))
     room = room_reference(ledger, i.arn, res)
     assert ledger.room_fn(res)(i.arn) == room
     expected = min(room, limit)

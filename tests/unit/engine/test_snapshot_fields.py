@@ -85,6 +85,9 @@ def test_effective_strategy_provider_names_and_health_check(ecs):
                       {"cluster": CL, "tasks": [f"{ACC}:task/prod/{n}" for n in
                                                 ("dflt", "ec2", "own")],
                        "include": ["TAGS"]})
+    stub.add_response("describe_capacity_providers", {"capacityProviders": [
+        {"name": "cp-a", "type": "EC2_AUTOSCALING"}, {"name": "cp-b", "type": "EC2_AUTOSCALING"}]},
+        {"capacityProviders": ["cp-a", "cp-b"]})
     snap = take_snapshot(client, "prod", services=["own", "ec2", "dflt"])
     assert snap.instances[0].capacity_provider == "cp-a"
     assert snap.tasks["dflt"][0].capacity_provider == "cp-a"
@@ -108,6 +111,8 @@ def test_services_by_arn_are_read_and_planned(ecs):
               [arn], [{"name": "app"}])
     stub.add_response("list_tasks", {"taskArns": []},
                       {"cluster": CL, "desiredStatus": "RUNNING", "serviceName": "web"})
+    stub.add_response("describe_capacity_providers", {"capacityProviders": [
+        {"name": "cp-a", "type": "EC2_AUTOSCALING"}]}, {"capacityProviders": ["cp-a"]})
     snap = take_snapshot(client, "prod", services=[arn])
     assert list(snap.services) == ["web"] and snap.services["web"].az_rebalancing == "ENABLED"
     assert snap.service_names([arn, "web", "ghost"]) == ("web",)
