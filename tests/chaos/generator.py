@@ -10,7 +10,9 @@ What is drawn (issue 10):
   started small and grown after the services settle: the new instances are empty, which is
   the skew the engine exists for;
 * 1-15 services with mixed placement strategies (none, AZ + instance spread, instance spread,
-  binpack), min/max percent pairs, a static host port on some, user task protection on some,
+  binpack), min/max percent pairs, a static host port on some, the awsvpc network mode on
+  some (issue 18: every type drawn is small, 2 awsvpc tasks per instance without ENI
+  trunking, so task ENIs bind before CPU does), user task protection on some,
   a capacity provider strategy on some (only when the sandbox supports capacity providers),
   and ``availabilityZoneRebalancing`` passed explicitly on CreateService (ENABLED only where
   ECS allows it: first strategy AZ spread or none, maximumPercent above 100);
@@ -36,6 +38,10 @@ INSTANCE_TYPES: dict[str, tuple[int, int]] = {
     "t3.medium": (2048, 4096), "c5.large": (2048, 4096), "m5.large": (2048, 8192),
     "r5.large": (2048, 16384), "m5.xlarge": (4096, 16384),
 }
+# awsvpc tasks each type holds without ENI trunking (max ENIs - 1, EC2 User Guide).
+AWSVPC_TASKS: dict[str, int] = {"t3.medium": 2, "c5.large": 2, "m5.large": 2, "r5.large": 2,
+                                "m5.xlarge": 3}
+AWSVPC_SHARE = 0.3       # of the services without a static port
 AZ_SPREAD = {"type": "spread", "field": "attribute:ecs.availability-zone"}
 STRATEGIES: dict[str, list[dict]] = {
     "default": [],
@@ -83,6 +89,7 @@ class ServiceSpec:
                                        # default strategy when there are providers, else EC2
     bake_minutes: int = 0              # > 0: a BLUE_GREEN service redeployed before the
                                        # chaos runs, baking this long (docs/ecs-facts.md §1.11)
+    awsvpc: bool = False               # network mode awsvpc (one task ENI per task)
 
     @property
     def placement(self) -> list[dict]:
@@ -152,6 +159,13 @@ class _Budget:
     that every service fits on the instances present when it is created."""
 
     left: dict[str, list[float]] = field(default_factory=dict)
+    enis: float = 0.0        # awsvpc task ENIs left in the cluster
+
+    def take_enis(self, wanted: int) -> int:
+        """How many awsvpc tasks of ``wanted`` fit in the task ENIs left; reserve them."""
+        count = max(0, min(wanted, int(self.enis)))
+        self.enis -= count
+        return count
 
     def take(self, pools: tuple[str, ...], cpu: int, memory: int, wanted: int) -> int:
         """How many tasks fit (at most ``wanted``; 0 when none does); reserve them. Over
@@ -181,7 +195,7 @@ def generate(seed: int, features: frozenset[str] = frozenset()) -> Scenario:
     azs = rng.choices((1, 2, 3), weights=(15, 45, 40))[0]
     groups = _groups(rng)
     removals = rng.randint(0, 2)
-    services = _services(rng, groups, features, removals)
+    services = _services(rng, groups, features, removals, seed)
     runs = _runs(rng, groups, services, features, removals)
     services = _blue_green(random.Random(f"blue-green-{seed}"), services)
     return Scenario(seed=seed, features=features, azs=azs, groups=groups, services=services,
@@ -199,8 +213,12 @@ def _groups(rng: random.Random) -> tuple[GroupSpec, ...]:
 
 
 def _services(rng: random.Random, groups: tuple[GroupSpec, ...], features: frozenset[str],
-              removals: int) -> tuple[ServiceSpec, ...]:
+              removals: int, seed: int = 0) -> tuple[ServiceSpec, ...]:
     budget = _Budget()
+    # the same headroom as CPU and memory: half the first instances' task ENIs (a scale-in
+    # or a drain during the chaos runs must leave room to replace what it stops)
+    budget.enis = BUDGET * sum(AWSVPC_TASKS[g.instance_type] * g.initial for g in groups)
+    network = random.Random(f"awsvpc-{seed}")   # its own stream: the older draws stay put
     for key, pool in [("", groups)] + [(g.name, (g,)) for g in groups]:
         budget.left[key] = [BUDGET * sum(INSTANCE_TYPES[g.instance_type][0] * g.initial
                                                 for g in pool),
@@ -229,13 +247,19 @@ def _services(rng: random.Random, groups: tuple[GroupSpec, ...], features: froze
             host_port = 8000 + index
             desired = max(1, min(desired, sum(g.initial for g in pool) - removals))
         eligible = strategy in ("default", "az-instance") and max_percent > 100
+        az_rebalancing = "ENABLED" if eligible and rng.random() < 0.5 else "DISABLED"
+        protect = rng.randint(1, desired) if rng.random() < 0.3 else 0
+        awsvpc = host_port is None and network.random() < AWSVPC_SHARE
+        if awsvpc:
+            enis = budget.take_enis(desired)
+            awsvpc, desired = (True, enis) if enis >= 2 else (False, desired)
+            protect = min(protect, desired)
         out.append(ServiceSpec(
             name=f"svc-{index:02d}", strategy=strategy, min_healthy=min_healthy,
             max_percent=max_percent, desired=desired, cpu=cpu,
             memory=memory, host_port=host_port,
-            az_rebalancing="ENABLED" if eligible and rng.random() < 0.5 else "DISABLED",
-            protect=rng.randint(1, desired) if rng.random() < 0.3 else 0,
-            providers=providers))
+            az_rebalancing=az_rebalancing,
+            protect=protect, providers=providers, awsvpc=awsvpc))
     return tuple(out)
 
 
@@ -295,6 +319,8 @@ def _desired_event(rng: random.Random, services: tuple[ServiceSpec, ...],
     svc = rng.choice(services)
     # a static host port needs a free instance per task: others only ever lower those
     delta = -1 if svc.host_port else rng.choice((-2, -1, 1, 2))
+    if svc.awsvpc:          # more tasks could find no free task ENI: only ever lowered
+        delta = -abs(delta)
     via = "aas" if FEATURE_SCHEDULED_ACTIONS in features and rng.random() < 0.5 else "direct"
     # half the time the worst moment: a service the engine is surging right now, if any
     worst = rng.random() < 0.5

@@ -360,7 +360,7 @@ class Player:
         name = self._surging(event.pick) if event.target == SURGING else None
         spec = next(s for s in self.scenario.services if s.name == (name or event.fallback))
         base = self.watch.intended[spec.name]
-        delta = -abs(event.value) if spec.host_port else event.value
+        delta = -abs(event.value) if spec.host_port or spec.awsvpc else event.value
         count = max(1, min(spec.desired + 3, base + delta))
         if count == base:
             return f"desired {spec.name}: stays {base}"

@@ -176,7 +176,7 @@ def build(sandbox: Any, aws: Clients, scenario: Scenario) -> World:
     initial = sum(g.initial for g in scenario.groups)
     world.wait_for(lambda: len(world.instances()) == initial, f"{initial} instances registered")
     for spec in scenario.services:
-        _service(aws, spec, FEATURE_CAPACITY_PROVIDERS in scenario.features)
+        _service(aws, spec, FEATURE_CAPACITY_PROVIDERS in scenario.features, world.subnets)
     world.wait_for(world.all_settled, "services settled")
     _protect_user_tasks(world, random.Random(scenario.seed))
     for group in scenario.groups:
@@ -247,12 +247,18 @@ def _capacity_providers(aws: Clients, groups: tuple[GroupSpec, ...]) -> None:
                                          for g in groups])
 
 
-def _service(aws: Clients, spec: ServiceSpec, providers: bool) -> None:
+def _service(aws: Clients, spec: ServiceSpec, providers: bool, subnets: list[str]) -> None:
     """``providers``: the cluster has capacity providers; a service that names none then uses
     the cluster's default strategy ("If no capacityProviderStrategy or launchType is
-    specified, the defaultCapacityProviderStrategy for the cluster is used", API)."""
+    specified, the defaultCapacityProviderStrategy for the cluster is used", API). An awsvpc
+    service runs in every subnet of the cluster (one per AZ) with its container port only."""
     port = {"containerPort": 80, "hostPort": spec.host_port or 0, "protocol": "tcp"}
-    aws("ecs").register_task_definition(family=spec.name, networkMode="bridge",
+    network: dict[str, Any] = {}
+    if spec.awsvpc:
+        port = {"containerPort": 80, "protocol": "tcp"}
+        network = {"networkConfiguration": {"awsvpcConfiguration": {"subnets": subnets}}}
+    aws("ecs").register_task_definition(family=spec.name,
+                                        networkMode="awsvpc" if spec.awsvpc else "bridge",
                                         containerDefinitions=[{
                                             "name": "app", "image": "nginx:1.27",
                                             "cpu": spec.cpu, "memory": spec.memory,
@@ -266,7 +272,7 @@ def _service(aws: Clients, spec: ServiceSpec, providers: bool) -> None:
         desiredCount=spec.desired, placementStrategy=spec.placement,
         deploymentConfiguration={"minimumHealthyPercent": spec.min_healthy,
                                  "maximumPercent": spec.max_percent},
-        availabilityZoneRebalancing=spec.az_rebalancing, **where)
+        availabilityZoneRebalancing=spec.az_rebalancing, **where, **network)
 
 
 def _protect_user_tasks(world: World, rng: random.Random) -> None:
