@@ -24,7 +24,10 @@ description:
     AWS's default for new eligible services since 2025-09-05) keep their AZ counts; ECS owns
     that level, this module balances instances inside each AZ, and waits while ECS rebalances.
     A service with a capacity provider strategy is balanced inside each provider's pool.
-    FARGATE, FARGATE_SPOT and EXTERNAL services are skipped with the reason.
+    FARGATE, FARGATE_SPOT and EXTERNAL services are skipped with the reason, and so are
+    services on ECS Managed Instances (ECS spreads and consolidates them itself); no task on a
+    Managed Instances host is moved. An awsvpc task needs a free task ENI on its destination
+    and stays inside its service's subnets.
   - In check mode the module returns the plan and the first step's decision and changes
     nothing. With C(--diff) it shows the distribution before and after.
   - Moves are summarised per service by default (how many, from and to which Availability
