@@ -159,13 +159,19 @@ class _Budget:
     that every service fits on the instances present when it is created."""
 
     left: dict[str, list[float]] = field(default_factory=dict)
-    enis: float = 0.0        # awsvpc task ENIs left in the cluster
+    enis: dict[str, float] = field(default_factory=dict)   # awsvpc task ENIs left per pool
 
-    def take_enis(self, wanted: int) -> int:
-        """How many awsvpc tasks of ``wanted`` fit in the task ENIs left; reserve them."""
-        count = max(0, min(wanted, int(self.enis)))
-        self.enis -= count
-        return count
+    def take_enis(self, pools: tuple[str, ...], wanted: int) -> int:
+        """How many awsvpc tasks of ``wanted`` fit in the task ENIs left (in the cluster and,
+        split as ``take`` splits them, in each pool); reserve them."""
+        for count in range(wanted, 0, -1):
+            share = math.ceil(count / len(pools)) if pools else 0
+            if self.enis[""] >= count and all(self.enis[p] >= share for p in pools):
+                self.enis[""] -= count
+                for pool in pools:
+                    self.enis[pool] -= share
+                return count
+        return 0
 
     def take(self, pools: tuple[str, ...], cpu: int, memory: int, wanted: int) -> int:
         """How many tasks fit (at most ``wanted``; 0 when none does); reserve them. Over
@@ -217,7 +223,8 @@ def _services(rng: random.Random, groups: tuple[GroupSpec, ...], features: froze
     budget = _Budget()
     # the same headroom as CPU and memory: half the first instances' task ENIs (a scale-in
     # or a drain during the chaos runs must leave room to replace what it stops)
-    budget.enis = BUDGET * sum(AWSVPC_TASKS[g.instance_type] * g.initial for g in groups)
+    for key, pool in [("", groups)] + [(g.name, (g,)) for g in groups]:
+        budget.enis[key] = BUDGET * sum(AWSVPC_TASKS[g.instance_type] * g.initial for g in pool)
     network = random.Random(f"awsvpc-{seed}")   # its own stream: the older draws stay put
     for key, pool in [("", groups)] + [(g.name, (g,)) for g in groups]:
         budget.left[key] = [BUDGET * sum(INSTANCE_TYPES[g.instance_type][0] * g.initial
@@ -251,7 +258,7 @@ def _services(rng: random.Random, groups: tuple[GroupSpec, ...], features: froze
         protect = rng.randint(1, desired) if rng.random() < 0.3 else 0
         awsvpc = host_port is None and network.random() < AWSVPC_SHARE
         if awsvpc:
-            enis = budget.take_enis(desired)
+            enis = budget.take_enis(pools, desired)
             awsvpc, desired = (True, enis) if enis >= 2 else (False, desired)
             protect = min(protect, desired)
         out.append(ServiceSpec(
