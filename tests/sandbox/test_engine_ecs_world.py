@@ -200,8 +200,8 @@ def _rewritten(change: dict, off_instances: bool):
     for Fargate, takes its tasks off every container instance)."""
     real = runner.take_snapshot
 
-    def take(client, cluster, services=None, pacer=None):
-        snap = real(client, cluster, services, pacer)
+    def take(client, cluster, services=None, pacer=None, deadline=None):
+        snap = real(client, cluster, services, pacer, deadline)
         tasks = snap.tasks[SERVICE]
         if off_instances:
             tasks = tuple(replace(t, instance_arn="", capacity_provider="FARGATE")
