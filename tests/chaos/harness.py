@@ -21,6 +21,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ansible_collections.taskspread.ecs.plugins.module_utils._engine import runner
+from ansible_collections.taskspread.ecs.plugins.module_utils._engine.lease import (
+    DEFAULT_LEASE_SECONDS, EXPIRY_MARGIN_SECONDS,
+)
 from ansible_collections.taskspread.ecs.plugins.module_utils._engine.lock import SURGE_TAG
 from sandbox.scenario import Clients
 from .generator import SURGING, Event, RunSpec, Scenario, generate
@@ -110,7 +113,7 @@ class AfterRun:
     at: float
     desired: dict[str, int]
     expected: dict[str, int]
-    surge_tags: dict[str, str]
+    surge_tags: dict[str, str]          # surges left: legacy tags and lease items' state
     engine_protected: list[str]
     user_unprotected: list[str] = field(default_factory=list)   # the user's, now cleared
 
@@ -260,8 +263,12 @@ class Player:
             self.record.runs.append(outcome)
             self._note_user_stops()
             if outcome.killed:
-                # the next run comes after the killed run's deadline (a Lambda's next event)
-                not_before = outcome.started + self.scenario.wait_timeout + 1
+                # The next run comes after the killed run's lease has run out: a run renews
+                # its lease up to its deadline, and the lease lasts lease_seconds (+ the
+                # store clock's margin) from the last renewal. An earlier run would rightly be
+                # refused (lease_held) and could not heal the killed run's surge.
+                not_before = (outcome.started + self.scenario.wait_timeout + DEFAULT_LEASE_SECONDS
+                              + EXPIRY_MARGIN_SECONDS + 1)
             elif outcome.completed:
                 self.record.after.append(self._after_run(index))
             if spec.phase == "settle" and outcome.completed and _all_settled(outcome.report):
@@ -375,8 +382,9 @@ class Player:
 
     def _surging(self, pick: int) -> str | None:
         """A service holding a surge lock right now (sorted by name, chosen by ``pick``)."""
-        held = sorted(name for name, doc in self.world.services(include_tags=True).items()
-                      if any(t["key"] == SURGE_TAG for t in doc.get("tags", [])))
+        held = sorted(set(self.world.pending_surges()) | {
+            name for name, doc in self.world.services(include_tags=True).items()
+            if any(t["key"] == SURGE_TAG for t in doc.get("tags", []))})
         return held[pick % len(held)] if held else None
 
     def _excuse(self, ec2_id: str) -> None:
@@ -394,6 +402,7 @@ class Player:
         live = self.world.task_arns(desiredStatus="RUNNING")
         surge = {n: t["value"] for n, d in docs.items() for t in d.get("tags", [])
                  if t["key"] == SURGE_TAG}
+        surge.update(self.world.pending_surges())
         protected = self.world.protected(live)
         return AfterRun(run=index, at=self.world.sandbox.now(),
                         desired={n: d["desiredCount"] for n, d in docs.items()},

@@ -78,8 +78,8 @@ def leftovers(record: Record) -> list[str]:
     out = []
     for after in record.after:
         for name, value in sorted(after.surge_tags.items()):
-            out.append(f"leftovers: after run {after.run} {name} still has the surge tag "
-                       f"{value!r}")
+            out.append(f"leftovers: after run {after.run} {name} still has a surge left "
+                       f"({value})")
         if after.engine_protected:
             out.append(f"leftovers: after run {after.run} {len(after.engine_protected)} task(s)"
                        f" protected that the user did not protect")

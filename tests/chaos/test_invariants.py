@@ -66,7 +66,7 @@ def test_user_protection_fires_only_on_the_engine_stop_reason():
 def test_leftovers_are_surge_tags_and_protection_the_user_did_not_add():
     rec = record(after=[after_run(surge={"web": "v2 owner=r0"}, protected=["t1", "t2"])])
     assert invariants.leftovers(rec) == [
-        "leftovers: after run 0 web still has the surge tag 'v2 owner=r0'",
+        "leftovers: after run 0 web still has a surge left (v2 owner=r0)",
         "leftovers: after run 0 2 task(s) protected that the user did not protect"]
     assert invariants.leftovers(record(after=[after_run()])) == []
 

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
+from ansible_collections.taskspread.ecs.plugins.module_utils._engine.lease import DEFAULT_TABLE
 from sandbox.scenario import Clients, Driver, schedule_desired_count
 from .generator import (FEATURE_CAPACITY_PROVIDERS, FEATURE_SCHEDULED_ACTIONS, GroupSpec,
                         Scenario, ServiceSpec)
@@ -62,6 +63,25 @@ class World:
             for doc in self.ecs.describe_services(cluster=CLUSTER, services=names[start:start + 10],
                                                   **kw)["services"]:
                 out[doc["serviceName"]] = doc
+        return out
+
+    def pending_surges(self) -> dict[str, str]:
+        """Service name -> the surge state a run left in its lease item (phase and delta):
+        a surge begun and not yet lowered or healed. Since the lease (issue 16) this is where a
+        surge lives; ECS tags hold none. Empty before any run has made the table."""
+        ddb = self.aws("dynamodb")
+        try:
+            pages = ddb.get_paginator("scan").paginate(TableName=DEFAULT_TABLE)
+            items = [item for page in pages for item in page.get("Items", [])]
+        except ddb.exceptions.ResourceNotFoundException:
+            return {}
+        out = {}
+        for item in items:
+            surge = item.get("surge", {}).get("M")
+            if surge is not None:
+                name = item["service"]["S"].rsplit("/", 1)[-1]
+                out[name] = (f"phase={surge.get('phase', {}).get('S', '?')} "
+                             f"delta={surge.get('delta', {}).get('N', '?')}")
         return out
 
     def task_arns(self, service: str | None = None, **kw: Any) -> list[str]:

@@ -16,7 +16,7 @@ from engine_harness import (CLUSTER, SERVICE, STEP_TAG, SURGE_TAG, Clock, Killed
                             live_task_arns, protected_tasks, refusals, run_engine, service_doc,
                             skewed_cluster, spread, tags)
 from ecs_world import World
-from sandbox.scenario import Driver, Seed, steady
+from sandbox.scenario import Clients, Driver, Seed, steady
 
 SURGE_SEED = dict(azs=2, instances=2, tasks=4, min_healthy_percent=100, max_percent=200)
 STOP_SEED = dict(azs=2, instances=2, tasks=4, min_healthy_percent=50, max_percent=200)
@@ -435,3 +435,19 @@ def test_1_protection_added_late_in_a_surge_expires_by_the_lock_deadline(sandbox
         assert SURGE_TAG not in tags(ecs)
         svc = ecs.describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]
         assert svc["desiredCount"] == SURGE_SEED["tasks"]
+
+
+def test_the_chaos_harness_sees_a_surge_left_in_the_lease_item(sandbox):
+    """The chaos suite's observer (its "mid-surge" events and its desiredCount and leftovers
+    invariants) finds a killed run's surge where the surge now lives, in the lease item: ECS
+    tags hold none since the lease."""
+    from tests.chaos.world import World as ChaosWorld
+
+    skewed_cluster(sandbox, Seed(**SURGE_SEED))
+    watcher = ChaosWorld(sandbox=sandbox, aws=Clients(sandbox.endpoint), scenario=None)
+    assert watcher.pending_surges() == {}
+    kill_after_the_raise(sandbox, wait_timeout=600)
+    assert watcher.pending_surges() == {SERVICE: "phase=raising delta=1"}
+    sandbox.advance(700)                          # the lease runs out; the next run heals it
+    run_engine(sandbox, wait_timeout=300, wait=False)
+    assert watcher.pending_surges() == {}
