@@ -82,7 +82,12 @@ def take_snapshot(ecs_client: Any, cluster: str,
     wanted = None if services is None else sorted(set(services))
     service_docs = _read_services(api, cluster_arn, cluster_name, wanted)
     if pacer is not None and deadline is not None:
-        _check_read_time(service_docs, wanted is not None, pacer, deadline)
+        named = {i.capacity_provider for i in instances if i.capacity_provider} | {
+            item.get("capacityProvider", "") for d in service_docs
+            for item in d.get("capacityProviderStrategy") or []} | {
+            item.provider for item in default_strategy}
+        _check_read_time(service_docs, wanted is not None, pacer, deadline,
+                         providers=len(named - {""} - set(FARGATE_PROVIDERS)))
     task_defs = _read_task_definitions(api, service_docs)
     no_td = (TaskResources(), (), False)
     svc_map = {doc["serviceName"]: _service(doc, *task_defs.get(doc.get("taskDefinition", ""), no_td),
@@ -109,7 +114,10 @@ def take_snapshot(ecs_client: Any, cluster: str,
 
 
 def _check_read_time(docs: list[dict], per_service: bool, pacer: ReadPacer,
-                     deadline: Deadline) -> None:
+                     deadline: Deadline, providers: int = 0) -> None:
+    """``ReadTooSlow`` unless the reads still to come fit in the deadline at the pacing: task
+    definitions, ListTasks and DescribeTasks pages, service deployments, and the
+    DescribeCapacityProviders calls for ``providers`` names (``_managed_instance_providers``)."""
     counts = [int(d.get("runningCount") or 0) + int(d.get("pendingCount") or 0) for d in docs]
     tasks = sum(counts)
     listing = (sum(max(1, math.ceil(n / LIST_TASKS_PAGE)) for n in counts) if per_service
@@ -119,7 +127,8 @@ def _check_read_time(docs: list[dict], per_service: bool, pacer: ReadPacer,
     calls = (len({d.get("taskDefinition") for d in docs}) + listing
              + math.ceil(tasks / MAX_TASKS_PER_DESCRIBE)
              + math.ceil(len(deployments) / MAX_SERVICE_DEPLOYMENTS_PER_DESCRIBE)
-             + sum(1 for d in deployments if not d.get("currentServiceDeployment")))
+             + sum(1 for d in deployments if not d.get("currentServiceDeployment"))
+             + math.ceil(providers / MAX_PROVIDERS_PER_DESCRIBE))
     seconds, left = pacer.seconds_for(calls), deadline.remaining()
     if seconds > left:
         raise ReadTooSlow(tasks, calls, seconds, left, pacer.rate)
