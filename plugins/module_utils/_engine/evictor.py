@@ -18,7 +18,10 @@ and grants a move only when it can happen now without harm:
   every task a granted move would stop; a protected task is never stopped: another unprotected
   task on the same instance takes its place, or the move is dropped;
 * **budget**: the cluster-wide ``max_moves`` per step and, optionally, ``max_moves_per_az``
-  (moves out of one AZ per step).
+  (moves out of one AZ per step). Both count restarts: tasks that ran before the step and
+  stop. A surge's size is bounded by maximumPercent, not by the budget; the new tasks it
+  starts and has ECS scale in again at once are its ``surge_overhead`` (at most its size),
+  reported apart.
 
 A service that cannot move spends nothing and is refused with its reason; only granted moves
 count, and the executor reports only what happened.
@@ -86,7 +89,8 @@ class Grant:
         out = {"service": self.service.name, "mode": self.mode, "moves": len(self.moves)}
         if self.surge is not None:
             out["surge"] = {"k": self.surge.k, "remaining_moves": self.surge.remaining_moves,
-                            "ties": self.surge.ties}
+                            "ties": self.surge.ties, "restarts": self.surge.restarts,
+                            "surge_overhead": self.surge.overhead}
         return out
 
 
@@ -115,8 +119,14 @@ class Decision:
     def moves(self) -> list[Move]:
         return [m for g in self.grants for m in g.moves]
 
+    @property
+    def surge_overhead(self) -> int:
+        """New tasks the granted surges start and have ECS scale in again (not restarts)."""
+        return sum(g.surge.overhead for g in self.grants if g.surge is not None)
+
     def to_dict(self) -> dict:
         return {"max_moves": self.max_moves, "spent": self.spent,
+                "surge_overhead": self.surge_overhead,
                 "grants": [g.to_dict() for g in self.grants],
                 "refused": [r.to_dict() for r in self.refusals]}
 
@@ -215,8 +225,9 @@ class Evictor:
             capacity = self._capacity(service, tasks, mode)
             surge = None
             if mode == "surge":
-                surge = self._surge_plan(snapshot, sp, min(capacity, left), per_az,
-                                         plan.max_skew)
+                # The surge's size is bounded by maximumPercent; the budget counts only
+                # its restarts (the new tasks it scales in again are its overhead).
+                surge = self._surge_plan(snapshot, sp, capacity, per_az, plan.max_skew, left)
                 if isinstance(surge, Refusal):
                     decision.refusals.append(surge)
                     continue
@@ -234,19 +245,21 @@ class Evictor:
                                          target_counts(sp, service.name), surge))
         return decision
 
-    def _surge_plan(self, snapshot: ClusterSnapshot, sp: ServicePlan, want: int,
-                    per_az: dict[str, int], max_skew: int) -> SurgePlan | Refusal:
+    def _surge_plan(self, snapshot: ClusterSnapshot, sp: ServicePlan, room: int,
+                    per_az: dict[str, int], max_skew: int,
+                    restarts_left: int) -> SurgePlan | Refusal:
         """The surge ECS will actually make (``surge.choose_surge``, pure), given the tasks
         protected by anyone now (read here); its refusal as the evictor's."""
         tasks = snapshot.tasks.get(sp.service, ())
         protected = self.protected([t.arn for t in tasks])
-        choice = choose_surge(snapshot, sp, want, per_az, max_skew, protected,
-                              self.limits.max_moves_per_az)
+        choice = choose_surge(snapshot, sp, room, per_az, max_skew, protected,
+                              self.limits.max_moves_per_az, restarts_left)
         if isinstance(choice, SurgePlan):
             return choice
         code = {SurgeRefusal.UNPREDICTABLE: Refused.NO_DISRUPTION_BUDGET,
                 SurgeRefusal.AZ_BUDGET: Refused.AZ_BUDGET,
                 SurgeRefusal.PROTECTED: Refused.PROTECTED,
+                SurgeRefusal.BUDGET: Refused.DEFERRED,
                 SurgeRefusal.WOULD_NOT_HELP: Refused.SURGE_WOULD_NOT_HELP}[choice.code]
         return Refusal(sp.service, code, choice.message)
 

@@ -86,6 +86,8 @@ class Action:
     landing: dict | None = None
     touched: bool = False   # desiredCount was changed (a surge), whatever came of it
     lease: dict | None = None   # the lease this run held for it (owner, fence, since, until)
+    # A surge's new tasks that ECS scaled in again (not restarts: they ran for this step only)
+    surge_overhead: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         out = {"service": self.service, "mode": self.mode, "detail": self.detail,
@@ -94,6 +96,8 @@ class Action:
                "lease": self.lease}
         if self.landing is not None:
             out["landing"] = self.landing
+        if self.mode == "surge":
+            out["surge_overhead"] = len(self.surge_overhead)
         return out
 
 
@@ -274,9 +278,12 @@ class Executor:
             raise
         out = run.out
         by_arn = {m.task_arn: m for m in grant.moves}
+        before_step = set(originals)
+        restarted = [arn for arn in out.leaving if arn in before_step]
         action.moves.extend(by_arn.get(arn) or Move(service.name, arn, "", "", "", "")
-                            for arn in out.leaving)
-        action.stopped_tasks.extend(out.leaving)
+                            for arn in restarted)
+        action.stopped_tasks.extend(restarted)
+        action.surge_overhead.extend(arn for arn in out.leaving if arn not in before_step)
         if out.others is not None:
             action.detail = (f"desiredCount {out.before} -> {out.before + out.k}; set to "
                              f"{out.others} by someone else during the surge, left as they "

@@ -152,6 +152,15 @@ class RebalanceResult:
         return all(d["balanced"] or (d["skip"] is not None and name not in self.unsettled)
                    for name, d in self.after.items())
 
+    @property
+    def surge_overhead(self) -> int:
+        """New tasks the run's surges started and had ECS scale in again in the same step
+        (the price of steering placement; not restarts, not in ``moves_made``). In check
+        mode: what the first step's surges would cost."""
+        if self.check_mode:
+            return self.decision.surge_overhead if self.decision else 0
+        return sum(len(a.surge_overhead) for s in self.steps for a in s.actions)
+
     def skipped(self) -> list[dict]:
         """Why each service that is not balanced at the end of the run was left alone or is
         still out of balance: the latest plan's skips and reasons (at capacity with its
@@ -204,6 +213,7 @@ class RebalanceResult:
                 "decision": self.decision.to_dict() if self.decision else None,
                 "moves": [m.to_dict() for m in moves if _detailed(m.service, self.detail)],
                 "moves_made": len(moves), "move_summary": move_summary(moves),
+                "surge_overhead": self.surge_overhead,
                 "actions": [a.to_dict() for s in self.steps for a in s.actions],
                 "healed": (list(self.would_heal) if self.check_mode
                            else [h for s in self.steps for h in s.healed]),

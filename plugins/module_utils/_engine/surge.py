@@ -18,9 +18,17 @@ candidates whose value holds the fewest of the service's tasks, counted over eve
 (the new ones included as they are placed, one at a time). AWS documents no tie-break; like
 the sandbox's ``stable`` mode this takes the lowest (ec2InstanceId, ARN), and ``SurgePlan.ties``
 says how many placements were a tie (0 = the prediction does not depend on the tie-break).
-Limits: binpack/random strategies are not predicted (ValueError); with several capacity
-providers ECS also splits the new tasks by base/weight, which is not modelled (any provider of
-the strategy is a candidate).
+With several capacity providers in the strategy, each new task first gets its provider from
+the strategy's base/weight split (``provider_sequence``, docs/ecs-facts.md §1.5) and is then
+placed as above inside that provider's instances only. Limits: binpack/random strategies are
+not predicted (ValueError).
+
+What a surge costs is counted in restarts (``SurgePlan.remove``: tasks that ran before the
+surge and stop); the new tasks it starts and has ECS scale in again at once (the price of
+steering ECS's placement, ``SurgePlan.overhead_on``) are its overhead, at most k. On an
+instance above its target a new task is removed before an older one (the same layout, one
+restart fewer; ``task_preference`` removes the newest first when the surge runs too), so a
+surge that reaches the targets restarts exactly the lower bound of moves.
 """
 
 from __future__ import annotations
@@ -36,7 +44,7 @@ from .candidates import (
     INSTANCE_LEVEL, CandidateIndex, Constraints, Ledger, level_value, service_constraints,
     strategy_levels,
 )
-from .model import SUBNET_ATTRIBUTE, ClusterSnapshot, Instance, Service, Task
+from .model import SUBNET_ATTRIBUTE, CapacityProviderItem, ClusterSnapshot, Instance, Service, Task
 from .plan_types import Distribution, Explanation, Move, Plan, PlanOptions, ServicePlan
 from .planner import plan, task_preference
 
@@ -49,7 +57,10 @@ class SurgePlan:
     ``remove``: task ARNs to remove once the new tasks run (exactly k when possible).
     ``expected``: task count per instance after the surge and the removals (zeros omitted).
     ``remaining_moves``: sum of max(0, expected - target); ``more_surges``: surges of the same
-    k still needed (ceil(remaining_moves / k)); ``ties``: placements decided by tie-break."""
+    k still needed (ceil(remaining_moves / k)); ``ties``: placements decided by tie-break.
+    ``remove`` holds only tasks that ran before the surge (its restarts); ``overhead_on``: the
+    instance of each new task scaled in again at once (the surge's overhead), so that
+    len(remove) + len(overhead_on) == k when the surge can remove k tasks."""
 
     service: str
     k: int
@@ -59,12 +70,24 @@ class SurgePlan:
     remaining_moves: int
     more_surges: int
     ties: int = 0
+    overhead_on: tuple[str, ...] = ()
+
+    @property
+    def restarts(self) -> int:
+        """Tasks that ran before the surge and stop: what ``max_moves`` counts."""
+        return len(self.remove)
+
+    @property
+    def overhead(self) -> int:
+        """New tasks ECS scales in again in the same surge (``surge_overhead``)."""
+        return len(self.overhead_on)
 
     def to_dict(self) -> dict:
         return {"service": self.service, "k": self.k, "new_on": list(self.new_on),
                 "remove": list(self.remove), "expected": dict(self.expected),
                 "remaining_moves": self.remaining_moves, "more_surges": self.more_surges,
-                "ties": self.ties}
+                "ties": self.ties, "restarts": self.restarts,
+                "surge_overhead": self.overhead}
 
 
 def target_counts(targets: Targets, service: str) -> dict[str, int]:
@@ -105,16 +128,20 @@ def _surge_of(service_name: str, wanted: Mapping[str, int], counts: Mapping[str,
     """``plan_surge`` once the placements are predicted and the removal order is indexed."""
     new_on = list(placed[:k])
     after = dict(counts)
+    fresh: dict[str, int] = defaultdict(int)
     for arn in new_on:
         after[arn] = after.get(arn, 0) + 1
-    remove = removals.choose(wanted, k, after)
+        fresh[arn] += 1
+    remove, overhead_on = removals.choose_with_new(wanted, k, after, fresh)
     expected = dict(after)
     for arn in remove:
         expected[removals.instance_of[arn]] -= 1
+    for arn in overhead_on:
+        expected[arn] -= 1
     expected = {a: n for a, n in sorted(expected.items()) if n}
     remaining = sum(max(0, n - wanted.get(a, 0)) for a, n in expected.items())
     return SurgePlan(service_name, k, tuple(new_on), tuple(remove), expected, remaining,
-                     math.ceil(remaining / k), ties)
+                     math.ceil(remaining / k), ties, tuple(overhead_on))
 
 
 def smallest_surge(snapshot: ClusterSnapshot, service_name: str, targets: Targets,
@@ -129,9 +156,12 @@ def smallest_surge(snapshot: ClusterSnapshot, service_name: str, targets: Target
     instance above its target while one with a removable task is left (its first key), and
     each such removal takes one move off. So with E(k) = sum over instances of max(0, tasks
     after the k placements - target) and R(k) = sum of min(that excess, removable tasks
-    there), a surge of k leaves E(k) - min(k, R(k)) moves. One placement changes E and R
-    on one instance only, so every k costs O(1), and the removals are chosen once, for the
-    k returned (the same k, and plan, as trying every k in turn)."""
+    there: the unprotected old ones and the new ones), a surge of k leaves E(k) - min(k, R(k))
+    moves. One placement changes E and R on one instance only, so every k costs O(1), and the
+    removals are chosen once, for the k returned (the same k, and plan, as trying every k in
+    turn). A surge that reaches the targets restarts exactly the lower bound: on each
+    instance it removes the new tasks first, and the old ones it removes are those above the
+    target before the surge."""
     service = snapshot.services[service_name]
     tasks = snapshot.tasks.get(service_name, ())
     counts = _counts(tasks)
@@ -142,9 +172,11 @@ def smallest_surge(snapshot: ClusterSnapshot, service_name: str, targets: Target
     removable = {arn: len(queue) for arn, queue in removals.by_instance.items()}
     after = dict(counts)
 
+    fresh: dict[str, int] = defaultdict(int)
+
     def excess(arn: str) -> tuple[int, int]:
         over = max(0, after.get(arn, 0) - wanted.get(arn, 0))
-        return over, min(over, removable.get(arn, 0))
+        return over, min(over, removable.get(arn, 0) + fresh[arn])
 
     parts = [excess(arn) for arn in after]
     total_excess = sum(part[0] for part in parts)
@@ -156,6 +188,7 @@ def smallest_surge(snapshot: ClusterSnapshot, service_name: str, targets: Target
             arn = placed[k - 1]
             old_e, old_r = excess(arn)
             after[arn] = after.get(arn, 0) + 1
+            fresh[arn] += 1
             new_e, new_r = excess(arn)
             total_excess += new_e - old_e
             total_removable += new_r - old_r
@@ -190,53 +223,73 @@ def predict_placements(snapshot: ClusterSnapshot, service: Service, counts: Mapp
     levels, cons = _levels_and_constraints(service)
     attr_levels = tuple(lv for lv in levels if lv != INSTANCE_LEVEL)
     per_instance = INSTANCE_LEVEL in levels
-    instances, domains = _domains(snapshot, cons.member_of, service.providers, attr_levels,
-                                  service.subnets)
+    instances, one = _domains(snapshot, cons.member_of, service.providers, attr_levels,
+                              service.subnets)
+    sequence = provider_sequence(service, counts, instances, k)
+    if sequence is None:
+        pools = {"": one}
+    else:                   # one pool per provider: a new task lands in its provider's
+        pools = {provider: _domains(snapshot, cons.member_of, (provider,), attr_levels,
+                                    service.subnets)[1]
+                 for provider in dict.fromkeys(sequence)}
     ledger = Ledger(instances)
     room = ledger.room_fn(service.resources, distinct=cons.distinct)
-    per_value = _value_counts(levels, counts, instances)
+    # Spread counts the service's tasks on the instances the new task may use: with a
+    # capacity provider strategy, those of the task's provider (docs/ecs-facts.md §1.5).
+    per_value = {pool: _value_counts(levels, _in_pool(counts, instances, service, pool,
+                                                      sequence is not None), instances)
+                 for pool in pools}
     live = dict(counts)
-    path_of: dict[str, tuple[str, ...]] = {}
-    heaps: dict[tuple[str, ...], list[tuple[int, tuple[str, str], str]]] = defaultdict(list)
+    Key = tuple[str, tuple[str, ...]]       # (pool, domain path)
+    heaps: dict[Key, list[tuple[int, tuple[str, str], str]]] = defaultdict(list)
+
+    def pool_of(inst: Instance) -> str:
+        return "" if sequence is None else inst.capacity_provider
+
     for arn, n in counts.items():
         inst = instances.get(arn)
         if inst is None or n <= 0 or cons.distinct:
             continue
+        pool = pool_of(inst)
         path = tuple(level_value(lv, inst) for lv in attr_levels)
-        if path in domains and room(arn) > 0 and arn in domains[path][1]:
-            heaps[path].append((n if per_instance else 0, _tie_key(inst), arn))
+        domains = pools.get(pool)
+        if domains and path in domains and room(arn) > 0 and arn in domains[path][1]:
+            heaps[(pool, path)].append((n if per_instance else 0, _tie_key(inst), arn))
     for heap in heaps.values():
         heapq.heapify(heap)
-    cursor = dict.fromkeys(domains, 0)
+    cursor: dict[Key, int] = {(pool, path): 0 for pool, domains in pools.items()
+                              for path in domains}
 
-    def fresh(path: tuple[str, ...], start: int) -> int:
+    def fresh(key: Key, start: int) -> int:
         """The first instance of the domain's tie-key order from ``start`` with none of the
         service's tasks and room for one (an index past the end when there is none)."""
-        order = domains[path][0]
+        order = pools[key[0]][key[1]][0]
         while start < len(order) and (live.get(order[start][1], 0) > 0
                                       or room(order[start][1]) <= 0):
             start += 1
         return start
 
-    def best_two(path: tuple[str, ...]) -> list[tuple[int, tuple[str, str], str]]:
-        order, heap = domains[path][0], heaps.get(path, [])
-        first = cursor[path] = fresh(path, cursor[path])
+    def best_two(key: Key) -> list[tuple[int, tuple[str, str], str]]:
+        order, heap = pools[key[0]][key[1]][0], heaps.get(key, [])
+        first = cursor[key] = fresh(key, cursor[key])
         out = list(heap[:3])
         if first < len(order):
             out.append((0, order[first][0], order[first][1]))
-            second = fresh(path, first + 1)
+            second = fresh(key, first + 1)
             if second < len(order):
                 out.append((0, order[second][0], order[second][1]))
         return sorted(out)[:2]
 
     placed: list[str] = []
     ties = 0
-    for _placement in range(k):
+    for placement in range(k):
+        pool = "" if sequence is None else sequence[placement]
         tops = []
-        for path in domains:
-            two = best_two(path)
+        values = per_value[pool]
+        for path in pools[pool]:
+            two = best_two((pool, path))
             if two:
-                score = tuple(per_value[lv].get(v, 0) for lv, v in zip(attr_levels, path))
+                score = tuple(values[lv].get(v, 0) for lv, v in zip(attr_levels, path))
                 tops.append((score + (two[0][0],), two[0][1], path, two))
         if not tops:
             break
@@ -249,14 +302,78 @@ def predict_placements(snapshot: ClusterSnapshot, service: Service, counts: Mapp
         live[arn] = live.get(arn, 0) + 1
         chosen = instances[arn]
         for level in levels:
-            per_value[level][level_value(level, chosen)] += 1
+            values[level][level_value(level, chosen)] += 1
         ledger.reserve(arn, service.resources)
-        heap = heaps[path]
+        heap = heaps[(pool, path)]
         if from_heap:
             heapq.heappop(heap)
         if room(arn) > 0 and not cons.distinct:
             heapq.heappush(heap, (live[arn] if per_instance else 0, tie_key, arn))
     return placed, ties
+
+
+def _in_pool(counts: Mapping[str, int], instances: Mapping[str, Instance], service: Service,
+             pool: str, split: bool) -> Mapping[str, int]:
+    """The service's task counts on the instances of ``pool``: the provider ``pool`` when the
+    strategy splits, else the strategy's providers (every instance without a strategy)."""
+    if not split and not service.providers:
+        return counts
+    wanted = {pool} if split else set(service.providers)
+    return {arn: n for arn, n in counts.items()
+            if arn in instances and instances[arn].capacity_provider in wanted}
+
+
+def provider_split(strategy: Sequence[CapacityProviderItem], total: int) -> dict[str, int]:
+    """How many of ``total`` tasks each provider of the strategy holds: the ``base`` first to
+    the provider that has one, the rest by weight. AWS documents the ratio ("for every one
+    task that's run using capacityProviderA, four tasks would use capacityProviderB",
+    API CapacityProviderStrategyItem), not the rounding: like the sandbox this uses the
+    largest remainder (floors, then one each to the largest fractional parts, ties to the
+    provider listed first; docs/ecs-facts.md §1.5). Written here, not taken from a library:
+    it is ECS's rule as the sandbox emulates it, a few lines of integer arithmetic."""
+    out = {item.provider: 0 for item in strategy}
+    rest = total
+    for item in strategy:
+        if item.base > 0:
+            out[item.provider] = min(item.base, total)
+            rest = total - out[item.provider]
+    weighted = [(item.provider, item.weight) for item in strategy if item.weight > 0]
+    weight_sum = sum(w for _, w in weighted)
+    if not weighted or rest <= 0:
+        return out
+    # Integer largest remainder: share = rest * w / sum, compared as numerators.
+    numerators = [(name, rest * w) for name, w in weighted]
+    for name, num in numerators:
+        out[name] += num // weight_sum
+    left = rest - sum(num // weight_sum for _, num in numerators)
+    order = sorted(range(len(numerators)), key=lambda i: (-(numerators[i][1] % weight_sum), i))
+    for i in order[:left]:
+        out[numerators[i][0]] += 1
+    return out
+
+
+def provider_sequence(service: Service, counts: Mapping[str, int],
+                      instances: Mapping[str, Instance], k: int) -> list[str] | None:
+    """The provider of each of ``k`` new tasks, given the service's tasks per instance (each
+    counted for its instance's provider), or None when the strategy names fewer than two
+    providers (every task goes to the one pool). Each new task goes to the provider furthest
+    below its share of the new total (``provider_split``), the first listed on a tie."""
+    strategy = service.capacity_provider_strategy
+    if len(strategy) < 2:
+        return None
+    have = {item.provider: 0 for item in strategy}
+    for arn, n in counts.items():
+        inst = instances.get(arn)
+        if inst is not None and inst.capacity_provider in have:
+            have[inst.capacity_provider] += n
+    order = {item.provider: i for i, item in enumerate(strategy)}
+    out: list[str] = []
+    for _ in range(k):
+        target = provider_split(strategy, sum(have.values()) + 1)
+        name = max(have, key=lambda p: (target[p] - have[p], -order[p]))
+        out.append(name)
+        have[name] += 1
+    return out
 
 
 # One snapshot's candidate domains, kept while the evictor predicts surges for its services
@@ -344,40 +461,55 @@ class _Removals:
         return (inst.az if inst is not None else "") or self.task_az.get(arn, "")
 
     def choose(self, wanted: Mapping[str, int], count: int, live: dict[str, int]) -> list[str]:
+        """``choose_with_new`` without new tasks: task ARNs only."""
+        return self.choose_with_new(wanted, count, live, {})[0]
+
+    def choose_with_new(self, wanted: Mapping[str, int], count: int, live: dict[str, int],
+                        fresh: Mapping[str, int]) -> tuple[list[str], list[str]]:
         """Each choice is the minimum of (-(tasks above target), -tasks in its AZ, -tasks on
         it, ARN) over the instances with a removable task. The AZ's count is the same for
         all its instances, so each AZ keeps a heap of its instances by the other three and a
-        choice compares the AZs' tops: O(AZs + log instances) per removal."""
+        choice compares the AZs' tops: O(AZs + log instances) per removal. ``fresh``: new
+        tasks per instance (a surge's, predicted), removed before the instance's old ones
+        (the newest first: no restart). Returns the old tasks' ARNs and, for each new task
+        removed, its instance's ARN."""
         live = dict(live)
         per_az: dict[str, int] = defaultdict(int)
         for arn, n in live.items():
             per_az[self.az(arn)] += n
+        size = {arn: fresh.get(arn, 0) + len(self.by_instance.get(arn, ()))
+                for arn in {*self.by_instance, *fresh}}
         heaps: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
-        for arn in self.by_instance:
-            n = live.get(arn, 0)
-            heaps[self.az(arn)].append((-(n - wanted.get(arn, 0)), -n, arn))
+        for arn, n_removable in size.items():
+            if n_removable > 0:
+                n = live.get(arn, 0)
+                heaps[self.az(arn)].append((-(n - wanted.get(arn, 0)), -n, arn))
         for heap in heaps.values():
             heapq.heapify(heap)
         chosen: list[str] = []
-        taken = dict.fromkeys(self.by_instance, 0)
-        while len(chosen) < count and heaps:
+        new_from: list[str] = []
+        taken = dict.fromkeys(size, 0)
+        while len(chosen) + len(new_from) < count and heaps:
             az = min(((heap[0][0], -per_az[az], heap[0][1], heap[0][2]), az)
                      for az, heap in heaps.items())[1]
             heap = heaps[az]
             arn = heap[0][2]
-            queue = self.by_instance[arn]
-            chosen.append(queue[taken[arn]].arn)
+            first_new = fresh.get(arn, 0)
+            if taken[arn] < first_new:
+                new_from.append(arn)
+            else:
+                chosen.append(self.by_instance[arn][taken[arn] - first_new].arn)
             taken[arn] += 1
             live[arn] = live.get(arn, 0) - 1
             per_az[az] -= 1
-            if taken[arn] < len(queue):
+            if taken[arn] < size[arn]:
                 n = live[arn]
                 heapq.heapreplace(heap, (-(n - wanted.get(arn, 0)), -n, arn))
             else:
                 heapq.heappop(heap)
                 if not heap:
                     del heaps[az]
-        return chosen
+        return chosen, new_from
 
 
 def _counts(tasks: Sequence[Task]) -> dict[str, int]:
@@ -413,26 +545,56 @@ class SurgeRefusal:
     AZ_BUDGET = "az_budget"
     PROTECTED = "protected"
     WOULD_NOT_HELP = "would_not_help"
+    BUDGET = "budget"
 
     code: str
     message: str
 
 
-def choose_surge(snapshot: ClusterSnapshot, sp: ServicePlan, want: int,
+def surge_cap(snapshot: ClusterSnapshot, sp: ServicePlan, room: int) -> int:
+    """The largest surge worth predicting: twice the moves needed in each capacity provider's
+    pool, counted through the strategy's base/weight split (with one pool: twice the moves
+    needed), never above ``room`` (maximumPercent headroom). A surge may cost up to k new
+    tasks that ECS scales in again at once; k beyond that is not worth the overhead."""
+    needed = sp.moves_needed
+    service = snapshot.services[sp.service]
+    if len(service.capacity_provider_strategy) < 2:
+        return max(1, min(room, 2 * needed))
+    instances = snapshot.instance_map()
+    wanted = target_counts(sp, sp.service)
+    counts = _counts(snapshot.tasks.get(sp.service, ()))
+    short: dict[str, int] = defaultdict(int)
+    for arn, n in counts.items():
+        inst = instances.get(arn)
+        if inst is not None and n > wanted.get(arn, 0):
+            short[inst.capacity_provider] += 2 * (n - wanted.get(arn, 0))
+    sequence = provider_sequence(service, counts, instances, room) or []
+    for k, provider in enumerate(sequence, start=1):
+        if short.get(provider, 0) > 0:
+            short[provider] -= 1
+        if k >= 2 * needed and not any(v > 0 for v in short.values()):
+            return max(1, k)
+    return max(1, room)
+
+
+def choose_surge(snapshot: ClusterSnapshot, sp: ServicePlan, room: int,
                  per_az: Mapping[str, int], max_skew: int, protected: set[str] | frozenset[str],
-                 max_moves_per_az: int | None = None) -> SurgePlan | SurgeRefusal:
+                 max_moves_per_az: int | None = None,
+                 max_restarts: int | None = None) -> SurgePlan | SurgeRefusal:
     """The surge ECS will actually make for ``sp``: where its k new tasks land (its spread still
-    counts the tasks they replace) and the k tasks to remove after that; the smallest k (at most
-    ``want``, and never more than twice the moves needed) that reaches the targets in one surge,
-    else a smaller one that still helps. Tasks in ``protected`` (by anyone) are never removed;
-    ``max_moves_per_az`` with the step's ``per_az`` spending bounds the removals; a surge whose
+    counts the tasks they replace) and which tasks to remove after that; the smallest k (at most
+    ``room``, and at most ``surge_cap``) that reaches the targets in one surge, else a smaller
+    one that still helps. What it spends is restarts (tasks that ran before it): at most
+    ``max_restarts`` (the step's ``max_moves`` left), and with the step's ``per_az`` spending
+    at most ``max_moves_per_az`` per source AZ; the new tasks it scales in again are its
+    overhead (at most k). Tasks in ``protected`` (by anyone) are never removed; a surge whose
     predicted result is no better than today (the planner's own judgement) is never chosen."""
     name = sp.service
     tasks = snapshot.tasks.get(name, ())
     marked = tuple(replace(t, protected=t.arn in protected) for t in tasks)
     view = replace(snapshot, tasks={**snapshot.tasks, name: marked})
-    want = max(1, min(want, 2 * sp.moves_needed))
     try:
+        want = surge_cap(view, sp, max(1, room))
         best = smallest_surge(view, name, sp, want)
     except ValueError as err:
         return SurgeRefusal(SurgeRefusal.UNPREDICTABLE, f"a surge cannot be predicted: {err}")
@@ -445,16 +607,24 @@ def choose_surge(snapshot: ClusterSnapshot, sp: ServicePlan, want: int,
         for k in range(needed, best.k):
             yield plan_surge(view, name, sp, k, best.new_on, best.ties), True
         yield best, False
-        for k in range(min(needed, best.k) - 1, 0, -1):
+        for k in range(best.k - 1, 0, -1):
             yield plan_surge(view, name, sp, k, best.new_on, best.ties), False
 
     cap = max_moves_per_az
     short = useful = False
+    over_budget: SurgePlan | None = None
     for surge, must_balance in candidates():
-        if len(surge.remove) < surge.k:
-            short = True    # the surplus would be the new tasks themselves
+        if surge.restarts + surge.overhead < surge.k:
+            short = True    # ECS would scale in tasks the plan keeps
+            continue
+        if surge.restarts == 0:
+            continue        # moves nothing that ran before: only overhead
+        if not keeps_providers(view, surge):
             continue
         if not surge_helps(view, sp, surge, max_skew, must_balance):
+            continue
+        if max_restarts is not None and surge.restarts > max_restarts:
+            over_budget = over_budget or surge
             continue
         useful = True
         if cap is None or all(per_az.get(az, 0) + n <= cap
@@ -463,7 +633,12 @@ def choose_surge(snapshot: ClusterSnapshot, sp: ServicePlan, want: int,
     if useful:
         return SurgeRefusal(SurgeRefusal.AZ_BUDGET,
                             f"max_moves_per_az={cap} is spent for the AZ(s) a surge would "
-                            "remove tasks from in this step")
+                            "restart tasks in during this step")
+    if over_budget is not None:
+        return SurgeRefusal(SurgeRefusal.BUDGET,
+                            f"the smallest surge that helps restarts {over_budget.restarts} "
+                            f"task(s) and the step's max_moves has {max_restarts} left; a "
+                            "later step takes it")
     targets = target_counts(sp, name)
     counts: dict[str, int] = defaultdict(int)
     for t in tasks:
@@ -478,6 +653,24 @@ def choose_surge(snapshot: ClusterSnapshot, sp: ServicePlan, want: int,
     return SurgeRefusal(SurgeRefusal.WOULD_NOT_HELP,
                         f"no surge of at most {want} task(s) leaves the service better "
                         "balanced: ECS would place the new tasks where they do not help")
+
+
+def keeps_providers(snapshot: ClusterSnapshot, surge: SurgePlan) -> bool:
+    """Whether the surge's predicted layout keeps each capacity provider's task count (only
+    asked of a strategy naming two or more providers). ECS splits tasks by base/weight only
+    when it places them; a scale-in that leaves one provider short is never set right by
+    ECS, so the plan's per-provider counts are kept, not only its spread."""
+    service = snapshot.services[surge.service]
+    if len(service.capacity_provider_strategy) < 2:
+        return True
+    instances = snapshot.instance_map()
+    before: dict[str, int] = defaultdict(int)
+    for arn, n in _counts(snapshot.tasks.get(surge.service, ())).items():
+        before[instances[arn].capacity_provider if arn in instances else ""] += n
+    after: dict[str, int] = defaultdict(int)
+    for arn, n in surge.expected.items():
+        after[instances[arn].capacity_provider if arn in instances else ""] += n
+    return {p: n for p, n in before.items() if n} == {p: n for p, n in after.items() if n}
 
 
 def surge_helps(snapshot: ClusterSnapshot, sp: ServicePlan, surge: SurgePlan,
@@ -507,18 +700,35 @@ def predicted_snapshot(snapshot: ClusterSnapshot, surge: SurgePlan) -> ClusterSn
     kept = [t for t in snapshot.tasks.get(name, ()) if t.arn not in removed]
     added = [Task(arn=f"predicted-{i}", service=name, instance_arn=arn,
                   az=instances[arn].az if arn in instances else "")
-             for i, arn in enumerate(surge.new_on)]
+             for i, arn in enumerate(staying_new(surge))]
     return replace(snapshot, tasks={**snapshot.tasks, name: tuple(kept + added)})
 
 
+def staying_new(surge: SurgePlan) -> list[str]:
+    """The instances of the surge's new tasks that stay (its overhead taken off), in
+    placement order."""
+    gone: dict[str, int] = defaultdict(int)
+    for arn in surge.overhead_on:
+        gone[arn] += 1
+    out = []
+    for arn in surge.new_on:
+        if gone[arn] > 0:
+            gone[arn] -= 1
+        else:
+            out.append(arn)
+    return out
+
+
 def surge_moves(snapshot: ClusterSnapshot, surge: SurgePlan) -> list[Move]:
-    """A surge as moves: each removed task, paired with a predicted new task's instance."""
+    """A surge as moves (its restarts): each removed task that ran before the surge, paired
+    with the instance of a new task that stays."""
     by_arn = {t.arn: t for t in snapshot.tasks.get(surge.service, ())}
     instances = snapshot.instance_map()
+    staying = staying_new(surge)
     out = []
     for i, arn in enumerate(surge.remove):
         task = by_arn[arn]
-        dest = surge.new_on[i] if i < len(surge.new_on) else ""
+        dest = staying[i] if i < len(staying) else ""
         out.append(Move(surge.service, arn, task.instance_arn, task.az, dest,
                         instances[dest].az if dest in instances else ""))
     return out
@@ -533,5 +743,5 @@ def _removals_per_az(snapshot: ClusterSnapshot, surge: SurgePlan) -> dict[str, i
 
 
 __all__ = ["SurgePlan", "SurgeRefusal", "choose_removals", "choose_surge", "plan_surge",
-           "predict_placements", "predicted_snapshot", "smallest_surge", "surge_helps",
-           "surge_moves", "target_counts"]
+           "predict_placements", "predicted_snapshot", "provider_sequence", "provider_split",
+           "smallest_surge", "surge_cap", "surge_helps", "surge_moves", "target_counts"]

@@ -40,6 +40,9 @@ def test_surge_of_one_inside_the_fullest_az_lands_in_the_other_az():
 
 
 def test_three_two_plus_empty_instance_is_balanced_in_one_surge_of_two():
+    """The surge of 2 restarts one task that ran before (a1's: the lower bound); the new task
+    ECS put on b1 to keep its AZ spread is scaled in again at once (the surge's overhead),
+    not b1's old task."""
     snap = three_two_with_empty()
     p = plan(snap, PlanOptions())
     surge = smallest_surge(snap, "web", p, max_k=5)
@@ -47,7 +50,10 @@ def test_three_two_plus_empty_instance_is_balanced_in_one_surge_of_two():
     assert surge.remaining_moves == 0 and surge.more_surges == 0
     assert refs(surge.expected) == {"a1": 2, "a2": 1, "b1": 1, "b2": 1}
     by_arn = {t.arn: t for t in snap.tasks["web"]}
-    assert sorted(ref(by_arn[a].instance_arn) for a in surge.remove) == ["a1", "b1"]
+    assert [ref(by_arn[a].instance_arn) for a in surge.remove] == ["a1"]
+    assert [ref(a) for a in surge.overhead_on] == ["b1"]
+    assert (surge.restarts, surge.overhead) == (1, 1)
+    assert surge.to_dict()["surge_overhead"] == 1 and surge.to_dict()["restarts"] == 1
 
 
 def test_surge_with_room_where_the_target_is_lands_there():

@@ -10,6 +10,9 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ansible_collections.taskspread.ecs.plugins.module_utils._engine.model import (
+    CapacityProviderItem,
+)
 from ansible_collections.taskspread.ecs.plugins.module_utils._engine.surge import (
     _counts, choose_removals, predict_placements, smallest_surge,
 )
@@ -29,6 +32,10 @@ STRATEGIES = [
 ]
 CONSTRAINTS = [(), (("distinctInstance", ""),),
                (("memberOf", "attribute:ecs.instance-type == m5.large"),)]
+# Capacity provider strategies: none (launch type), one pool, and a base/weight split.
+PROVIDERS = [(), (CapacityProviderItem("od", 0, 1),),
+             (CapacityProviderItem("od", 2, 1), CapacityProviderItem("spot", 0, 3)),
+             (CapacityProviderItem("spot", 0, 1), CapacityProviderItem("od", 0, 1))]
 
 
 @st.composite
@@ -43,10 +50,14 @@ def surges(draw):
                 cpu=256 * draw(st.integers(0, 8)),
                 attrs={"rack": f"r{draw(st.integers(0, 2))}",
                        "ecs.instance-type": draw(st.sampled_from(["m5.large", "c5.large"]))}))
+        insts[-1] = replace(insts[-1], capacity_provider=draw(st.sampled_from(["od", "spot"])))
     strategy = draw(st.sampled_from(STRATEGIES))
     constraints = draw(st.sampled_from(CONSTRAINTS))
+    providers = draw(st.sampled_from(PROVIDERS))
     web = svc("web", strategy=strategy, constraints=constraints, cpu=256,
-              ports=draw(st.sampled_from([(), (8080,)])))
+              ports=draw(st.sampled_from([(), (8080,)])),
+              **({"launch_type": "", "capacity_provider_strategy": providers}
+                 if providers else {}))
     placed = {}
     for target in draw(st.lists(st.sampled_from(insts), max_size=16)):
         placed[ref(target.arn)] = placed.get(ref(target.arn), 0) + 1
