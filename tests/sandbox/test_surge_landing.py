@@ -50,12 +50,39 @@ def test_a_move_inside_the_fullest_az_costs_one_surge(sandbox, aws):
     assert len(surges) == 1, [a.to_dict() for a in surges]
     (action,) = surges
     assert action.landing is not None and action.landing["as_predicted"], action.landing
-    # The smallest surge whose predicted layout is balanced within max_skew: one restart
-    # (the lower bound) where ECS's tie-break allows it, two where the new task's landing
-    # needs a second one; never a second surge.
-    assert len(action.stopped_tasks) == grant.surge.k <= 2 * needed
+    # The smallest surge whose predicted layout is balanced within max_skew: a surge of one
+    # where ECS's tie-break allows it, of two where the new task's landing needs a second
+    # one; either way one restart (the lower bound): the second new task is scaled in
+    # again (surge overhead), never a task that ran before; never a second surge.
+    assert len(action.stopped_tasks) == needed == grant.surge.restarts
+    assert len(action.surge_overhead) == grant.surge.k - needed <= needed
+    assert action.to_dict()["surge_overhead"] == grant.surge.k - needed
     world.settle(120)
     assert sorted(world.by_az(SERVICE).values()) == [2, 3]
     again = run_engine(sandbox, cluster=world.cluster, max_moves=5)
     assert not again.changed and again.to_dict()["balanced"], again.message()
     assert sum(world.by_instance(SERVICE).values()) == 5 and empty
+
+
+def test_the_default_budget_balances_it_with_one_restart(sandbox, aws):
+    """Issue 18 part 4: ``max_moves`` counts restarts. The default budget here is one move
+    (10% of 5 tasks, at least 1) and the lower bound is one restart, so even where ECS's
+    tie-break needs a surge of two the step balances the service; the second new task is
+    the surge's overhead (it was refused ``surge_would_not_help`` while the budget counted
+    the surge's size)."""
+    world, _empty = build(sandbox, aws)
+    preview = run_engine(sandbox, cluster=world.cluster, check_mode=True)
+    assert preview.decision.max_moves == 1 and not preview.decision.refusals, \
+        preview.decision.to_dict()
+    (grant,) = preview.decision.grants
+    assert grant.surge.restarts == 1 and len(grant.moves) == 1
+    assert preview.to_dict()["surge_overhead"] == grant.surge.k - 1
+
+    result = run_engine(sandbox, cluster=world.cluster, wait_timeout=1800)
+    out = result.to_dict()
+    assert out["balanced"] and out["moves_made"] == 1, result.message()
+    assert out["surge_overhead"] == grant.surge.k - 1
+    assert out["decision"]["spent"] == 1
+    world.settle(120)
+    assert sorted(world.by_az(SERVICE).values()) == [2, 3]
+    assert sum(world.by_instance(SERVICE).values()) == 5
