@@ -1096,12 +1096,29 @@ def update_task_protection(plane: EcsControlPlane, p: Params) -> dict:
                                        "that belong to a service."})
             continue
         if enabled:
+            if not task.protected(now) and _protection_blocked(plane, cluster, task, now):
+                # task-scale-in-protection.html: DEPLOYMENT_BLOCKED "means the service has
+                # more protected tasks than the desired count of tasks for the service".
+                failures.append({"arn": task.arn, "reason": "DEPLOYMENT_BLOCKED"})
+                continue
             task.protected_until = now + minutes * 60
             plane.runtime.call_at(task.protected_until, lambda: None)  # re-evaluate then
         else:
             task.protected_until = None
         protected.append(_protection(task, now))
     return {"protectedTasks": protected, "failures": failures}
+
+
+def _protection_blocked(plane: EcsControlPlane, cluster, task, now: float) -> bool:
+    """Whether protecting one more task would leave its service with more protected tasks
+    than its desiredCount (docs/ecs-facts.md §1.6b). Checked task by task in the call's order,
+    so a call protects as many as fit and fails the rest [I: AWS does not say whether a call
+    that would overshoot fails whole or in part]."""
+    svc = plane.find_service(cluster, task.service_name)
+    if svc is None:
+        return False
+    protected = sum(1 for t in svc.tasks.values() if t.live and t.protected(now))
+    return protected + 1 > svc.desired_count
 
 
 def _protection(task, now: float) -> dict:

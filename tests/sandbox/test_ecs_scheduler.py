@@ -401,3 +401,24 @@ def test_daemon_service_one_task_per_instance(world):
     world.settle(10)
     assert world.by_instance("agent") == {a: 1, b: 1, c: 1}
     assert world.describe_service("agent")["desiredCount"] == 3
+
+
+def test_task_protection_beyond_desired_count_is_deployment_blocked(world):
+    """task-scale-in-protection.html: a DEPLOYMENT_BLOCKED failure "means the service has more
+    protected tasks than the desired count of tasks for the service". Mid-deployment (maximum
+    200%) four tasks of a 2-task service run; protecting all four protects the first two in
+    the call's order and fails the other two, task by task; renewing a protected task adds
+    none and is allowed."""
+    two_azs(world)
+    world.service("web", 2, deploymentConfiguration={"minimumHealthyPercent": 100,
+                                                      "maximumPercent": 200})
+    world.settle(60)
+    world.ecs.update_service(cluster="demo", service="web", forceNewDeployment=True)
+    arns = [t["taskArn"] for t in world.tasks("web")]
+    assert len(arns) == 4, arns
+    resp = world.ecs.update_task_protection(cluster="demo", tasks=arns, protectionEnabled=True)
+    assert [p["taskArn"] for p in resp["protectedTasks"]] == arns[:2]
+    assert resp["failures"] == [{"arn": a, "reason": "DEPLOYMENT_BLOCKED"} for a in arns[2:]]
+    renew = world.ecs.update_task_protection(cluster="demo", tasks=arns[:1],
+                                             protectionEnabled=True)
+    assert renew["failures"] == [] and renew["protectedTasks"][0]["protectionEnabled"] is True

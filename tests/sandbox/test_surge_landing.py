@@ -10,7 +10,7 @@ not to the empty instance; the engine must plan the surge ECS will actually make
 from __future__ import annotations
 
 from ecs_world import World
-from engine_harness import run_engine
+from engine_harness import Clock, run_engine
 
 SERVICE = "web"
 
@@ -86,3 +86,39 @@ def test_the_default_budget_balances_it_with_one_restart(sandbox, aws):
     world.settle(120)
     assert sorted(world.by_az(SERVICE).values()) == [2, 3]
     assert sum(world.by_instance(SERVICE).values()) == 5
+
+
+def test_a_surge_moves_the_unprotected_task_past_tasks_their_owner_protected(sandbox, aws):
+    """Issue 18 part 5: the owner protects both tasks of AZ b (task-scale-in-protection.html:
+    set by anyone; the engine never stops nor unprotects them). The surge ECS makes lands one
+    new task in AZ b, which is scaled in again (overhead), and moves AZ a's surplus task to the
+    empty instance: balanced with one restart, the owner's tasks and protection untouched.
+    While the surge's count is raised the engine never holds more tasks protected than the
+    count it lowers to (ECS refuses more than desiredCount: DEPLOYMENT_BLOCKED). Before, the
+    surge could only remove tasks that ran before it, and AZ b's were protected: refused
+    surge_would_not_help, the service left unbalanced."""
+    world, empty = build(sandbox, aws)
+    az_b = min(world.by_az(SERVICE).items(), key=lambda kv: kv[1])[0]
+    owners = sorted(t["taskArn"] for t in world.tasks(SERVICE) if t["availabilityZone"] == az_b)
+    assert len(owners) == 2
+    world.ecs.update_task_protection(cluster=world.cluster, tasks=owners, protectionEnabled=True,
+                                     expiresInMinutes=600)
+    most: list[int] = []
+
+    def watch() -> None:
+        live = [t["taskArn"] for t in world.tasks(SERVICE)]
+        got = world.ecs.get_task_protection(cluster=world.cluster, tasks=live)
+        most.append(sum(1 for p in got["protectedTasks"] if p["protectionEnabled"]))
+
+    result = run_engine(sandbox, cluster=world.cluster, max_moves=5, wait_timeout=1800,
+                        clock=Clock(sandbox, [watch]))
+    out = result.to_dict()
+    assert out["balanced"] and out["moves_made"] == 1 and not out["error"], result.message()
+    assert not set(m["task_arn"] for m in out["moves"]) & set(owners)
+    assert most and max(most) <= 5, most
+    world.settle(120)
+    live = {t["taskArn"] for t in world.tasks(SERVICE)}
+    assert set(owners) <= live and len(live) == 5
+    got = world.ecs.get_task_protection(cluster=world.cluster, tasks=sorted(live))
+    assert sorted(p["taskArn"] for p in got["protectedTasks"] if p["protectionEnabled"]) == owners
+    assert world.by_instance(SERVICE)[empty] == 1

@@ -19,8 +19,10 @@ Phases (``SurgeRun``):
 3. ``wait_new_healthy``: until k tasks that were not there before are healthy (RUNNING, HEALTHY
    when a container has a health check, healthy in every target group), renewing the lease;
    bounded by the run's deadline.
-4. ``choose_removals``: from where the new tasks landed; the leaving ones lose the protection
-   this run gave them, every other task is protected (the state lists them first).
+4. ``choose_removals``: from where the new tasks landed (a new task before an older one on
+   an instance above its target: the surge's overhead, not a restart); the leaving ones lose
+   the protection this run gave them, then the tasks that stay are protected (the state lists
+   them first), never more protected tasks in all than the lowered count.
 5. ``lower_count``: the state (phase ``lowering``) is written; unless Service Auto Scaling acted,
    the fence check, then desiredCount read: only if it is still the count this run wrote does it
    come down by k
@@ -215,16 +217,23 @@ class SurgeRun:
         protected = self.read_protection([t.arn for t in live])
         by_others = protected - set(self.ours)
         marked = [replace(t, protected=t.arn in by_others) for t in live]
-        leaving = self.choose(marked, self._state().delta)
+        state = self._state()
+        lowered = max(0, state.set - state.delta)
+        # ECS stops what is above the lowered count: more than k when tasks beyond the
+        # surge's run now, and those are chosen here too rather than left to ECS.
+        leaving = self.choose(marked, max(state.delta, len(live) - lowered))
         unprotect = [a for a in self.ours if a in leaving]
-        # Every task that stays, ours included: the call resets the expiry before the
-        # scale-in (what was protected before the raise may have expired during the wait).
-        self._protect([t.arn for t in live if t.arn not in leaving and t.arn not in by_others],
-                      refresh=True)
-        if unprotect:
+        if unprotect:           # first, so protection never counts the leaving ones too
             self.ecs.unprotect(unprotect)
             self.ours = [a for a in self.ours if a not in unprotect]
             self._write(replace(self._state(), protected=tuple(self.ours)))
+        # Every task that stays, ours included: the call resets the expiry before the
+        # scale-in (what was protected before the raise may have expired during the wait).
+        # Never more protected tasks in all than the lowered count: ECS refuses more than
+        # desiredCount (DEPLOYMENT_BLOCKED) and could not scale in to a count below them.
+        stay = [t.arn for t in live if t.arn not in leaving and t.arn not in by_others]
+        room = lowered - sum(1 for t in live if t.arn in by_others)
+        self._protect(stay[:max(0, room)], refresh=True)
         self.out.leaving = list(leaving)
         return leaving
 
