@@ -168,22 +168,47 @@ def service_constraints(service: Service) -> Constraints | Explanation:
     return Constraints(distinct, tuple(member_of))
 
 
+# What depends on a snapshot's instances alone (the map by ARN, the accepting ones, the
+# candidates per memberOf set, their groups by domain path, each instance's query subjects),
+# kept for the last instances tuple seen. A surge decision plans many copies of one snapshot
+# that share that tuple (other tasks, the same instances): each plan then starts from these
+# instead of rebuilding them. One entry; ``is`` on the tuple is exact and every cache is a
+# pure function of it, so a plan's result does not depend on what came before.
+_SHARED: list = [None, None]
+
+
+def _shared(instances: tuple[Instance, ...]) -> dict:
+    if _SHARED[0] is not instances:
+        # Managed Instances hosts are ECS's to place on and consolidate: never a candidate,
+        # so no plan moves a task to them, and their tasks are pinned (never stopped).
+        accepting = [i for i in instances if i.accepts_tasks and not i.managed_instances]
+        _SHARED[:] = [instances, {"map": {inst.arn: inst for inst in instances},
+                                  "accepting": accepting, "filtered": {(): accepting},
+                                  "grouped": {}, "subjects": {}}]
+    return _SHARED[1]
+
+
+def instance_map(snapshot: ClusterSnapshot) -> Mapping[str, Instance]:
+    """``snapshot.instance_map()``, shared by the snapshots that share its instances tuple
+    (read only: callers never change it)."""
+    return _shared(snapshot.instances)["map"]
+
+
 class CandidateIndex:
-    """The candidate instances of one snapshot, with per-snapshot caches: the instance map,
-    the capacity ledger, candidates per memberOf set and grouped by domain path. One per plan
-    (shared by its services) or per surge prediction."""
+    """The candidate instances of one snapshot: the instance map, candidates per memberOf set
+    and grouped by domain path (shared by snapshots with the same instances, see
+    ``_SHARED``), and its own capacity ledger. One per plan (shared by its services) or per
+    surge prediction."""
 
     def __init__(self, snapshot: ClusterSnapshot):
         self.snapshot = snapshot
-        self.instances = snapshot.instance_map()
+        shared = _shared(snapshot.instances)
+        self.instances = shared["map"]
         self.ledger = Ledger(self.instances)
-        # Managed Instances hosts are ECS's to place on and consolidate: never a candidate,
-        # so no plan moves a task to them, and their tasks are pinned (never stopped).
-        self.accepting = [i for i in snapshot.instances
-                          if i.accepts_tasks and not i.managed_instances]
-        self._filtered: dict[tuple[str, ...], list[Instance] | Explanation] = {(): self.accepting}
-        self._grouped: dict[tuple, tuple[dict, dict]] = {}
-        self._subjects: dict[str, dict[str, str]] = {}
+        self.accepting = shared["accepting"]
+        self._filtered: dict[tuple[str, ...], list[Instance] | Explanation] = shared["filtered"]
+        self._grouped: dict[tuple, tuple[dict, dict]] = shared["grouped"]
+        self._subjects: dict[str, dict[str, str]] = shared["subjects"]
 
     def grouped(self, member_of: tuple[str, ...], group_levels: tuple[str, ...],
                 providers: tuple[str, ...] = (), subnets: tuple[str, ...] = ()
@@ -233,4 +258,5 @@ class CandidateIndex:
 
 
 __all__ = ["INSTANCE_LEVEL", "POOL_LEVEL", "CandidateIndex", "Constraints", "Ledger",
-           "level_name", "level_value", "service_constraints", "strategy_levels"]
+           "instance_map", "level_name", "level_value", "service_constraints",
+           "strategy_levels"]

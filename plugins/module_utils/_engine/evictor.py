@@ -171,6 +171,18 @@ def surge_time_refusal(service: str, deadline: Deadline, min_seconds: float) -> 
                    "the run's deadline; not started")
 
 
+_PARTS_MEMO: list = [None, ()]
+
+
+def _instance_parts(instances: tuple) -> tuple[str, ...]:
+    """The instances' part of every service's fingerprint, for the last instances tuple (a
+    decision fingerprints each service it grants against the same one)."""
+    if _PARTS_MEMO[0] is not instances:
+        _PARTS_MEMO[:] = [instances, tuple(f"{i.arn} {i.status} {i.agent_connected}"
+                                           for i in instances)]
+    return _PARTS_MEMO[1]
+
+
 def service_fingerprint(snapshot: ClusterSnapshot, name: str) -> str:
     """What a step on ``name`` could have changed, as a digest: the cluster's instances (ARN,
     status, agent), the service's desired count and task definition, and its task count per
@@ -179,7 +191,7 @@ def service_fingerprint(snapshot: ClusterSnapshot, name: str) -> str:
     counts: dict[str, int] = defaultdict(int)
     for task in snapshot.tasks.get(name, ()):
         counts[task.instance_arn] += 1
-    parts = [f"{i.arn} {i.status} {i.agent_connected}" for i in snapshot.instances]
+    parts = list(_instance_parts(snapshot.instances))
     parts += [f"desired={service.desired}", f"td={service.task_definition}"]
     parts += [f"{arn}={n}" for arn, n in sorted(counts.items())]
     return fingerprint_digest(parts)

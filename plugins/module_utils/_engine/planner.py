@@ -295,8 +295,9 @@ def _binding(analysis: Analysis, ledger: Ledger) -> str:
 
 
 def _status_plan(analysis: Analysis, tasks: Sequence[Task], dist: Distribution,
-                 max_skew: int, ledger: Ledger) -> ServicePlan:
-    """BALANCED, AT_CAPACITY or REBALANCE, each not balanced one with a reason."""
+                 max_skew: int, ledger: Ledger, list_moves: bool = True) -> ServicePlan:
+    """BALANCED, AT_CAPACITY or REBALANCE, each not balanced one with a reason (without
+    ``list_moves``: the same status and ``moves_needed``, no moves listed)."""
     name = analysis.service.name
     if dist.balanced:
         return ServicePlan(name, Status.BALANCED, distribution=dist)
@@ -306,6 +307,10 @@ def _status_plan(analysis: Analysis, tasks: Sequence[Task], dist: Distribution,
         return ServicePlan(name, Status.AT_CAPACITY, distribution=dist, reason=Explanation(
             Reason.AT_CAPACITY,
             f"{skew_text}, but {_capacity_text(analysis, max_skew, ledger)}"))
+    if not list_moves:
+        return ServicePlan(name, Status.REBALANCE, (), needed, distribution=dist,
+                           reason=Explanation(Reason.MOVES_PLANNED,
+                                              f"{skew_text}; {needed} move(s) needed"))
     moves = tuple(_moves(analysis, tasks))
     text = f"{skew_text}; {len(moves)} of {needed} move(s) planned"
     code = Reason.MOVES_PLANNED
@@ -317,7 +322,7 @@ def _status_plan(analysis: Analysis, tasks: Sequence[Task], dist: Distribution,
 
 
 def _plan_service(service: Service, tasks: Sequence[Task], ctx: CandidateIndex,
-                  max_skew: int) -> ServicePlan:
+                  max_skew: int, list_moves: bool = True) -> ServicePlan:
     """Status and moves for one service."""
     skip = policy_skip(service, tasks)
     if skip is not None:
@@ -332,7 +337,15 @@ def _plan_service(service: Service, tasks: Sequence[Task], ctx: CandidateIndex,
     dist = _distribution(analysis, max_skew, skip)
     if skip is not None:
         return ServicePlan(service.name, Status.SKIPPED, skip=skip, distribution=dist)
-    return _status_plan(analysis, tasks, dist, max_skew, ctx.ledger)
+    return _status_plan(analysis, tasks, dist, max_skew, ctx.ledger, list_moves)
+
+
+def judge(snapshot: ClusterSnapshot, service: str, max_skew: int = 1) -> ServicePlan:
+    """What ``plan`` says of one service of ``snapshot`` (its status, ``balanced`` and
+    ``moves_needed``) without listing its moves: a surge decision asks this of several
+    predicted layouts per service, and only the verdict is used."""
+    return _plan_service(snapshot.services[service], snapshot.tasks.get(service, ()),
+                         CandidateIndex(snapshot), max_skew, list_moves=False)
 
 
 def plan(snapshot: ClusterSnapshot, options: PlanOptions | None = None) -> Plan:
@@ -408,4 +421,4 @@ def distribution(snapshot: ClusterSnapshot, service: str, max_skew: int = 1) -> 
     return dist
 
 
-__all__ = ["OPT_OUT_TAG", "distribution", "plan", "policy_skip", "task_preference"]
+__all__ = ["OPT_OUT_TAG", "distribution", "judge", "plan", "policy_skip", "task_preference"]

@@ -41,12 +41,12 @@ from dataclasses import dataclass, replace
 from typing import Union
 
 from .candidates import (
-    INSTANCE_LEVEL, CandidateIndex, Constraints, Ledger, level_value, service_constraints,
-    strategy_levels,
+    INSTANCE_LEVEL, CandidateIndex, Constraints, Ledger, instance_map, level_value,
+    service_constraints, strategy_levels,
 )
 from .model import SUBNET_ATTRIBUTE, CapacityProviderItem, ClusterSnapshot, Instance, Service, Task
-from .plan_types import Distribution, Explanation, Move, Plan, PlanOptions, ServicePlan
-from .planner import plan, task_preference
+from .plan_types import Distribution, Explanation, Move, Plan, ServicePlan
+from .planner import judge, task_preference
 
 Targets = Union[Mapping[str, int], Distribution, ServicePlan, Plan]
 
@@ -118,7 +118,7 @@ def plan_surge(snapshot: ClusterSnapshot, service_name: str, targets: Targets,
     counts = _counts(tasks)
     if placed is None:
         placed, ties = predict_placements(snapshot, service, counts, k)
-    removals = _Removals(tasks, snapshot.instance_map())
+    removals = _Removals(tasks, instance_map(snapshot))
     return _surge_of(service_name, target_counts(targets, service_name), counts, removals,
                      k, placed, ties)
 
@@ -162,13 +162,18 @@ def smallest_surge(snapshot: ClusterSnapshot, service_name: str, targets: Target
     turn). A surge that reaches the targets restarts exactly the lower bound: on each
     instance it removes the new tasks first, and the old ones it removes are those above the
     target before the surge."""
-    service = snapshot.services[service_name]
     tasks = snapshot.tasks.get(service_name, ())
-    counts = _counts(tasks)
-    wanted = target_counts(targets, service_name)
+    return _smallest(snapshot, service_name, target_counts(targets, service_name),
+                     _counts(tasks), _Removals(tasks, instance_map(snapshot)), max_k)
+
+
+def _smallest(snapshot: ClusterSnapshot, service_name: str, wanted: Mapping[str, int],
+              counts: Mapping[str, int], removals: "_Removals", max_k: int) -> SurgePlan:
+    """``smallest_surge`` with the service's counts and removal order given (built once by
+    a caller that plans several surges of the service)."""
+    service = snapshot.services[service_name]
     needed = sum(max(0, n - wanted.get(a, 0)) for a, n in counts.items())
     placed, ties = predict_placements(snapshot, service, counts, max(1, max_k))
-    removals = _Removals(tasks, snapshot.instance_map())
     removable = {arn: len(queue) for arn, queue in removals.by_instance.items()}
     after = dict(counts)
 
@@ -280,6 +285,8 @@ def predict_placements(snapshot: ClusterSnapshot, service: Service, counts: Mapp
                 out.append((0, order[second][0], order[second][1]))
         return sorted(out)[:2]
 
+    # A placement changes its own domain only: the others' best two stand until then.
+    best_of: dict[Key, list[tuple[int, tuple[str, str], str]]] = {}
     placed: list[str] = []
     ties = 0
     for placement in range(k):
@@ -287,7 +294,9 @@ def predict_placements(snapshot: ClusterSnapshot, service: Service, counts: Mapp
         tops = []
         values = per_value[pool]
         for path in pools[pool]:
-            two = best_two((pool, path))
+            two = best_of.get((pool, path))
+            if two is None:
+                two = best_of[(pool, path)] = best_two((pool, path))
             if two:
                 score = tuple(values[lv].get(v, 0) for lv, v in zip(attr_levels, path))
                 tops.append((score + (two[0][0],), two[0][1], path, two))
@@ -309,6 +318,7 @@ def predict_placements(snapshot: ClusterSnapshot, service: Service, counts: Mapp
             heapq.heappop(heap)
         if room(arn) > 0 and not cons.distinct:
             heapq.heappush(heap, (live[arn] if per_instance else 0, tie_key, arn))
+        del best_of[(pool, path)]
     return placed, ties
 
 
@@ -560,7 +570,7 @@ def surge_cap(snapshot: ClusterSnapshot, sp: ServicePlan, room: int) -> int:
     service = snapshot.services[sp.service]
     if len(service.capacity_provider_strategy) < 2:
         return max(1, min(room, 2 * needed))
-    instances = snapshot.instance_map()
+    instances = instance_map(snapshot)
     wanted = target_counts(sp, sp.service)
     counts = _counts(snapshot.tasks.get(sp.service, ()))
     short: dict[str, int] = defaultdict(int)
@@ -591,13 +601,22 @@ def choose_surge(snapshot: ClusterSnapshot, sp: ServicePlan, room: int,
     predicted result is no better than today (the planner's own judgement) is never chosen."""
     name = sp.service
     tasks = snapshot.tasks.get(name, ())
-    marked = tuple(replace(t, protected=t.arn in protected) for t in tasks)
+    # Only the tasks whose flag changes are copied (a copy per task is most of the cost at
+    # 100,000 tasks); None and False both mean "not protected".
+    marked = tuple(t if (t.protected is True) == (t.arn in protected)
+                   else replace(t, protected=t.arn in protected) for t in tasks)
     view = replace(snapshot, tasks={**snapshot.tasks, name: marked})
+    wanted = target_counts(sp, name)
+    counts = _counts(marked)
+    removals = _Removals(marked, instance_map(view))
     try:
         want = surge_cap(view, sp, max(1, room))
-        best = smallest_surge(view, name, sp, want)
+        best = _smallest(view, name, wanted, counts, removals, want)
     except ValueError as err:
         return SurgeRefusal(SurgeRefusal.UNPREDICTABLE, f"a surge cannot be predicted: {err}")
+
+    def of_size(k: int) -> SurgePlan:
+        return _surge_of(name, wanted, counts, removals, k, best.new_on, best.ties)
 
     def candidates():
         """Smaller surges that may already balance within the tolerance (ECS broke a tie
@@ -605,10 +624,10 @@ def choose_surge(snapshot: ClusterSnapshot, sp: ServicePlan, room: int,
         the targets, then smaller ones that still help; built lazily."""
         needed = max(1, min(sp.moves_needed, best.k))
         for k in range(needed, best.k):
-            yield plan_surge(view, name, sp, k, best.new_on, best.ties), True
+            yield of_size(k), True
         yield best, False
         for k in range(best.k - 1, 0, -1):
-            yield plan_surge(view, name, sp, k, best.new_on, best.ties), False
+            yield of_size(k), False
 
     cap = max_moves_per_az
     short = useful = False
@@ -663,7 +682,7 @@ def keeps_providers(snapshot: ClusterSnapshot, surge: SurgePlan) -> bool:
     service = snapshot.services[surge.service]
     if len(service.capacity_provider_strategy) < 2:
         return True
-    instances = snapshot.instance_map()
+    instances = instance_map(snapshot)
     before: dict[str, int] = defaultdict(int)
     for arn, n in _counts(snapshot.tasks.get(surge.service, ())).items():
         before[instances[arn].capacity_provider if arn in instances else ""] += n
@@ -683,9 +702,7 @@ def surge_helps(snapshot: ClusterSnapshot, sp: ServicePlan, surge: SurgePlan,
         return True
     if not must_balance and surge.remaining_moves < sp.moves_needed:
         return True
-    after = predicted_snapshot(snapshot, surge)
-    again = plan(after, PlanOptions(services=(surge.service,),
-                                    max_skew=max_skew)).service(surge.service)
+    again = judge(predicted_snapshot(snapshot, surge), surge.service, max_skew)
     if must_balance:
         return again.balanced
     return again.balanced or again.moves_needed < sp.moves_needed
@@ -695,7 +712,7 @@ def predicted_snapshot(snapshot: ClusterSnapshot, surge: SurgePlan) -> ClusterSn
     """The snapshot as it would be once a surge ran as predicted (resources not shifted: the
     planner only needs where the service's tasks are)."""
     name = surge.service
-    instances = snapshot.instance_map()
+    instances = instance_map(snapshot)
     removed = set(surge.remove)
     kept = [t for t in snapshot.tasks.get(name, ()) if t.arn not in removed]
     added = [Task(arn=f"predicted-{i}", service=name, instance_arn=arn,
@@ -723,7 +740,7 @@ def surge_moves(snapshot: ClusterSnapshot, surge: SurgePlan) -> list[Move]:
     """A surge as moves (its restarts): each removed task that ran before the surge, paired
     with the instance of a new task that stays."""
     by_arn = {t.arn: t for t in snapshot.tasks.get(surge.service, ())}
-    instances = snapshot.instance_map()
+    instances = instance_map(snapshot)
     staying = staying_new(surge)
     out = []
     for i, arn in enumerate(surge.remove):
