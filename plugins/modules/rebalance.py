@@ -69,11 +69,15 @@ options:
       - The planner proposes every move; the budget is spent only on moves that can happen
         now, so a service that cannot move (no spare task, no surge room, protected tasks,
         a surge of another run in progress) costs nothing and the next service gets its turn.
+      - It counts restarts, tasks that ran before the step and stop. A surge's size is bounded
+        by the service's C(maximumPercent), not by this budget; the new tasks a surge starts
+        and has ECS scale in again at once are reported apart (RV(surge_overhead)).
       - Between 1 and 1000000.
     type: int
   max_moves_per_az:
     description:
-      - At most this many moves out of one Availability Zone per step. No limit when omitted.
+      - At most this many moves (restarts, as O(max_moves) counts them) out of one
+        Availability Zone per step. No limit when omitted.
       - Between 1 and 1000000.
     type: int
   wait:
@@ -180,9 +184,18 @@ plan:
   returned: always
   type: dict
 moves_made:
-  description: How many tasks the run moved.
+  description: How many tasks the run moved (restarted; they ran before the step and stopped).
   returned: always
   type: int
+surge_overhead:
+  description:
+    - New tasks the run's surges started and had ECS scale in again in the same step, the
+      price of steering ECS's placement (its spread still counts the tasks being replaced).
+      Not restarts, not in RV(moves_made); at most each surge's size. In check mode, what the
+      first step's surges would cost.
+  returned: always
+  type: int
+  sample: 1
 move_summary:
   description:
     - The moves executed, per service; check mode executes none (see the plan's
@@ -311,9 +324,10 @@ run_id:
   type: str
 decision:
   description:
-    - The evictor's decision for the first step, the budget (C(max_moves), C(spent)),
-      per service the mode and number of moves granted (the moves themselves are in
-      RV(plan)), and the services refused with their reason
+    - The evictor's decision for the first step, the budget (C(max_moves), C(spent), in
+      restarts), C(surge_overhead), per service the mode and number of moves granted (the
+      moves themselves are in RV(plan); a surge's C(k), C(restarts) and C(surge_overhead)),
+      and the services refused with their reason
       (C(surge_in_progress), C(lease_held) with the holder in C(lease), C(targets_unhealthy),
       C(no_progress), C(no_disruption_budget), C(protected), C(deferred), C(az_budget),
       C(deadline)).
