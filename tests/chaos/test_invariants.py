@@ -182,6 +182,10 @@ def test_generator_is_pure_and_within_the_issue_ranges():
                    for s in sc.services if s.az_rebalancing == "ENABLED")
         assert [r.phase for r in sc.runs][-SETTLE_RUNS:] == ["settle"] * SETTLE_RUNS
     assert not any(s.providers for seed in range(40) for s in generate(seed).services)
+    weighted = [s for seed in range(200) for s in generate(seed, features).services
+                if s.weights]
+    assert weighted and all(len(s.providers) == 2 and s.strategy_items[1]["base"] == 0
+                            for s in weighted)
 
 
 # --------------------------------------------------------------------- floor watch

@@ -285,8 +285,7 @@ def _service(aws: Clients, spec: ServiceSpec, providers: bool, subnets: list[str
                                             "essential": True, "portMappings": [port]}])
     where: dict[str, Any] = {} if providers else {"launchType": "EC2"}
     if spec.providers:
-        where = {"capacityProviderStrategy": [{"capacityProvider": p, "weight": 1}
-                                              for p in spec.providers]}
+        where = {"capacityProviderStrategy": spec.strategy_items}
     aws("ecs").create_service(
         cluster=CLUSTER, serviceName=spec.name, taskDefinition=spec.name,
         desiredCount=spec.desired, placementStrategy=spec.placement,
