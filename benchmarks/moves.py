@@ -160,17 +160,20 @@ def render_measured(rows: list[dict]) -> str:
         out.append([r["scenario"], r["instances"], r["services"], r["tasks"],
                     _na(r.get("max_moves")) if r.get("max_moves") else "default",
                     _spread(r["lower_bound"]), _spread(r["surge_stopped"]),
+                    _spread(r.get("surge_overhead", [])) or "-",
                     _spread(r["surge_actions"]), _spread(r["steps"]),
                     f"{r['balanced']}/{len(r['id_seeds'])}",
                     f"{r['cost_equals_bound']}/{len(r['id_seeds'])}",
                     f"{r['landed_as_predicted']}/{r['landings_reported']}",
                     ", ".join(r["refused_at_end"]) or "-"])
     return (table(["scenario", "inst", "svcs", "tasks", "max_moves", "lower bound",
-                   "tasks stopped by surges", "surges", "steps", "balanced",
+                   "tasks stopped by surges", "surge overhead", "surges", "steps", "balanced",
                    "stopped = bound", "landed as predicted", "refused at the end"], out)
             + "\n\nOne run per moto ID seed (the layout's tie-breaks differ, the shape does "
               "not); a range lists every run's figure. Tasks stopped = the surge actions' "
-              "stopped_tasks in the engine's RebalanceResult; surges = surge actions (one per "
+              "stopped_tasks in the engine's RebalanceResult (restarts: what max_moves "
+              "counts); surge overhead = new tasks the surges scaled in again in the same "
+              "step (surge_overhead); surges = surge actions (one per "
               "service per step); the engine is re-run while it still changes something "
               f"(at most {MAX_RUNS} runs). Services are created with "
               "availabilityZoneRebalancing=DISABLED (the engine alone).")

@@ -8,7 +8,8 @@ surge. The engine (``runner.rebalance``) runs the way a schedule would run it: a
 each run until it has nothing left to grant, at most ``MAX_RUNS`` runs.
 
 Measured, from the ``RebalanceResult`` actions: tasks the surges actually stopped
-(``stopped_tasks``), surge actions (one per service per step), steps, and how many surges'
+(``stopped_tasks``: restarts of tasks that ran before the step), the new tasks they scaled in
+again (``surge_overhead``), surge actions (one per service per step), steps, and how many surges'
 new tasks landed where the evictor predicted (``landing``). The lower bound is the brute-force
 ``tests.unit.engine.oracle.lower_bound`` on the snapshot read just before the engine starts (it does not call the
 planner), next to the planner's own ``moves_needed``.
@@ -63,7 +64,8 @@ class Scenario:
 
 
 SCENARIOS = [
-    # test_surge_landing.py: AZ counts 3/2, an empty instance joins the 3-task AZ. One surge.
+    # test_surge_landing.py: AZ counts 3/2, an empty instance joins the 3-task AZ. One surge,
+    # at the default budget (one move: 10% of 5 tasks) as well: it counts restarts.
     Scenario("3/2 plus an empty instance in the fuller AZ", (2, 2), (1,), (5,), to_fullest=True),
     Scenario("3/2 plus an empty instance in the fuller AZ, max_moves 5", (2, 2), (1,), (5,),
              to_fullest=True, max_moves=5),
@@ -204,6 +206,7 @@ def measure(scenario: Scenario, id_seed: int) -> dict:
                 "services": len(scenario.services), "tasks": scenario.tasks,
                 "lower_bound": bound, "planner_moves_needed": needed,
                 "surge_stopped": sum(len(a.stopped_tasks) for a in surges),
+                "surge_overhead": sum(len(a.surge_overhead) for a in surges),
                 "other_stopped": sum(len(a.stopped_tasks) for a in actions
                                      if a.mode != "surge"),
                 "surge_actions": len(surges),
@@ -245,6 +248,7 @@ def summarise(scenario: Scenario, runs: list[dict]) -> dict:
             "max_moves": scenario.max_moves, "id_seeds": [r["id_seed"] for r in runs],
             "lower_bound": sorted({r["lower_bound"] for r in ok}),
             "surge_stopped": [r["surge_stopped"] for r in ok],
+            "surge_overhead": [r.get("surge_overhead", 0) for r in ok],
             "surge_actions": [r["surge_actions"] for r in ok],
             "steps": [r["steps"] for r in ok],
             "balanced": sum(1 for r in ok if r["balanced_after"]), "measured": len(ok),
