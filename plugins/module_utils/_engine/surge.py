@@ -626,7 +626,7 @@ def choose_surge(snapshot: ClusterSnapshot, sp: ServicePlan, room: int,
         for k in range(needed, best.k):
             yield of_size(k), True
         yield best, False
-        for k in range(best.k - 1, 0, -1):
+        for k in range(needed - 1, 0, -1):
             yield of_size(k), False
 
     cap = max_moves_per_az
