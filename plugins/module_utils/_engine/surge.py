@@ -348,14 +348,14 @@ def provider_split(strategy: Sequence[CapacityProviderItem], total: int) -> dict
             out[item.provider] = min(item.base, total)
             rest = total - out[item.provider]
     weighted = [(item.provider, item.weight) for item in strategy if item.weight > 0]
-    weight_sum = sum(w for _, w in weighted)
+    weight_sum = sum(w for _name, w in weighted)
     if not weighted or rest <= 0:
         return out
     # Integer largest remainder: share = rest * w / sum, compared as numerators.
     numerators = [(name, rest * w) for name, w in weighted]
     for name, num in numerators:
         out[name] += num // weight_sum
-    left = rest - sum(num // weight_sum for _, num in numerators)
+    left = rest - sum(num // weight_sum for _name, num in numerators)
     order = sorted(range(len(numerators)), key=lambda i: (-(numerators[i][1] % weight_sum), i))
     for i in order[:left]:
         out[numerators[i][0]] += 1
@@ -378,7 +378,7 @@ def provider_sequence(service: Service, counts: Mapping[str, int],
             have[inst.capacity_provider] += n
     order = {item.provider: i for i, item in enumerate(strategy)}
     out: list[str] = []
-    for _ in range(k):
+    for _placement in range(k):
         target = provider_split(strategy, sum(have.values()) + 1)
         name = max(have, key=lambda p: (target[p] - have[p], -order[p]))
         out.append(name)
