@@ -369,6 +369,13 @@ class Player:
         base = self.watch.intended[spec.name]
         delta = -abs(event.value) if spec.host_port or spec.awsvpc else event.value
         count = max(1, min(spec.desired + 3, base + delta))
+        if name and f"phase=raising delta={count - base} set={count}" in \
+                self.world.pending_surges().get(name, ""):
+            # Exactly the count a killed run's raise would have written, on top of the count
+            # it read: ECS's UpdateService carries nothing that tells that write apart from the
+            # raise, so the heal takes it for the raise (README "The lease", the one case no
+            # protocol on ECS's API can tell). Written one higher, the heal must let it stand.
+            count += 1
         if count == base:
             return f"desired {spec.name}: stays {base}"
         if event.via == "aas":

@@ -66,9 +66,10 @@ class World:
         return out
 
     def pending_surges(self) -> dict[str, str]:
-        """Service name -> the surge state a run left in its lease item (phase and delta):
-        a surge begun and not yet lowered or healed. Since the lease (issue 16) this is where a
-        surge lives; ECS tags hold none. Empty before any run has made the table."""
+        """Service name -> the surge state a run left in its lease item (phase, delta, the
+        count it writes): a surge begun and not yet lowered or healed. Since the lease (issue
+        16) this is where a surge lives; ECS tags hold none. Empty before any run has made the
+        table."""
         ddb = self.aws("dynamodb")
         try:
             pages = ddb.get_paginator("scan").paginate(TableName=DEFAULT_TABLE)
@@ -80,8 +81,9 @@ class World:
             surge = item.get("surge", {}).get("M")
             if surge is not None:
                 name = item["service"]["S"].rsplit("/", 1)[-1]
-                out[name] = (f"phase={surge.get('phase', {}).get('S', '?')} "
-                             f"delta={surge.get('delta', {}).get('N', '?')}")
+                out[name] = " ".join(f"{key}={surge.get(key, {}).get(kind, '?')}"
+                                     for key, kind in (("phase", "S"), ("delta", "N"),
+                                                       ("set", "N")))
         return out
 
     def task_arns(self, service: str | None = None, **kw: Any) -> list[str]:

@@ -447,7 +447,7 @@ def test_the_chaos_harness_sees_a_surge_left_in_the_lease_item(sandbox):
     watcher = ChaosWorld(sandbox=sandbox, aws=Clients(sandbox.endpoint), scenario=None)
     assert watcher.pending_surges() == {}
     kill_after_the_raise(sandbox, wait_timeout=600)
-    assert watcher.pending_surges() == {SERVICE: "phase=raising delta=1"}
+    assert watcher.pending_surges() == {SERVICE: "phase=raising delta=1 set=5"}
     sandbox.advance(700)                          # the lease runs out; the next run heals it
     run_engine(sandbox, wait_timeout=300, wait=False)
     assert watcher.pending_surges() == {}
