@@ -40,6 +40,7 @@ class Config:
     metrics_per_service: bool = False
     lease_table: str = "taskspread-ecs-leases"
     api_read_rate: float = DEFAULT_READ_RATE
+    no_progress_minutes: int = 60       # the engine's breaker.DEFAULT_MINUTES
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Config":
@@ -63,7 +64,9 @@ class Config:
                                       else None),
                    metrics_per_service=_bool(env, "TASKSPREAD_METRICS_PER_SERVICE"),
                    lease_table=env.get("TASKSPREAD_LEASE_TABLE", "").strip()
-                   or "taskspread-ecs-leases")
+                   or "taskspread-ecs-leases",
+                   no_progress_minutes=_bounded_int(env, "TASKSPREAD_NO_PROGRESS_MINUTES",
+                                                    "no_progress_minutes", 60))
 
 
 def _namespace(env: Mapping[str, str]) -> str:

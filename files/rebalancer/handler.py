@@ -147,7 +147,8 @@ def step(cfg: Config, budget_seconds: float, services: list[str] | None = None,
         max_moves=cfg.max_moves, max_moves_per_az=cfg.max_moves_per_az, wait=False,
         check_mode=cfg.dry_run, wait_timeout=budget_seconds,
         poll_interval=min(5.0, budget_seconds), detail=False, lease_table=cfg.lease_table,
-        lease_table_create=False, api_read_rate=cfg.api_read_rate, scope_reason=reason)
+        lease_table_create=False, api_read_rate=cfg.api_read_rate, scope_reason=reason,
+        no_progress_minutes=cfg.no_progress_minutes)
     try:
         ecs, elb, aas, ddb = clients(cfg)
         sleep, clock = timers()

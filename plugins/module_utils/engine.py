@@ -9,9 +9,11 @@ the rebalancer Lambda ships the very same code). Modules import from here only.
 
 from __future__ import annotations
 
+from ._engine import breaker
 from ._engine.aws_client import CountingClient, client_config
+from ._engine.candidates import CandidateIndex
 from ._engine.errors import ClusterNotFound, EngineError, LeaseUnavailable, UnknownServices
-from ._engine.lease import LeaseStore
+from ._engine.lease import LeaseStore, record_of
 from ._engine.model import ClusterSnapshot
 from ._engine.report import report
 from ._engine.runner import RebalanceRequest, RebalanceResult, rebalance
@@ -60,21 +62,33 @@ def instance_summary(snapshot: ClusterSnapshot) -> dict:
 
 
 def lease_holders(ddb_client, table: str, snapshot: ClusterSnapshot,
-                  services: list[str] | None = None) -> tuple[dict, str]:
-    """Per service, who holds its lease now (owner, fence, since, until; None when free) and
-    whether a surge state waits in it (``surge_pending``); and a warning ('' when none) when
-    the table cannot be read (missing, no permission): then every lease is None. Read-only."""
+                  services: list[str] | None = None, max_skew: int = 1,
+                  no_progress_minutes: float = breaker.DEFAULT_MINUTES,
+                  moves_needed: dict | None = None) -> tuple[dict, str]:
+    """Per service, who holds its lease now (owner, fence, since, until; None when free),
+    whether a surge state waits in it (``surge_pending``) and the no-progress breaker's record
+    (``no_progress``: ``breaker.view``; ``moves_needed``: per service, from the report); and a
+    warning ('' when none) when the table cannot be read (missing, no permission): then every
+    lease is None. Read-only: one GetItem per service."""
     store = LeaseStore(CountingClient(ddb_client), table, run_id="task_distribution_info")
     names = list(snapshot.service_names(services)) if services else sorted(snapshot.services)
     out: dict = {}
+    pools: dict = {}
+    index = CandidateIndex(snapshot)
     try:
         for name in names:
             svc = snapshot.services.get(name)
             if svc is None:
                 continue
-            state, holder = store.pending_surge(svc.arn)
+            item = store.read(svc.arn) or {}
+            holder = store.live_holder(item)
+            record = breaker.Record.from_value(record_of(item, breaker.RECORD))
+            cause = breaker.cause_of(snapshot, name, max_skew, index, pools)
             out[name] = {"holder": holder.to_dict() if holder else None,
-                         "surge_pending": state is not None}
+                         "surge_pending": "surge" in item,
+                         "no_progress": breaker.view(record, cause,
+                                                     (moves_needed or {}).get(name),
+                                                     store.now(), no_progress_minutes)}
     except LeaseUnavailable as err:
         return {n: None for n in names}, str(err)
     return out, ""

@@ -131,6 +131,18 @@ options:
         runners whose clocks disagree do not take each other's live leases.
     type: int
     default: 60
+  no_progress_minutes:
+    description:
+      - How long the no-progress breaker holds a service (1 to 1440 minutes). A step (stop,
+        surge or redeploy) that did not reduce the moves its service needs is not repeated
+        while its cause stands (the instances of the service's pool, its desired count, task
+        definition and health percents, and O(max_skew)); it is tried again once one of those
+        changes, or after this many minutes. The record is kept in the service's item of
+        O(lease_table), so it outlives the tasks and the run.
+      - The default, an hour, bounds a futile step to 24 a day while a cause the breaker
+        cannot see (room another service frees) is retried within the hour.
+    type: int
+    default: 60
   api_read_rate:
     description:
       - ECS read requests per second this run may make (0.5 to 20), paced by a client-side
@@ -355,7 +367,7 @@ from ansible_collections.taskspread.ecs.plugins.module_utils.engine import (
 
 
 NUMERIC = ("max_skew", "max_moves", "max_moves_per_az", "wait_timeout", "protection_minutes",
-           "poll_interval")
+           "poll_interval", "no_progress_minutes")
 
 
 def build_request(module):
@@ -375,6 +387,7 @@ def build_request(module):
             poll_interval=params["poll_interval"], api_read_rate=params["api_read_rate"],
             lease_table=params["lease_table"], lease_seconds=params["lease_seconds"],
             lease_table_create=params["lease_table_create"] and not module.check_mode,
+            no_progress_minutes=params["no_progress_minutes"],
             detail=detail if isinstance(detail, bool) else tuple(detail))
     except ValueError as err:
         module.fail_json(msg=str(err))
@@ -410,6 +423,7 @@ def main():
         lease_table=dict(type="str", default="taskspread-ecs-leases"),
         lease_table_create=dict(type="bool", default=True),
         lease_seconds=dict(type="int", default=60),
+        no_progress_minutes=dict(type="int", default=60),
         api_read_rate=dict(type="float", default=5.0),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)

@@ -22,7 +22,9 @@ description:
     at most O(max_skew).
   - Each service also shows its lease (the per-service lock of the C(taskspread.ecs.rebalance)
     module and the rebalancer function, in the DynamoDB table O(lease_table)), that is who
-    holds it, since and until when, and whether a surge state waits in it to be healed.
+    holds it, since and until when, and whether a surge state waits in it to be healed; and
+    the no-progress breaker's record kept in it (the last completed step, since when, when it
+    re-arms, and whether it holds the service now).
 author:
   - taskspread.ecs maintainers (@taskspread)
 options:
@@ -32,6 +34,13 @@ options:
         no C(dynamodb:GetItem)), every C(lease) is null and a warning says why.
     type: str
     default: taskspread-ecs-leases
+  no_progress_minutes:
+    description:
+      - The C(no_progress_minutes) of M(taskspread.ecs.rebalance) and the rebalancer, to say when
+        each service's no-progress breaker re-arms and whether it holds the service now
+        (1 to 1440).
+    type: int
+    default: 60
 extends_documentation_fragment:
   - taskspread.ecs.cluster
   - amazon.aws.common.modules
@@ -169,9 +178,15 @@ leases:
       C(owner) (run id), C(fence) (fencing number), C(since) and C(until) (epoch seconds on
       DynamoDB's clock). C(surge_pending) says whether a surge state waits in the lease to be
       healed. Null per service when the table cannot be read.
+    - C(no_progress) is null when no step on the service completed (in the table's
+      retention), else the no-progress breaker's record of the last one, C(run), C(mode),
+      C(moves), C(need) (moves the service needed when it started), C(at) and C(since) (when
+      it ended), C(rearms_at), C(cause_unchanged) (the service's pool, desired count, task
+      definition and health percents are still those the step saw) and C(holding) (the
+      breaker refuses the service now).
   returned: always
   type: dict
-  sample: {"sample-app": {"holder": {"owner": "3f2a9c1b0e7d", "fence": 4, "since": 1764660000, "until": 1764660060}, "surge_pending": true}}
+  sample: {"sample-app": {"holder": {"owner": "3f2a9c1b0e7d", "fence": 4, "since": 1764660000, "until": 1764660060}, "surge_pending": true, "no_progress": {"run": "3f2a9c1b0e7d", "mode": "redeploy", "moves": 2, "need": 2, "cause": "9b1c0d2e3f405162", "at": 1764660000, "since": "2025-12-02T07:20:00Z", "rearms_at": "2025-12-02T08:20:00Z", "cause_unchanged": true, "holding": true}}}
 api_calls:
   description: ECS API calls made to read the cluster.
   returned: always
@@ -195,10 +210,11 @@ from ansible_collections.taskspread.ecs.plugins.module_utils.engine import (
 
 def main():
     argument_spec = cluster_argument_spec()
-    argument_spec.update(lease_table=dict(type="str", default="taskspread-ecs-leases"))
+    argument_spec.update(lease_table=dict(type="str", default="taskspread-ecs-leases"),
+                         no_progress_minutes=dict(type="int", default=60))
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
-    check_options(module)
+    check_options(module, ("max_skew", "no_progress_minutes"))
     detail = parse_detail(module)
     ecs = module.client("ecs", config=client_config())
     try:
@@ -207,16 +223,18 @@ def main():
         module.fail_json(msg=str(err))
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as err:
         module.fail_json_aws(err, msg=f"Failed to read ECS cluster {params['cluster']}")
+    report = distribution_report(snapshot, params["max_skew"], params["services"], detail)
     ddb = module.client("dynamodb", config=client_config())
     try:
-        leases, warning = lease_holders(ddb, params["lease_table"], snapshot, params["services"])
+        leases, warning = lease_holders(
+            ddb, params["lease_table"], snapshot, params["services"], params["max_skew"],
+            params["no_progress_minutes"],
+            {name: d.get("moves_needed") for name, d in report["services"].items()})
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as err:
         module.fail_json_aws(err, msg=f"Failed to read lease table {params['lease_table']}")
     if warning:
         module.warn(warning)
-    module.exit_json(changed=False, leases=leases,
-                     **distribution_report(snapshot, params["max_skew"], params["services"],
-                                           detail))
+    module.exit_json(changed=False, leases=leases, **report)
 
 
 if __name__ == "__main__":

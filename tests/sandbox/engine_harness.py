@@ -19,7 +19,6 @@ from sandbox.scenario import (Clients, Driver, Seed, build_alb, build_seed, coun
 
 CLUSTER, SERVICE = "demo", "sample-app"
 SURGE_TAG = "taskspread:surge"
-STEP_TAG = "taskspread:last-step"
 
 Hook = Callable[[], Any]
 

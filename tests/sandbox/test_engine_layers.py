@@ -21,7 +21,7 @@ FLOORS: list[tuple[str, ...]] = [
     # ranges; eni_limits: awsvpc task limits per instance type (the sandbox reads it too)
     ("placement_expr", "plan_types", "snapshot", "lease"),   # lease: the DynamoDB lease store
     ("candidates", "fenced"),   # fenced: ECS writes behind the lease's fence check
-    ("targets",),         # targets per level
+    ("targets", "breaker"),   # targets per level; breaker: the no-progress breaker (pure)
     ("planner",),         # composes the seams below into a Plan
     ("surge", "report", "surging"),    # surging: the surge's phases under the lease
     ("evictor",),         # the only place that spends moves

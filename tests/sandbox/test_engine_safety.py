@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from engine_harness import (CLUSTER, SERVICE, STEP_TAG, SURGE_TAG, Clock, Killed, Proxy,
+from engine_harness import (CLUSTER, SERVICE, SURGE_TAG, Clock, Killed, Proxy,
                             count_requests, describe_tasks, engine_client, kill_after_the_raise,
                             live_task_arns, protected_tasks, refusals, run_engine, service_doc,
                             skewed_cluster, spread, tags)
@@ -340,7 +340,7 @@ def test_10_aws_error_mid_step_keeps_the_record_of_what_happened(sandbox):
 # ------------------------------------------------------------------------- no progress
 def test_no_progress_step_is_not_repeated_until_the_shape_changes(sandbox, aws):
     """The no-progress breaker. Design: "A step whose re-read shows no progress is not repeated
-    until the cluster's shape changes." docs/ecs-facts.md §1.2: "Only instances with a connected
+    until the cluster's shape changes" (the shape: the step's cause, breaker.py). docs/ecs-facts.md §1.2: "Only instances with a connected
     agent accept placement"; 5.2: an EC2 stop disconnects the agent, which reconnects when the
     instance runs again. The destination's agent drops while the engine stops a task, so the
     replacement lands back on the same instance; the next run refuses (no_progress) instead of
@@ -378,11 +378,15 @@ def test_no_progress_step_is_not_repeated_until_the_shape_changes(sandbox, aws):
     assert stopped_by(again) == [], "the step that made no progress was repeated"
     assert refusals(again) == {SERVICE: "no_progress"}
     assert world.by_instance(SERVICE) == {loaded: 4}
-    assert STEP_TAG not in tags(world.ecs)           # never on the service: others own its tags
-    records = [t for t in world.tasks(SERVICE) if any(
-        tag["key"] == STEP_TAG for tag in world.ecs.list_tags_for_resource(
-            resourceArn=t["taskArn"])["tags"])]
-    assert len(records) == 1
+    # The record is in the service's lease item: never in the service's tags (others own
+    # them), nor on a task (it would go with the task).
+    assert set(tags(world.ecs)) == set()
+    assert not any(world.ecs.list_tags_for_resource(resourceArn=t["taskArn"])["tags"]
+                   for t in world.tasks(SERVICE))
+    arn = world.describe_service(SERVICE)["serviceArn"]
+    item = aws("dynamodb").get_item(TableName="taskspread-ecs-leases",
+                                    Key={"service": {"S": arn}})["Item"]
+    assert '"mode": "stop"' in item["rec_no_progress"]["S"]
 
     added = world.launch("us-east-1b")
     world.boot()

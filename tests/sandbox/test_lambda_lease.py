@@ -81,7 +81,7 @@ def test_task_distribution_info_shows_the_lease_holder(sandbox):
     assert held == {SERVICE: {"holder": {"owner": "run-x", "fence": 1,
                                          "since": round(lease.since),
                                          "until": round(lease.until)},
-                              "surge_pending": False}}
+                              "surge_pending": False, "no_progress": None}}
     store.release(lease)
     assert lease_holders(ddb, "taskspread-ecs-leases", snap)[0] == {
-        SERVICE: {"holder": None, "surge_pending": False}}
+        SERVICE: {"holder": None, "surge_pending": False, "no_progress": None}}

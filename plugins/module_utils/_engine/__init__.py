@@ -15,7 +15,8 @@ test_engine_layers.py`` keeps it so):
    ``lease`` (the per-service lease in DynamoDB);
 3. ``candidates`` (levels, constraints, capacity ledger, candidate instances), ``fenced``
    (ECS writes behind the lease's fence check);
-4. ``targets`` (targets per level);
+4. ``targets`` (targets per level), ``breaker`` (the no-progress breaker: a step's cause and
+   record, pure);
 5. ``planner`` (the plan), ``snapshot`` (the one read path);
 6. ``surge`` (the surge search), ``surging`` (the surge's phases under the lease), ``report``
    (per-service distributions);

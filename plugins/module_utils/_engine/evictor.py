@@ -7,9 +7,11 @@ and grants a move only when it can happen now without harm:
 * **leases**: a service whose lease (``lease.py``) another run holds is skipped
   (``lease_held``, with the holder), as is one carrying a surge tag of an earlier version until
   its deadline ("surge in progress"; the executor heals it after);
-* **no progress**: a service whose last step left its world exactly as it was before (the same
-  fingerprint in the step record tag, ``lock.STEP_TAG``) is skipped until the fingerprint
-  changes, so no move that did not help is repeated (a Lambda triggered by the service's own steady state cannot loop);
+* **no progress**: a service whose last step (stop, surge or redeploy) did not reduce the moves
+  it needs while the cause of that step still stands (``breaker.py``: its record in the lease
+  item) is skipped until the cause changes or ``no_progress_minutes`` have passed, so no move
+  that did not help is repeated (a Lambda triggered by the service's own steady state cannot
+  loop, and a redeploy cannot flip 4/0 to 0/4 and back);
 * **mode and floor**: ``stop`` needs a spare healthy task above the floor
   (``ceil(desired * minimumHealthyPercent / 100)``; healthy = RUNNING, and HEALTHY when a
   container health check exists, and no more than the healthy targets of its load balancer);
@@ -35,14 +37,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from . import bounds
+from . import bounds, breaker
 from .aws_client import CountingClient, chunks
 from .codes import Refused, Status
 from .deadline import Deadline
 from .errors import LeaseUnavailable, ProtectionFailed
 from .health import target_states, unhealthy_targets
-from .lease import Holder, LeaseStore
-from .lock import STEP_TAG, SURGE_TAG, SurgeLock, fingerprint_digest, step_fingerprint, step_time
+from .breaker import Cause, Record, cause_of
+from .candidates import CandidateIndex
+from .lease import Holder, LeaseStore, record_of
+from .lock import SURGE_TAG, SurgeLock
 from .model import NATIVE_STRATEGIES, ClusterSnapshot, Service, Task
 from .plan_types import Move, Plan, ServicePlan
 from .surge import SurgePlan, SurgeRefusal, choose_surge, surge_moves, target_counts
@@ -55,12 +59,14 @@ MAX_TASKS_PER_GET_PROTECTION = 100
 class Limits:
     """What the evictor may spend. ``max_moves``: per step, None = 10% of the cluster's live
     tasks (at least 1); ``max_moves_per_az``: per step and source AZ, None = no limit;
-    ``surge_min_seconds``: a surge starts only with at least this long before the deadline."""
+    ``surge_min_seconds``: a surge starts only with at least this long before the deadline;
+    ``no_progress_minutes``: how long the no-progress breaker holds a service (``breaker.py``)."""
 
     strategy: str = "auto"
     max_moves: int | None = None
     max_moves_per_az: int | None = None
     surge_min_seconds: float = 120.0
+    no_progress_minutes: float = breaker.DEFAULT_MINUTES
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -70,17 +76,21 @@ class Limits:
             if getattr(self, name) is not None:
                 bounds.check(name, getattr(self, name))
         bounds.check("surge_min_seconds", self.surge_min_seconds)
+        bounds.check("no_progress_minutes", self.no_progress_minutes)
 
 
 @dataclass(slots=True)
 class Grant:
-    """Moves of one service the executor may make now, and how."""
+    """Moves of one service the executor may make now, and how. ``cause`` and ``need``: what
+    the step depends on and the moves the service needed when it was granted (the breaker's
+    record, written by the executor when the step completes)."""
 
     service: Service
     mode: str
     moves: list[Move]
     tasks: Sequence[Task]
-    fingerprint: str
+    cause: Cause
+    need: int
     targets: Mapping[str, int] = field(default_factory=dict)
     surge: SurgePlan | None = None
 
@@ -100,11 +110,14 @@ class Refusal:
     code: Refused
     message: str
     lease: dict | None = None       # lease_held: the holder (owner, fence, since, until)
+    no_progress: dict | None = None  # no_progress: the breaker's record (breaker.Record)
 
     def to_dict(self) -> dict:
         out = {"service": self.service, "code": str(self.code), "message": self.message}
         if self.lease is not None:
             out["lease"] = self.lease
+        if self.no_progress is not None:
+            out["no_progress"] = self.no_progress
         return out
 
 
@@ -171,32 +184,6 @@ def surge_time_refusal(service: str, deadline: Deadline, min_seconds: float) -> 
                    "the run's deadline; not started")
 
 
-_PARTS_MEMO: list = [None, ()]
-
-
-def _instance_parts(instances: tuple) -> tuple[str, ...]:
-    """The instances' part of every service's fingerprint, for the last instances tuple (a
-    decision fingerprints each service it grants against the same one)."""
-    if _PARTS_MEMO[0] is not instances:
-        _PARTS_MEMO[:] = [instances, tuple(f"{i.arn} {i.status} {i.agent_connected}"
-                                           for i in instances)]
-    return _PARTS_MEMO[1]
-
-
-def service_fingerprint(snapshot: ClusterSnapshot, name: str) -> str:
-    """What a step on ``name`` could have changed, as a digest: the cluster's instances (ARN,
-    status, agent), the service's desired count and task definition, and its task count per
-    instance. Equal digests before and after a step mean the step made no progress."""
-    service = snapshot.services[name]
-    counts: dict[str, int] = defaultdict(int)
-    for task in snapshot.tasks.get(name, ()):
-        counts[task.instance_arn] += 1
-    parts = list(_instance_parts(snapshot.instances))
-    parts += [f"desired={service.desired}", f"td={service.task_definition}"]
-    parts += [f"{arn}={n}" for arn, n in sorted(counts.items())]
-    return fingerprint_digest(parts)
-
-
 # ---------------------------------------------------------------------------- evictor
 
 class Evictor:
@@ -214,12 +201,16 @@ class Evictor:
         budget = self.limits.max_moves or default_max_moves(snapshot)
         decision = Decision(max_moves=budget)
         per_az: dict[str, int] = defaultdict(int)
+        index: CandidateIndex | None = None
+        pools: dict = {}
         for sp in plan.services:
             if sp.status != Status.REBALANCE or not sp.moves:
                 continue
             service = snapshot.services[sp.service]
             tasks = snapshot.tasks.get(sp.service, ())
-            refusal = self._gate(snapshot, service)
+            index = index or CandidateIndex(snapshot)
+            cause = cause_of(snapshot, service.name, plan.max_skew, index, pools)
+            refusal = self._gate(service, cause, sp.moves_needed)
             if refusal is not None:
                 decision.refusals.append(refusal)
                 continue
@@ -252,8 +243,7 @@ class Evictor:
             for move in take:
                 per_az[move.source_az] += 1
             decision.spent += len(take)
-            decision.grants.append(Grant(service, mode, take, tasks,
-                                         service_fingerprint(snapshot, service.name),
+            decision.grants.append(Grant(service, mode, take, tasks, cause, sp.moves_needed,
                                          target_counts(sp, service.name), surge))
         return decision
 
@@ -276,37 +266,40 @@ class Evictor:
         return Refusal(sp.service, code, choice.message)
 
     # ------------------------------------------------------------------ gates
-    def _gate(self, snapshot: ClusterSnapshot, service: Service) -> Refusal | None:
+    def _gate(self, service: Service, cause: Cause, need: int) -> Refusal | None:
         marker = service.tags.get(SURGE_TAG)
         if marker is not None:
             lock = SurgeLock.from_tag(marker)
             return Refusal(service.name, Refused.SURGE_IN_PROGRESS,
                            f"surge in progress (lock of run {lock.owner or 'unknown'}, "
                            f"phase {lock.phase}, deadline {lock.deadline:.0f}); not touched")
-        holder = self._lease_holder(service)
+        holder, record = self._lease_item(service)
         if holder is not None:
             return Refusal(service.name, Refused.LEASE_HELD,
                            f"run {holder.owner} holds the service's lease (fence "
                            f"{holder.fence}, since {holder.since:.0f}, until {holder.until:.0f}); "
                            "not touched", holder.to_dict())
-        record = latest_step_record(snapshot.tasks.get(service.name, ()))
-        if record and step_fingerprint(record) == service_fingerprint(snapshot, service.name):
-            return Refusal(service.name, Refused.NO_PROGRESS,
-                           "the last step left the service exactly as it found it (same "
-                           "instances, desired count and task counts); not repeated until "
-                           f"the cluster's shape changes (tag {STEP_TAG} on one of its tasks)")
+        why = breaker.verdict(record, cause, need, self.leases.now() if self.leases else 0.0,
+                              self.limits.no_progress_minutes)
+        if why:
+            return Refusal(service.name, Refused.NO_PROGRESS, why,
+                           no_progress=record.to_value() if record else None)
         return None
 
-    def _lease_holder(self, service: Service) -> Holder | None:
-        """The live holder of the service's lease when it is another run (None otherwise, or
-        when the table cannot be read: the claim itself is the check that counts)."""
+    def _lease_item(self, service: Service) -> tuple[Holder | None, Record | None]:
+        """From one read of the service's lease item: its live holder when that is another
+        run, and the no-progress breaker's record. Both None without a lease store, or when
+        the table cannot be read (the claim itself is the check that counts)."""
         if self.leases is None:
-            return None
+            return None, None
         try:
-            holder = self.leases.holder(service.arn)
+            item = self.leases.read(service.arn)
         except LeaseUnavailable:
-            return None
-        return holder if holder is not None and holder.owner != self.leases.run_id else None
+            return None, None
+        holder = self.leases.live_holder(item)
+        record = Record.from_value(record_of(item or {}, breaker.RECORD))
+        return (holder if holder is not None and holder.owner != self.leases.run_id
+                else None), record
 
     def _mode(self, service: Service, tasks: Sequence[Task]) -> str | Refusal:
         wanted = self.limits.strategy
@@ -456,12 +449,6 @@ class Evictor:
             else:
                 dropped += 1
         return out, dropped
-
-
-def latest_step_record(tasks: Sequence[Task]) -> str:
-    """The newest step record among the service's tasks ('' when none)."""
-    records = [t.step_record for t in tasks if t.step_record]
-    return max(records, key=step_time, default="")
 
 
 def _with_task(move: Move, task_arn: str) -> Move:

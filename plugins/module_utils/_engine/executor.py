@@ -19,8 +19,9 @@ Healing (first thing in a step): a surge state left in a lease item by a run tha
 claim; a ``taskspread:surge`` tag left by an earlier version of this collection is undone by
 ``lock.restore_count`` once its deadline has passed, and removed.
 
-After acting on a service the executor writes the step record (``lock.STEP_TAG``: the fingerprint
-of the service's world before the step) that the evictor's no-progress breaker reads.
+When an action on a service completes, the executor stores the no-progress breaker's record
+(``breaker.Record``: the step's cause, the moves it started from, when, what) in the service's
+lease item with the release of the lease; the evictor reads it there.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
-from . import bounds
+from . import bounds, breaker
 from .aws_client import CountingClient, chunks
 from .codes import Refused
 from .deadline import Deadline
@@ -41,7 +42,7 @@ from .errors import (
 from .evictor import Decision, Grant, Refusal, read_protection, surge_time_refusal
 from .fenced import FencedEcs
 from .lease import Lease, LeaseStore
-from .lock import STEP_TAG, SURGE_TAG, SurgeLock, restore_count, step_tag
+from .lock import SURGE_TAG, SurgeLock, restore_count
 from .model import ClusterSnapshot, Service, Task
 from .plan_types import Move
 from .snapshot import epoch_seconds
@@ -170,6 +171,7 @@ class Executor:
             result.actions.append(action)
             action.lease = lease.holder.to_dict()
             lost = False
+            record = None
             try:
                 if lease.inherited is not None:
                     result.healed.append(grant.service.name)
@@ -180,7 +182,7 @@ class Executor:
                     self.surge(grant, action, lease)
                 else:
                     self.redeploy(grant, action, lease)
-                self._record_step(grant, action)
+                record = self._step_record(grant, action)
             except LeaseLost as err:
                 lost = True
                 action.error = str(err)
@@ -196,7 +198,7 @@ class Executor:
                 raise
             finally:
                 if not lost:
-                    self._release(lease, action)
+                    self._release(lease, action, record)
         return result
 
     def _claim(self, service: Service) -> Lease:
@@ -204,9 +206,9 @@ class Executor:
             raise EngineError("no lease store: the executor writes nothing without a lease")
         return self.leases.acquire(service.arn)
 
-    def _release(self, lease: Lease, action: Action) -> None:
+    def _release(self, lease: Lease, action: Action, record: dict | None = None) -> None:
         try:
-            self.leases.release(lease)
+            self.leases.release(lease, {breaker.RECORD: record} if record else None)
         except LeaseLost as err:
             action.error = action.error or str(err)
         except AWS_ERRORS as err:
@@ -418,15 +420,12 @@ class Executor:
     def _untag(self, service: Service, key: str) -> None:
         self.api.call("untag_resource", resourceArn=service.arn, tagKeys=[key])
 
-    def _record_step(self, grant: Grant, action: Action) -> None:
-        """Tag one task of the service that stays with the fingerprint before this step."""
-        gone = set(action.stopped_tasks) | {m.task_arn for m in grant.moves}
-        keeper = next((t.arn for t in sorted(grant.tasks, key=lambda t: t.arn)
-                       if t.arn not in gone), None)
-        if keeper is None or grant.mode == "redeploy":
-            return              # a redeploy replaces every task: no task would carry it
-        self.api.call("tag_resource", resourceArn=keeper,
-                      tags=[{"key": STEP_TAG, "value": step_tag(grant.fingerprint, self.clock())}])
+    def _step_record(self, grant: Grant, action: Action) -> dict:
+        """The no-progress breaker's record of a completed action (``breaker.Record``), in the
+        lease store's time."""
+        return breaker.Record(cause=grant.cause.digest, need=grant.need,
+                              at=self.leases.now(), run=self.run_id, mode=grant.mode,
+                              moves=len(action.moves)).to_value()
 
     def protection_expiry_minutes(self) -> int:
         """Protection this run adds expires no later than the run's deadline (whole minutes,

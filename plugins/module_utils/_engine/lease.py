@@ -20,8 +20,10 @@ One item per service, keyed by the service ARN (``service``). Attributes:
 * ``expires_at``: the TTL attribute (epoch seconds) the table's TTL deletes the item by. It is set
   only while the item holds no ``surge`` state: a record that still needs healing never vanishes;
 * ``rec_<name>``: per-service records of other parts of the engine (``get_record`` /
-  ``put_record``: any JSON value, written only under the caller's lease, fence checked), e.g. the
-  no-progress breaker's memory. They survive claims and releases; TTL takes them with the item.
+  ``put_record``, or with ``release``: any JSON value, written only under the caller's lease,
+  fence checked), e.g. the no-progress breaker's memory (``breaker.py``, ``rec_no_progress``).
+  They survive claims and releases; TTL takes them with the item (a day after the last
+  release, ``RETENTION_SECONDS``).
 
 The protocol (``Lease`` is what a run holds):
 
@@ -351,27 +353,40 @@ class LeaseStore:
         if state is None:
             lease.inherited = None
 
-    def release(self, lease: Lease) -> None:
+    def release(self, lease: Lease, records: Mapping[str, Any] | None = None) -> None:
         """Give the lease up (fenced): owner removed, fence and records kept; the item gets its
-        TTL unless a surge state is left in it (to be healed by the next holder)."""
+        TTL unless a surge state is left in it (to be healed by the next holder). ``records``:
+        per-service records (name -> JSON value) written in the same conditional write."""
         if lease.released:
             return
         now = self.store_clock.now()
         pending = lease.surge is not None or lease.inherited is not None
-        update = "SET #r = #r + :one, #u = :now REMOVE #o" if pending else \
-            "SET #r = #r + :one, #u = :now, #t = :ttl REMOVE #o"
+        sets = ["#r = #r + :one", "#u = :now"]
         values = {":now": _n(now)}
         if not pending:
+            sets.append("#t = :ttl")
             values[":ttl"] = _n(now + RETENTION_SECONDS)
-        self._fenced(lease, update, values, ttl=not pending, renew=False)
+        names = {}
+        for i, (name, value) in enumerate(sorted((records or {}).items())):
+            names[f"#rec{i}"] = RECORD_PREFIX + _record_name(name)
+            values[f":rec{i}"] = {"S": json.dumps(value, sort_keys=True)}
+            sets.append(f"#rec{i} = :rec{i}")
+        self._fenced(lease, "SET " + ", ".join(sets) + " REMOVE #o", values, ttl=not pending,
+                     renew=False, extra_names=names)
         lease.released = True
 
     # ---------------------------------------------------------------- records
     def get_record(self, service: str, name: str) -> Any:
         """A per-service record (any JSON value) another part of the engine stored; None."""
-        item = self.read(service) or {}
-        raw = item.get(RECORD_PREFIX + _record_name(name), {}).get("S")
-        return None if raw is None else json.loads(raw)
+        return record_of(self.read(service) or {}, name)
+
+    def now(self) -> float:
+        """Now on the store's clock (the clock ``until`` and the records' times use)."""
+        return self.store_clock.now()
+
+    def live_holder(self, item: Mapping[str, Any] | None) -> Holder | None:
+        """The live holder named in an item ``read`` returned (None: free or expired)."""
+        return self._live_holder(item) if item else None
 
     def put_record(self, lease: Lease, name: str, value: Any) -> None:
         """Store a per-service record under the caller's lease (fence checked; ``LeaseLost``
@@ -447,6 +462,18 @@ class LeaseStore:
         return resp
 
 
+def record_of(item: Mapping[str, Any], name: str) -> Any:
+    """The per-service record ``name`` in an item ``LeaseStore.read`` returned; None (also
+    for a value that is not JSON: a record is advice, never a reason to fail)."""
+    raw = item.get(RECORD_PREFIX + _record_name(name), {}).get("S")
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
 class _ConditionFailed(Exception):
     """A conditional write's condition did not hold (internal)."""
 
@@ -483,4 +510,4 @@ def _holder(item: Mapping[str, Any]) -> Holder:
 
 
 __all__ = ["DEFAULT_LEASE_SECONDS", "DEFAULT_TABLE", "Holder", "Lease", "LeaseStore",
-           "StoreClock", "SurgeState", "validate_lease_seconds"]
+           "StoreClock", "SurgeState", "record_of", "validate_lease_seconds"]

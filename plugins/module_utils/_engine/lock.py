@@ -32,22 +32,16 @@ start=<epoch> deadline=<epoch>"``
 ECS tag values allow letters, digits, spaces and ``+ - = . _ : / @``; this format uses only
 those. Tags are the one durable store a run has on ECS: no table, no extra permissions.
 
-The step record (``taskspread:last-step``) is the no-progress breaker's memory: the fingerprint
-of the service's world when a run last acted on it, written as a tag on one of the service's
-tasks that stays. If a later read shows exactly that fingerprint again, the step did not help
-and is not repeated until the fingerprint changes. (The tag's field is named ``shape``: the
-format is what runs already wrote to AWS, so it stays.) It lives on a task, not on the service, so tools that manage
-the service's own tags (community.aws.ecs_service compares them exactly) never see it, and it
-goes away with the task.
+Earlier versions also kept the no-progress breaker's record as a task tag
+(``taskspread:last-step``); it lives in the lease item now (``breaker.py``) and such a tag is
+ignored.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 SURGE_TAG = "taskspread:surge"
-STEP_TAG = "taskspread:last-step"
 CLAIMED = "claimed"     # written first, delta 0: nothing to undo yet
 RAISING = "raising"
 LOWERING = "lowering"
@@ -107,26 +101,6 @@ def restore_count(lock: SurgeLock, current: int) -> int | None:
     return None
 
 
-def fingerprint_digest(parts: list[str]) -> str:
-    """A short stable digest of a service's world (see ``evictor.service_fingerprint``)."""
-    return hashlib.sha1("\n".join(parts).encode()).hexdigest()[:16]
-
-
-def step_tag(fingerprint: str, now: float) -> str:
-    return f"v1 shape={fingerprint} at={now:.0f}"
-
-
 def _fields(value: str) -> dict[str, str]:
-    """``"v<n> key=value key=value ..."`` (both tags' format) -> {key: value}."""
+    """``"v<n> key=value key=value ..."`` -> {key: value}."""
     return dict(part.split("=", 1) for part in value.split()[1:] if "=" in part)
-
-
-def step_fingerprint(value: str) -> str:
-    return _fields(value).get("shape", "")
-
-
-def step_time(value: str) -> float:
-    try:
-        return float(_fields(value).get("at", "0"))
-    except ValueError:
-        return 0.0

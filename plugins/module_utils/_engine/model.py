@@ -216,7 +216,6 @@ class Task:
     created_at: float = 0.0
     task_definition: str = ""
     capacity_provider: str = ""
-    step_record: str = ""       # the value of its taskspread:last-step tag (see lock.py)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
-from . import bounds
+from . import bounds, breaker
 from .aws_client import (
     DEFAULT_READ_RATE, CountingClient, ReadPacer, check_read_rate, client_config,
 )
@@ -68,6 +68,7 @@ class RebalanceRequest:
     lease_table_create: bool = True
     api_read_rate: float = DEFAULT_READ_RATE
     scope_reason: str = ""
+    no_progress_minutes: float = breaker.DEFAULT_MINUTES
 
     def __post_init__(self) -> None:
         if not self.cluster:
@@ -83,7 +84,7 @@ class RebalanceRequest:
         if not self.lease_table:
             raise ValueError("lease_table must not be empty")
         validate_lease_seconds(self.lease_seconds)
-        self.limits()           # strategy, max_moves, max_moves_per_az, surge_min_seconds
+        self.limits()           # strategy, max_moves(_per_az), surge_min_seconds, no_progress
         self.exec_options()     # protection_minutes, poll_interval
 
     def plan_options(self) -> PlanOptions:
@@ -103,7 +104,8 @@ class RebalanceRequest:
     def limits(self) -> Limits:
         return Limits(strategy=self.strategy, max_moves=self.max_moves,
                       max_moves_per_az=self.max_moves_per_az,
-                      surge_min_seconds=self.surge_min_seconds)
+                      surge_min_seconds=self.surge_min_seconds,
+                      no_progress_minutes=self.no_progress_minutes)
 
     def exec_options(self) -> ExecOptions:
         return ExecOptions(protection_minutes=self.protection_minutes,

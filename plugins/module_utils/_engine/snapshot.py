@@ -16,7 +16,6 @@ from .aws_client import CountingClient, ReadPacer, chunks
 from .deadline import Deadline
 from .eni_limits import TRUNK_ATTRIBUTE, task_limit
 from .errors import ClusterNotFound, ReadTooSlow, UnknownServices
-from .lock import STEP_TAG
 from .model import (
     ACTIVE_DEPLOYMENT_STATUSES, AZ_ATTRIBUTE, MANAGED_INSTANCES, NATIVE_STRATEGIES,
     CapacityProviderItem, ClusterSnapshot, Instance, PlacementConstraint, PlacementStrategy,
@@ -502,6 +501,4 @@ def task_from_doc(doc: dict, az_of: dict[str, str]) -> Task | None:
         protected=None if protection is None else bool(protection),
         started_at=epoch_seconds(doc.get("startedAt")), created_at=epoch_seconds(doc.get("createdAt")),
         task_definition=doc.get("taskDefinitionArn", ""),
-        capacity_provider=doc.get("capacityProviderName", ""),
-        step_record=next((t.get("value", "") for t in doc.get("tags", [])
-                          if t.get("key") == STEP_TAG), ""))
+        capacity_provider=doc.get("capacityProviderName", ""))

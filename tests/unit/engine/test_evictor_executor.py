@@ -13,6 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from ansible_collections.taskspread.ecs.plugins.module_utils._engine import breaker
 from ansible_collections.taskspread.ecs.plugins.module_utils._engine import lock as lk
 from ansible_collections.taskspread.ecs.plugins.module_utils._engine.aws_client import (
     CountingClient,
@@ -20,7 +21,7 @@ from ansible_collections.taskspread.ecs.plugins.module_utils._engine.aws_client 
 from ansible_collections.taskspread.ecs.plugins.module_utils._engine.codes import Refused
 from ansible_collections.taskspread.ecs.plugins.module_utils._engine.deadline import Deadline
 from ansible_collections.taskspread.ecs.plugins.module_utils._engine.evictor import (
-    Evictor, Limits, service_fingerprint,
+    Evictor, Limits,
 )
 from ansible_collections.taskspread.ecs.plugins.module_utils._engine.executor import (
     STOP_REASON, ExecOptions, Executor,
@@ -57,10 +58,10 @@ def fake_for(snap) -> FakeEcs:
     return fake
 
 
-def decide(snap, fake, clock=None, seconds=900.0, **limits):
+def decide(snap, fake, clock=None, seconds=900.0, store=None, **limits):
     clock = clock or Clock()
     evictor = Evictor(CountingClient(fake), snap.cluster_arn, Limits(**limits),
-                      Deadline(clock, seconds))
+                      Deadline(clock, seconds), leases=store)
     return evictor.decide(snap, plan(snap, PlanOptions()))
 
 
@@ -131,20 +132,65 @@ def test_a_surge_lock_of_another_run_is_never_touched():
     assert fake.calls == []            # not even a protection read
 
 
-def test_no_progress_record_stops_a_repeat_until_the_shape_changes():
-    """The record sits on a task that stayed (not on the service, whose tags others manage);
-    the newest record counts."""
+def _store_record(store, snap, need, age_seconds=10.0, max_skew=1):
+    """The breaker's record of a step on ``web`` in ``snap`` that ended ``age_seconds`` ago
+    (on the store's clock), written the way the executor does: with the lease's release."""
+    cause = breaker.cause_of(snap, "web", max_skew)
+    lease = store.acquire(snap.services["web"].arn)
+    record = breaker.Record(cause.digest, need, store.now() - age_seconds, "run-0", "stop", 1)
+    store.release(lease, {breaker.RECORD: record.to_value()})
+
+
+def test_no_progress_record_in_the_lease_stops_a_repeat_while_its_cause_stands():
     snap = two_az(svc("web", min_healthy_percent=50), placement={"web": {"a1": 4}})
-    record = lk.step_tag(service_fingerprint(snap, "web"), 2.0)
-    older = lk.step_tag("0123456789abcdef", 1.0)
-    fields = {"web-000001": {"step_record": older}, "web-000002": {"step_record": record}}
-    same = two_az(svc("web", min_healthy_percent=50), placement={"web": {"a1": 4}},
-                  fields=fields)
-    decision = decide(same, fake_for(same))
-    assert decision.grants == [] and decision.refusals[0].code == Refused.NO_PROGRESS
+    clock = Clock()
+    store = leases(clock)
+    _store_record(store, snap, need=2)
+    decision = decide(snap, fake_for(snap), clock, store=store)
+    assert decision.grants == []
+    (refusal,) = decision.refusals
+    assert refusal.code == Refused.NO_PROGRESS
+    assert "stop step of run run-0" in refusal.message and "re-arms" in refusal.message
+    assert refusal.to_dict()["no_progress"]["need"] == 2
+    # a cause change: an instance joins the pool
     grown = cluster([inst("a1", "a"), inst("b1", "b"), inst("b2", "b")],
-                    [svc("web", min_healthy_percent=50)], {"web": {"a1": 4}}, fields)
-    assert [g.service.name for g in decide(grown, fake_for(grown)).grants] == ["web"]
+                    [svc("web", min_healthy_percent=50)], {"web": {"a1": 4}})
+    assert [g.service.name for g in decide(grown, fake_for(grown), clock,
+                                           store=store).grants] == ["web"]
+    # a change of desired count, of the health percents: causes too
+    for changed, tasks in ((svc("web", 5, min_healthy_percent=50), 5),
+                           (svc("web", min_healthy_percent=75), 4)):
+        other = two_az(changed, placement={"web": {"a1": tasks}})
+        assert decide(other, fake_for(other), clock, store=store).grants, changed
+
+
+def test_no_progress_record_rearms_after_its_time_and_after_progress():
+    snap = two_az(svc("web", min_healthy_percent=50), placement={"web": {"a1": 4}})
+    clock = Clock()
+    store = leases(clock)
+    _store_record(store, snap, need=2, age_seconds=30 * 60 - 5)
+    assert decide(snap, fake_for(snap), clock, store=store,
+                  no_progress_minutes=30).grants == []
+    _store_record(store, snap, need=2, age_seconds=30 * 60 + 5)
+    assert decide(snap, fake_for(snap), clock, store=store, no_progress_minutes=30).grants
+    # the step it records started from more moves than are needed now: it made progress
+    _store_record(store, snap, need=3)
+    assert decide(snap, fake_for(snap), clock, store=store).grants
+
+
+def test_an_instance_outside_the_pool_is_no_cause():
+    """A draining instance, or one the service's memberOf excludes, is not in its pool."""
+    base = [inst("a1", "a"), inst("b1", "b")]
+    snap = cluster(base, [svc("web", min_healthy_percent=50)], {"web": {"a1": 4}})
+    with_draining = cluster(base + [inst("c1", "c", status="DRAINING")],
+                            [svc("web", min_healthy_percent=50)], {"web": {"a1": 4}})
+    assert breaker.cause_of(snap, "web", 1) == breaker.cause_of(with_draining, "web", 1)
+    assert breaker.cause_of(snap, "web", 1) != breaker.cause_of(snap, "web", 2)
+
+
+def test_an_unreadable_record_never_trips():
+    assert breaker.Record.from_value({"cause": "x"}) is None
+    assert breaker.Record.from_value("v1 shape=abc at=1") is None
 
 
 def test_protected_tasks_are_swapped_for_unprotected_neighbours_or_dropped():
@@ -254,9 +300,9 @@ def test_a_count_written_by_someone_else_during_the_surge_stands():
     assert result.actions[0].moves == []            # nothing was moved by this surge
     assert fake.desired["web"] == 6
     assert lk.SURGE_TAG not in fake.tags[snap.services["web"].arn]
-    assert lk.STEP_TAG not in fake.tags[snap.services["web"].arn]   # the service's own tags
-    (keeper,) = [arn for arn, tags in fake.tags.items() if lk.STEP_TAG in tags]
-    assert keeper in {t.arn for t in snap.tasks["web"]} and keeper not in fake.stopped
+    assert not any(fake.tags.values())          # no record in anyone's tags: it is in the lease
+    record = leases(clock).get_record(snap.services["web"].arn, breaker.RECORD)
+    assert record["mode"] == "surge" and record["moves"] == 0 and record["run"] == RUN
     assert fake.protected == set()                      # only ours, and it is gone
 
 
@@ -321,6 +367,8 @@ def test_protection_failures_abandon_the_surge_and_undo_it():
     assert result.actions[0].moves == []
     assert fake.desired["web"] == 4 and fake.protected == set()
     assert lk.SURGE_TAG not in fake.tags[snap.services["web"].arn]
+    # an abandoned step leaves no breaker record: it is not a step that made no progress
+    assert leases(clock).get_record(snap.services["web"].arn, breaker.RECORD) is None
 
 
 def test_surge_times_out_at_the_run_deadline_and_restores():
