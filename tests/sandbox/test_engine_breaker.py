@@ -1,5 +1,5 @@
-"""The no-progress breaker keyed on its cause (issue 16, item 4), against the sandbox on its
-manual clock.
+"""The no-progress breaker keyed on its cause, and a step that re-plans around a vanished task
+(issue 16, item 4), against the sandbox on its manual clock.
 
 The futile step: a service's four tasks sit on one instance and an empty instance joins in
 another AZ. The empty instance's agent drops (an EC2 stop disconnects it; docs/ecs-facts.md
@@ -11,11 +11,13 @@ changed once the agent is back. The breaker's record lives in the service's leas
 
 from __future__ import annotations
 
-from engine_harness import CLUSTER, SERVICE, Clock, Proxy, engine_client, refusals, run_engine
+from engine_harness import (CLUSTER, SERVICE, Clock, Proxy, engine_client, refusals, run_engine,
+                            skewed_cluster, spread)
 from ecs_world import World
-from sandbox.scenario import Driver, steady
+from sandbox.scenario import Driver, Seed, steady
 
 TABLE = "taskspread-ecs-leases"
+SURGE_SEED = dict(azs=2, instances=2, tasks=4, min_healthy_percent=100, max_percent=200)
 
 
 def stopped_by(result) -> list[str]:
@@ -191,3 +193,38 @@ def test_redeploy_has_the_breaker_too(sandbox, aws):
     again = Proxy(engine_client(sandbox))
     result = run_engine(sandbox, ecs=again, strategy="redeploy")
     assert redeploys(again) == 0 and refusals(result) == {SERVICE: "no_progress"}
+
+
+# ----------------------------------------------------------------- a task that vanished
+def test_a_staying_task_that_stops_mid_step_is_replanned_around(sandbox):
+    """One of the tasks the surge protects to keep them is stopped by someone else just
+    before the protection call: ECS answers TASK_NOT_VALID for it. The run does not fail: it
+    undoes what the surge did, re-reads the service, plans it again and balances it, and the
+    re-plan is in the result with ECS's failure."""
+    aws, _ = skewed_cluster(sandbox, Seed(**SURGE_SEED))
+    user = aws("ecs")
+    assert spread(aws) == [4, 0]
+    gone: list[str] = []
+
+    def stop_a_keeper(name: str, kw: dict) -> None:
+        if name == "update_task_protection" and kw.get("protectionEnabled") and not gone:
+            victim = kw["tasks"][0]
+            user.stop_task(cluster=CLUSTER, task=victim, reason="a person")
+            Driver(advance=sandbox.advance).wait_for(lambda: user.describe_tasks(
+                cluster=CLUSTER, tasks=[victim])["tasks"][0]["lastStatus"] == "STOPPED",
+                120, what="stopped")
+            gone.append(victim)
+
+    result = run_engine(sandbox, ecs=Proxy(engine_client(sandbox), before=stop_a_keeper),
+                        wait_timeout=1800)
+    out = result.to_dict()
+    assert gone, "the hook never saw a protection call"
+    assert out["error"] == "", out["error"]
+    (replan,) = out["replanned"]
+    assert replan["service"] == SERVICE and replan["attempt"] == 1
+    assert [(f["arn"], f["reason"]) for f in replan["failures"]] == [(gone[0], "TASK_NOT_VALID")]
+    vanished = [a for a in out["actions"] if a.get("vanished")]
+    assert len(vanished) == 1 and "re-planned" in vanished[0]["detail"]
+    assert result.balanced and sorted(spread(aws)) == [2, 2]
+    doc = user.describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]
+    assert doc["desiredCount"] == 4

@@ -92,10 +92,29 @@ class ReadTooSlow(EngineError):
 
 
 class SurgeAbandoned(EngineError):
-    """A surge could not finish (deadline, ECS refused); it was undone as far as was safe."""
+    """A surge could not finish (deadline, ECS refused); it was undone as far as was safe.
+    ``failures``: ECS's per-task failures when a call reported them (``arn``, ``reason``)."""
+
+    def __init__(self, message: str, failures: tuple[dict, ...] = ()):
+        super().__init__(message)
+        self.failures = tuple(failures)
+
+
+class TasksVanished(SurgeAbandoned):
+    """Tasks the step counted on are gone (stopped by someone else, or by ECS): ECS answered
+    ``TASK_NOT_VALID`` or ``MISSING`` for them, or StopTask found them already stopped. What
+    the step had done was undone as for any abandoned step; the runner re-reads the service
+    and plans it again (a bounded number of times per run)."""
+
+    GONE_REASONS = ("TASK_NOT_VALID", "MISSING")
+
+    @classmethod
+    def applies(cls, failures: tuple[dict, ...] | list[dict]) -> bool:
+        """Whether every failure says the task is gone (not, e.g., an access problem)."""
+        return bool(failures) and all(f.get("reason") in cls.GONE_REASONS for f in failures)
 
 
 __all__ = ["ClusterNotFound", "EngineError", "ExpressionError", "LeaseError", "LeaseHeld",
            "LeaseLost", "LeaseTableMissing", "LeaseUnavailable", "ProtectionFailed",
-           "ReadTooSlow", "SettleTimeout", "SurgeAbandoned", "UnknownServices",
+           "ReadTooSlow", "SettleTimeout", "SurgeAbandoned", "TasksVanished", "UnknownServices",
            "UnsupportedExpression"]

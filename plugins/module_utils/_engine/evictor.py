@@ -197,8 +197,11 @@ class Evictor:
         self.deadline = deadline
         self.leases = leases
 
-    def decide(self, snapshot: ClusterSnapshot, plan: Plan) -> Decision:
-        budget = self.limits.max_moves or default_max_moves(snapshot)
+    def decide(self, snapshot: ClusterSnapshot, plan: Plan, budget: int | None = None) -> Decision:
+        """``budget``: the moves left to spend (a re-plan within a step); default: the step's
+        whole budget."""
+        if budget is None:
+            budget = self.limits.max_moves or default_max_moves(snapshot)
         decision = Decision(max_moves=budget)
         per_az: dict[str, int] = defaultdict(int)
         index: CandidateIndex | None = None

@@ -19,6 +19,12 @@ Healing (first thing in a step): a surge state left in a lease item by a run tha
 claim; a ``taskspread:surge`` tag left by an earlier version of this collection is undone by
 ``lock.restore_count`` once its deadline has passed, and removed.
 
+A task the step counted on that is gone by the time it acts (UpdateTaskProtection answers
+``TASK_NOT_VALID``/``MISSING``, StopTask finds it stopped already) ends that service's action
+with ``TasksVanished``: what it did is undone as for any abandoned step, the action lists ECS's
+per-task failures (``vanished``), and the next grants go on; the runner re-reads and re-plans
+that service.
+
 When an action on a service completes, the executor stores the no-progress breaker's record
 (``breaker.Record``: the step's cause, the moves it started from, when, what) in the service's
 lease item with the release of the lease; the evictor reads it there.
@@ -37,7 +43,7 @@ from .codes import Refused
 from .deadline import Deadline
 from .errors import (
     EngineError, LeaseError, LeaseHeld, LeaseLost, ProtectionFailed, SettleTimeout,
-    SurgeAbandoned,
+    SurgeAbandoned, TasksVanished,
 )
 from .evictor import Decision, Grant, Refusal, read_protection, surge_time_refusal
 from .fenced import FencedEcs
@@ -89,6 +95,7 @@ class Action:
     lease: dict | None = None   # the lease this run held for it (owner, fence, since, until)
     # A surge's new tasks that ECS scaled in again (not restarts: they ran for this step only)
     surge_overhead: list[str] = field(default_factory=list)
+    vanished: list[dict] = field(default_factory=list)  # ECS's failures for tasks gone mid-step
 
     def to_dict(self) -> dict:
         out = {"service": self.service, "mode": self.mode, "detail": self.detail,
@@ -99,6 +106,8 @@ class Action:
             out["landing"] = self.landing
         if self.mode == "surge":
             out["surge_overhead"] = len(self.surge_overhead)
+        if self.vanished:
+            out["vanished"] = list(self.vanished)
         return out
 
 
@@ -120,6 +129,14 @@ class StepResult:
     @property
     def errors(self) -> list[str]:
         return [f"{a.service}: {a.error}" for a in self.actions if a.error]
+
+    def merge(self, other: "StepResult") -> None:
+        """Add a re-plan's actions, heals and refusals to this step."""
+        self.actions.extend(other.actions)
+        self.healed.extend(h for h in other.healed if h not in self.healed)
+        if self.decision is not None and other.decision is not None:
+            self.decision.refusals.extend(other.decision.refusals)
+            self.decision.spent += other.decision.spent
 
 
 class Executor:
@@ -187,6 +204,11 @@ class Executor:
                 lost = True
                 action.error = str(err)
                 break
+            except TasksVanished as err:
+                # Not the run's failure: the runner re-plans this service; the next go on.
+                action.vanished = [dict(f) for f in err.failures]
+                action.detail = "; ".join(p for p in (
+                    f"re-planned: {err}", action.detail) if p)
             except (SettleTimeout, ProtectionFailed, SurgeAbandoned, LeaseError) as err:
                 action.error = str(err)
                 break
@@ -217,9 +239,23 @@ class Executor:
 
     # -------------------------------------------------------------------------- modes
     def stop(self, grant: Grant, action: Action, lease: Lease) -> None:
+        """StopTask on each granted task. A task found stopped already (by someone else or
+        ECS) or gone means the service has fewer healthy tasks than the grant counted:
+        ``TasksVanished`` before any further stop, for the runner to re-plan."""
         ecs = FencedEcs(self.api, self.cluster, grant.service.name, self.leases, lease)
         for move in grant.moves:
-            ecs.stop_task(move.task_arn, STOP_REASON)
+            try:
+                task = ecs.stop_task(move.task_arn, STOP_REASON)
+            except AWS_ERRORS as err:
+                if not _task_not_found(err):
+                    raise
+                task = {"lastStatus": "MISSING"}
+            gone = _gone(task)
+            if gone:
+                action.detail = f"stopped {len(action.moves)} task(s) before one was gone"
+                raise TasksVanished(f"task {move.task_arn} was {gone.lower()} before this "
+                                    "run stopped it",
+                                    ({"arn": move.task_arn, "reason": gone},))
             action.moves.append(move)
             action.stopped_tasks.append(move.task_arn)
         action.detail = f"stopped {len(action.moves)} task(s); ECS places the replacements"
@@ -471,6 +507,26 @@ class Executor:
             return True
 
         self._poll(done, f"services {', '.join(names)} did not settle")
+
+
+def _task_not_found(err: Exception) -> bool:
+    """StopTask's answer for a task ECS no longer knows."""
+    response = getattr(err, "response", None) or {}
+    error = response.get("Error", {})
+    return (error.get("Code") in ("InvalidParameterException", "ClientException")
+            and "not found" in str(error.get("Message", "")).lower())
+
+
+def _gone(task: dict) -> str:
+    """'' when StopTask stopped a running task; else why it did not: the task was STOPPED
+    already, stopped by someone else (another stop reason), or MISSING."""
+    if task.get("lastStatus") == "MISSING":
+        return "MISSING"
+    if task.get("lastStatus") == "STOPPED":
+        return "STOPPED"
+    if task.get("stoppedReason") not in (None, "", STOP_REASON):
+        return "STOPPING"
+    return ""
 
 
 def service_settled(doc: dict) -> bool:

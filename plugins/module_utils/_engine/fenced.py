@@ -57,9 +57,11 @@ class FencedEcs:
                           desiredCount=int(count))
         return current
 
-    def stop_task(self, task_arn: str, reason: str) -> None:
+    def stop_task(self, task_arn: str, reason: str) -> dict:
+        """StopTask; the task as ECS returned it."""
         self.check()
-        self.api.call("stop_task", cluster=self.cluster, task=task_arn, reason=reason)
+        return self.api.call("stop_task", cluster=self.cluster, task=task_arn,
+                             reason=reason).get("task") or {}
 
     def force_new_deployment(self) -> None:
         self.check()

@@ -13,6 +13,12 @@ everything, skips a service whose lease another run holds, and once a killed run
 expired (``lease_seconds`` after its last renewal, on the store's clock) heals the surge state
 it left in the lease item by delta and removes the protection it recorded there.
 
+A task a step counted on that vanished meanwhile (``TasksVanished``: stopped by someone else or
+by ECS between the read and the step's write) does not end the run: the service is read again
+(a scoped read of the services concerned), planned and decided again within the same step, at
+most ``MAX_REPLANS`` times per service per run and never past the run's deadline; each re-plan is
+in the result (``replanned``), with ECS's per-task failures.
+
 Without a usable lease table (missing and not creatable, or a permission missing) the run
 plans but acts on nothing: ``error`` names the table and the permission. Check mode never
 creates the table.
@@ -43,6 +49,8 @@ from .plan_types import Move, Plan, PlanOptions
 from .planner import plan
 from .report import report
 from .snapshot import check_services, take_snapshot
+
+MAX_REPLANS = 3         # re-plans per service per run around a task that vanished
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +141,7 @@ class RebalanceResult:
     scope: dict = field(default_factory=dict)
     reads: dict = field(default_factory=dict)
     detail: bool | tuple[str, ...] = True
+    replanned: list[dict] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -225,7 +234,8 @@ class RebalanceResult:
                 "balanced": self.balanced, "api_calls": self.api_calls,
                 "api_retries": self.api_retries, "run_id": self.run_id,
                 "timed_out": self.timed_out, "error": self.error, "scope": self.scope,
-                "reads": self.reads, "message": self.message()}
+                "reads": self.reads, "replanned": list(self.replanned),
+                "message": self.message()}
 
 
 def _detailed(service: str, detail: bool | tuple[str, ...]) -> bool:
@@ -339,10 +349,13 @@ def _loop(request: RebalanceRequest, result: RebalanceResult, snap: ClusterSnaps
           pacer: ReadPacer) -> None:
     """Steps until balanced, nothing is granted, an error, or the deadline."""
     decision = result.decision
+    replans: dict[str, int] = {}
     while True:
         healed = executor.heal(snap)
         step = StepResult(healed=healed) if healed else executor.execute(decision)
         result.steps.append(step)
+        _replan_vanished(request, result, step, evictor, executor, deadline, ecs_client, pacer,
+                         replans)
         if step.errors:
             result.error = "; ".join(step.errors)
             result.timed_out = deadline.passed()
@@ -409,6 +422,45 @@ def _merge_after(result: RebalanceResult, snap: ClusterSnapshot,
     result.after = dict(sorted({**result.after,
                                 **report(snap, request.max_skew, None, fresh,
                                          request.detail)}.items()))
+
+
+def _replan_vanished(request: RebalanceRequest, result: RebalanceResult, step: StepResult,
+                     evictor: Evictor, executor: Executor, deadline: Deadline, ecs_client: Any,
+                     pacer: ReadPacer, replans: dict[str, int]) -> None:
+    """Re-read, re-plan and act again on the services whose action a vanished task ended
+    (``Action.vanished``), within the step's budget, at most ``MAX_REPLANS`` times per service
+    per run and not once the deadline has passed; past that, the action's error says so."""
+    actions = [a for a in step.actions if a.vanished]
+    while actions:
+        again = [a for a in actions if replans.get(a.service, 0) < MAX_REPLANS]
+        for action in actions:
+            if action not in again:
+                action.error = (f"a task it counted on vanished again after {MAX_REPLANS} "
+                                "re-plans in this run; left for a later run")
+        if not again or deadline.passed():
+            return
+        names = tuple(dict.fromkeys(a.service for a in again))
+        for name in names:
+            replans[name] = replans.get(name, 0) + 1
+            result.replanned.append({
+                "service": name, "attempt": replans[name],
+                "failures": [f for a in again if a.service == name for f in a.vanished]})
+        try:
+            snap = take_snapshot(ecs_client, request.cluster, names, pacer)
+        except UnknownServices as err:      # deleted since the step: nothing to re-plan
+            names = tuple(n for n in names if n not in err.names)
+            if not names:
+                return
+            snap = take_snapshot(ecs_client, request.cluster, names, pacer)
+        _count_reads(result, snap)
+        spent = len(step.moves)
+        budget = (step.decision.max_moves if step.decision is not None
+                  else request.max_moves or 1) - spent
+        current = plan(snap, replace(request.plan_options(), services=names))
+        decision = evictor.decide(snap, current, budget=max(budget, 0))
+        sub = executor.execute(decision)
+        step.merge(sub)
+        actions = [a for a in sub.actions if a.vanished]
 
 
 def _ddb_like(ecs_client: Any) -> Any | None:

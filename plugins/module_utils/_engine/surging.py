@@ -48,7 +48,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
 
 from .aws_client import chunks
-from .errors import EngineError, SurgeAbandoned
+from .errors import EngineError, SurgeAbandoned, TasksVanished
 from .fenced import FencedEcs
 from .health import TaskHealth, target_states, task_healthy, task_targets
 from .lease import Lease, LeaseStore, SurgeState
@@ -319,7 +319,8 @@ class SurgeRun:
         healthy = [t.task.arn for t in live if t.task.arn not in protected
                    and task_healthy(t.health, check, tgs, states)]
         healthy.sort(key=lambda a: a not in self.ours)      # the ones meant to stay first
-        self._protect(healthy[:room], refresh=True)
+        # A task gone meanwhile is not healthy any more: the undo goes on without it.
+        self._protect(healthy[:room], refresh=True, tolerate_gone=True)
 
     def _wait_chosen(self, target: int, slack: float) -> bool:
         """ECS chose the tasks to stop: no more than ``target`` tasks are still desired to
@@ -342,10 +343,13 @@ class SurgeRun:
         self.store.set_surge(self.lease, state)
         self.state = state
 
-    def _protect(self, arns: Sequence[str], refresh: bool = False) -> None:
+    def _protect(self, arns: Sequence[str], refresh: bool = False,
+                 tolerate_gone: bool = False) -> None:
         """Protect tasks (recorded in the state before the calls); ECS's per-task failures
-        abandon the surge. ``refresh``: also tasks this run protected already (a call resets
-        the expiry; theirs may have run out during a long wait)."""
+        abandon the surge (``TasksVanished`` when every one says the task is gone, which the
+        runner re-plans around; with ``tolerate_gone`` those are ignored). ``refresh``: also
+        tasks this run protected already (a call resets the expiry; theirs may have run out
+        during a long wait)."""
         todo = [a for a in arns if refresh or a not in self.ours]
         if not todo:
             return
@@ -355,10 +359,13 @@ class SurgeRun:
                                                                       *todo]))))
         added, failures = self.ecs.protect(todo, self.protection_minutes())
         self.ours.extend(a for a in added if a not in self.ours)
+        if tolerate_gone and TasksVanished.applies(failures):
+            return
         if failures:
             listed = ", ".join(f"{f.get('arn', '?')}: {f.get('reason', '?')}" for f in failures)
-            raise SurgeAbandoned(f"protecting the tasks that stay failed for {len(failures)} "
-                                 f"task(s): {listed}")
+            error = TasksVanished if TasksVanished.applies(failures) else SurgeAbandoned
+            raise error(f"protecting the tasks that stay failed for {len(failures)} "
+                        f"task(s): {listed}", tuple(failures))
 
     def _target_groups(self) -> tuple[str, ...]:
         return tuple(getattr(self.service, "target_groups", ()) or ())

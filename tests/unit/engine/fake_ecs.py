@@ -130,7 +130,11 @@ class FakeEcs:
                 if entry[0] == task:
                     live.remove(entry)
                     self.stopped.append(task)
-        return {"task": {"taskArn": task}}
+                    return {"task": {"taskArn": task, "lastStatus": "RUNNING",
+                                     "desiredStatus": "STOPPED", "stoppedReason": reason}}
+        # ECS answers for a task that stopped already with the task as it is
+        return {"task": {"taskArn": task, "lastStatus": "STOPPED", "desiredStatus": "STOPPED",
+                         "stoppedReason": "Essential container in task exited"}}
 
     def describe_tasks(self, cluster: str, tasks: list[str]) -> dict:
         self._record("describe_tasks", {"tasks": tasks})

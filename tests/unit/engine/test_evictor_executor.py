@@ -349,7 +349,11 @@ def test_surge_writes_its_state_in_the_lease_first_and_never_touches_user_protec
     assert result.actions[0].lease["owner"] == RUN
 
 
-def test_protection_failures_abandon_the_surge_and_undo_it():
+@pytest.mark.parametrize("reason", ["TASK_NOT_VALID", "MISSING", "SOMETHING_ELSE"])
+def test_protection_failures_abandon_the_surge_and_undo_it(reason):
+    """ECS's per-task failures abandon the surge and undo it; a task that is gone
+    (TASK_NOT_VALID, MISSING) is no error of the run: the action lists the failures for the
+    runner to re-plan, and the next grants go on."""
     snap = two_az(svc("web", min_healthy_percent=100), placement={"web": {"a1": 4}})
     fake, clock = fake_for(snap), Clock()
     decision = grant_of(snap, fake, clock)
@@ -358,17 +362,40 @@ def test_protection_failures_abandon_the_surge_and_undo_it():
     def failing(cluster, tasks, protectionEnabled, expiresInMinutes=None):
         resp = original(cluster, tasks, protectionEnabled, expiresInMinutes)
         if protectionEnabled:
-            resp["failures"] = [{"arn": tasks[-1], "reason": "TASK_NOT_VALID"}]
+            resp["failures"] = [{"arn": tasks[-1], "reason": reason}]
         return resp
 
     fake.update_task_protection = failing
     result = executor(snap, fake, clock).execute(decision)
-    assert "protecting the tasks that stay failed" in result.actions[0].error
-    assert result.actions[0].moves == []
+    (action,) = result.actions
+    if reason == "SOMETHING_ELSE":
+        assert "protecting the tasks that stay failed" in action.error
+        assert action.vanished == []
+    else:
+        assert action.error == "" and result.errors == []
+        assert [f["reason"] for f in action.vanished] == [reason]
+        assert action.detail.startswith("re-planned: protecting the tasks that stay failed")
+    assert action.moves == []
     assert fake.desired["web"] == 4 and fake.protected == set()
     assert lk.SURGE_TAG not in fake.tags[snap.services["web"].arn]
     # an abandoned step leaves no breaker record: it is not a step that made no progress
     assert leases(clock).get_record(snap.services["web"].arn, breaker.RECORD) is None
+
+
+def test_a_stop_that_finds_its_task_gone_stops_no_more_and_is_replanned():
+    """StopTask answers for a task already stopped by someone else: the service has one
+    healthy task fewer than the grant counted, so no further task is stopped."""
+    snap = two_az(svc("web", min_healthy_percent=0), placement={"web": {"a1": 4}})
+    fake, clock = fake_for(snap), Clock()
+    decision = grant_of(snap, fake, clock, max_moves=2)
+    first = decision.moves[0].task_arn
+    fake.live["web"] = [e for e in fake.live["web"] if e[0] != first]   # gone meanwhile
+    result = executor(snap, fake, clock).execute(decision)
+    (action,) = result.actions
+    assert action.stopped_tasks == [] and action.error == ""
+    assert action.vanished == [{"arn": first, "reason": "STOPPED"}]
+    assert [c for c in fake.calls if c[0] == "stop_task"] == [
+        ("stop_task", {"task": first, "reason": STOP_REASON})]
 
 
 def test_surge_times_out_at_the_run_deadline_and_restores():
