@@ -338,11 +338,22 @@ class Sim:
                     self.protected_by.pop(arn).protected.discard(arn)
 
 
+# The shortest wait_timeout a run accepts (bounds.py): a deadline inside a run's first second
+# cannot be configured, so such a point is played with the shortest one instead.
+MIN_WAIT_TIMEOUT = 1.0
+
+
+def deadline_wait(points: list[CallPoint], at: int) -> float:
+    """The wait_timeout that puts the run's deadline at call point ``at`` (true seconds from
+    the run's start on the reference timeline), never below ``MIN_WAIT_TIMEOUT``."""
+    return max(MIN_WAIT_TIMEOUT, points[at - 1].at - points[0].at + 0.5)
+
+
 def split_faults(faults: list[Fault], points: list[CallPoint]) -> tuple[float | None, list[Fault]]:
-    """The deadline fault becomes the run's wait_timeout (true seconds from the run's start
-    to that call point on the reference timeline); the others fire at call points."""
+    """The deadline fault becomes the run's wait_timeout (``deadline_wait``); the others fire
+    at call points."""
     wait = None
     for fault in faults:
         if fault.kind == DEADLINE and 1 <= fault.at <= len(points):
-            wait = points[fault.at - 1].at - points[0].at + 0.5
+            wait = deadline_wait(points, fault.at)
     return wait, [f for f in faults if f.kind != DEADLINE]

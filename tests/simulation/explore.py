@@ -31,7 +31,8 @@ import traceback
 from dataclasses import dataclass, field
 
 from .calls import (AT_EVERY_CALL, AT_LEASE_WRITES, DEADLINE, HEALTH_FLAP, KILL_AFTER, KINDS, NONE,
-                    TARGET_UNHEALTHY, WRITE_OPS, CallPoint, Fault, Sim, split_faults)
+                    TARGET_UNHEALTHY, WRITE_OPS, CallPoint, Fault, Sim, deadline_wait,
+                    split_faults)
 from .invariants import (BoundWatch, TickPoints, Violation, crashes, deadlines, desired_at_end,
                          floor, leftovers, lower_bound, no_repeat)
 from .worlds import SCENARIOS, Scenario, World, build, start_sandbox
@@ -243,8 +244,13 @@ def exhaustive(scenario: Scenario, ref: Outcome) -> list[list[Fault]]:
         out += [[Fault(kind, n)] for n in writes]
     seen: set[float] = set()
     for p in ref.points:
-        if p.run == FIRST_RUN and p.n > 1 and p.at not in seen:
-            seen.add(p.at)
+        # points whose deadline is the same (the same instant, or inside the first second,
+        # where the shortest wait_timeout stands in) are one schedule
+        if p.run != FIRST_RUN or p.n <= 1:
+            continue
+        wait = deadline_wait(ref.points, p.n)
+        if wait not in seen:
+            seen.add(wait)
             out.append([Fault(DEADLINE, p.n)])
     return out
 

@@ -48,8 +48,10 @@ FIXED = [
     # that raises and dies
     ("surge", "lease_delayed@lease@1;second_run@lease@1+1"),
     ("surge", "tags_deleted@update_task_protection@1;second_run_dies@update_task_protection@1+1"),
-    # the deadline inside the surge, right after the raise
+    # the deadline inside the surge, right after the raise; and inside the run's first second
+    # (below the shortest wait_timeout: played with the shortest, never a crash of the harness)
     ("surge", "deadline@update_service@1+1"),
+    ("surge", "deadline@#2"),
     # behind an ALB: a target failing its checks before the run decides; the deadline while
     # the surge waits for its new target to turn healthy
     ("surge_alb", "none"),
