@@ -1,4 +1,4 @@
-"""The surge tag of earlier versions, its delta rules, and the step record. Pure.
+"""The surge tag of earlier versions and its delta rules. Pure.
 
 Since the lease (``lease.py``) a surge's lock and state live in a DynamoDB item, never in the
 service's tags (ECS tags have no conditional write). What follows describes the tag earlier
