@@ -186,7 +186,13 @@ leases:
       breaker refuses the service now).
   returned: always
   type: dict
-  sample: {"sample-app": {"holder": {"owner": "3f2a9c1b0e7d", "fence": 4, "since": 1764660000, "until": 1764660060}, "surge_pending": true, "no_progress": {"run": "3f2a9c1b0e7d", "mode": "redeploy", "moves": 2, "need": 2, "cause": "9b1c0d2e3f405162", "at": 1764660000, "since": "2025-12-02T07:20:00Z", "rearms_at": "2025-12-02T08:20:00Z", "cause_unchanged": true, "holding": true}}}
+  sample:
+    sample-app:
+      holder: {"owner": "3f2a9c1b0e7d", "fence": 4, "since": 1764660000, "until": 1764660060}
+      surge_pending: true
+      no_progress: {"run": "3f2a9c1b0e7d", "mode": "redeploy", "moves": 2, "need": 2,
+                    "cause": "9b1c0d2e3f405162", "at": 1764660000, "since": "2025-12-02T07:20:00Z",
+                    "rearms_at": "2025-12-02T08:20:00Z", "cause_unchanged": true, "holding": true}
 api_calls:
   description: ECS API calls made to read the cluster.
   returned: always
