@@ -17,8 +17,10 @@ Phases (``SurgeRun``):
    the state (its ``before``), so the raise is always ``current + k`` and the restore takes off
    only k.
 3. ``wait_new_healthy``: until k tasks that were not there before are healthy (RUNNING, HEALTHY
-   when a container has a health check, healthy in every target group), renewing the lease;
-   bounded by the run's deadline.
+   when a container has a health check, healthy in every target group) and so is every other
+   live task (a replacement ECS started for a task whose health check failed must not be
+   among those that stay while it is still starting), renewing the lease; bounded by the
+   run's deadline.
 4. ``choose_removals``: from where the new tasks landed (a new task before an older one on
    an instance above its target: the surge's overhead, not a restart); the leaving ones lose
    the protection this run gave them, then the tasks that stay are protected (the state lists
@@ -202,7 +204,11 @@ class SurgeRun:
             new = [t for t in live if t.task.arn not in old]
             healthy = [t for t in new if task_healthy(t.health, container_check, tgs, states)]
             self.out.new_tasks = [t.task for t in new]
-            return len(healthy) >= want
+            # Every live task healthy too, not only the new ones: a task ECS started meanwhile
+            # (replacing one whose health check failed) could otherwise be among those that
+            # stay, and the lowered service would start below its floor.
+            return len(healthy) >= want and all(
+                task_healthy(t.health, container_check, tgs, states) for t in live)
 
         self._poll(done, f"service {self.service.name}: the surge's new tasks did not become "
                          "healthy")
