@@ -33,7 +33,9 @@ MAX_SERVICE_DEPLOYMENTS_PER_DESCRIBE = 20
 LIST_SERVICES_PAGE = 100           # ListServices maxResults maximum (its default is 10)
 LIST_TASKS_PAGE = 100              # ListTasks' default (and maximum) page
 LIVE_STATUSES = ("ACTIVE", "DRAINING")
-MAX_PROVIDERS_PER_DESCRIBE = 100   # DescribeCapacityProviders capacityProviders
+# DescribeCapacityProviders takes up to 100 names but answers at most 10 a page (maxResults
+# 1-10, default 10) with a nextToken for the rest: ask for 10 names a call.
+MAX_PROVIDERS_PER_DESCRIBE = 10
 FARGATE_PROVIDERS = ("FARGATE", "FARGATE_SPOT")    # no DescribeCapacityProviders needed
 ENI_ATTACHMENT = "ElasticNetworkInterface"
 
@@ -156,17 +158,24 @@ def _managed_instance_providers(api: CountingClient, instances: list[Instance],
                                 services: Iterable[Service]) -> frozenset[str]:
     """The capacity providers of type MANAGED_INSTANCES among those the instances and the
     services' strategies name. DescribeContainerInstances gives a provider's name only, so
-    its type costs one DescribeCapacityProviders call per 100 names, and none when no
-    provider other than FARGATE/FARGATE_SPOT is named (a cluster without providers)."""
+    its type costs one DescribeCapacityProviders call per 10 names (a page's most; a
+    nextToken is followed all the same), and none when no provider other than
+    FARGATE/FARGATE_SPOT is named (a cluster without providers)."""
     names = {i.capacity_provider for i in instances if i.capacity_provider}
     for service in services:
         names.update(service.providers)
     names -= set(FARGATE_PROVIDERS)
     managed = set()
     for batch in chunks(sorted(names), MAX_PROVIDERS_PER_DESCRIBE):
-        resp = api.call("describe_capacity_providers", capacityProviders=list(batch))
-        managed.update(cp.get("name", "") for cp in resp.get("capacityProviders", [])
-                       if cp.get("type") == MANAGED_INSTANCES)
+        token = None
+        while True:
+            resp = api.call("describe_capacity_providers", capacityProviders=list(batch),
+                            **({"nextToken": token} if token else {}))
+            managed.update(cp.get("name", "") for cp in resp.get("capacityProviders", [])
+                           if cp.get("type") == MANAGED_INSTANCES)
+            token = resp.get("nextToken")
+            if not token:
+                break
     return frozenset(managed)
 
 

@@ -164,7 +164,7 @@ def test_a_read_that_would_outlast_the_deadline_is_refused_before_the_tasks_are_
 
 def test_the_read_price_counts_every_read_still_to_come():
     """Task definitions, ListTasks and DescribeTasks pages, and one DescribeCapacityProviders
-    call per 100 provider names (their types tell Managed Instances apart)."""
+    call per 10 provider names (their types tell Managed Instances apart)."""
     from ansible_collections.taskspread.ecs.plugins.module_utils._engine.deadline import Deadline
     from ansible_collections.taskspread.ecs.plugins.module_utils._engine.snapshot import (
         _check_read_time,
@@ -174,7 +174,7 @@ def test_the_read_price_counts_every_read_still_to_come():
     docs = [{"taskDefinition": "td:1", "runningCount": 150, "pendingCount": 50},
             {"taskDefinition": "td:2", "runningCount": 0}]
     with pytest.raises(ReadTooSlow) as err:
-        _check_read_time(docs, True, pacer, Deadline(clock, 5), providers=101)
-    # 2 task definitions + (2 + 1) listings + 2 describes + 2 provider calls
-    assert (err.value.tasks, err.value.calls) == (200, 9)
+        _check_read_time(docs, True, pacer, Deadline(clock, 5), providers=21)
+    # 2 task definitions + (2 + 1) listings + 2 describes + 3 provider calls (10 a page)
+    assert (err.value.tasks, err.value.calls) == (200, 10)
     _check_read_time(docs, True, pacer, Deadline(clock, 9))
