@@ -31,8 +31,11 @@ from .harness import play_seed
 from .invariants import check_all
 
 # 0-11, plus seeds that change desiredCount at a surge's worst moment (mid-surge, or after a
-# kill and before the heal): they fail until the restore respects what others set
-FIXED_SEEDS = (*range(0, 12), 13, 35, 41, 407)
+# kill and before the heal): they fail until the restore respects what others set. 13, 35, 41
+# and 407 drew that moment when surges were tags; since the lease their worlds play out
+# otherwise. 104658 writes desiredCount on a killed run's surge that is left in its lease item
+# (found once the harness read surges from the lease table).
+FIXED_SEEDS = (*range(0, 12), 13, 35, 41, 407, 104658)
 
 
 def chosen_seeds() -> tuple[int, ...]:
