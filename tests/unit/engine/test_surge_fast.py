@@ -75,15 +75,21 @@ def test_fast_predictor_agrees_with_the_simple_one(case):
         predict_placements_simple(snap, service, counts, k)
 
 
-@settings(max_examples=400, deadline=None)
-@given(surges(), st.data())
-def test_fast_removals_agree_with_the_simple_ones(case, data):
-    snap, k = case
+def _targets_and_protection(snap, data):
+    """Drawn per-instance targets, and the service's tasks with a drawn set protected."""
     tasks = snap.tasks["web"]
     refs = sorted({ref(i.arn) for i in snap.instances})
     targets = {arn(r): data.draw(st.integers(0, 4)) for r in refs}
     protected = data.draw(st.sets(st.sampled_from([t.arn for t in tasks]))) if tasks else set()
-    tasks = tuple(replace(t, protected=True) if t.arn in protected else t for t in tasks)
+    return refs, targets, tuple(replace(t, protected=True) if t.arn in protected else t
+                                for t in tasks)
+
+
+@settings(max_examples=400, deadline=None)
+@given(surges(), st.data())
+def test_fast_removals_agree_with_the_simple_ones(case, data):
+    snap, k = case
+    refs, targets, tasks = _targets_and_protection(snap, data)
     after = dict(_counts(tasks))
     for extra in data.draw(st.lists(st.sampled_from(refs), max_size=4)):
         after[arn(extra)] = after.get(arn(extra), 0) + 1
@@ -99,11 +105,7 @@ def test_smallest_surge_is_the_one_trying_every_k_finds(case, data):
     """The moves left by each k come from E(k) - min(k, R(k)); the k chosen and its plan are
     those of planning every k in full."""
     snap, max_k = case
-    tasks = snap.tasks["web"]
-    refs = sorted({ref(i.arn) for i in snap.instances})
-    targets = {arn(r): data.draw(st.integers(0, 4)) for r in refs}
-    protected = data.draw(st.sets(st.sampled_from([t.arn for t in tasks]))) if tasks else set()
-    tasks = tuple(replace(t, protected=True) if t.arn in protected else t for t in tasks)
+    _, targets, tasks = _targets_and_protection(snap, data)
     snap = replace(snap, tasks={"web": tasks})
     assert smallest_surge(snap, "web", targets, max_k) == \
         smallest_surge_simple(snap, "web", targets, max_k)
