@@ -83,12 +83,12 @@ def take_snapshot(ecs_client: Any, cluster: str,
     wanted = None if services is None else sorted(set(services))
     service_docs = _read_services(api, cluster_arn, cluster_name, wanted)
     if pacer is not None and deadline is not None:
-        named = {i.capacity_provider for i in instances if i.capacity_provider} | {
-            item.get("capacityProvider", "") for d in service_docs
-            for item in d.get("capacityProviderStrategy") or []} | {
-            item.provider for item in default_strategy}
+        named = _provider_names(instances, [item.get("capacityProvider", "")
+                                            for d in service_docs
+                                            for item in d.get("capacityProviderStrategy") or []]
+                                + [item.provider for item in default_strategy])
         _check_read_time(service_docs, wanted is not None, pacer, deadline,
-                         providers=len(named - {""} - set(FARGATE_PROVIDERS)))
+                         providers=len(named))
     task_defs = _read_task_definitions(api, service_docs)
     no_td = (TaskResources(), (), False)
     svc_map = {doc["serviceName"]: _service(doc, *task_defs.get(doc.get("taskDefinition", ""), no_td),
@@ -154,6 +154,13 @@ def _strategy(items: list[dict] | None) -> tuple[CapacityProviderItem, ...]:
                                       int(i.get("weight") or 0)) for i in items or [])
 
 
+def _provider_names(instances: Iterable[Instance], strategies: Iterable[str]) -> set[str]:
+    """The capacity providers the instances run on and the strategies name, FARGATE and
+    FARGATE_SPOT left out (no instances of ours): the ones whose type may be asked."""
+    names = {i.capacity_provider for i in instances} | set(strategies)
+    return names - {""} - set(FARGATE_PROVIDERS)
+
+
 def _managed_instance_providers(api: CountingClient, instances: list[Instance],
                                 services: Iterable[Service]) -> frozenset[str]:
     """The capacity providers of type MANAGED_INSTANCES among those the instances and the
@@ -161,10 +168,7 @@ def _managed_instance_providers(api: CountingClient, instances: list[Instance],
     its type costs one DescribeCapacityProviders call per 10 names (a page's most; a
     nextToken is followed all the same), and none when no provider other than
     FARGATE/FARGATE_SPOT is named (a cluster without providers)."""
-    names = {i.capacity_provider for i in instances if i.capacity_provider}
-    for service in services:
-        names.update(service.providers)
-    names -= set(FARGATE_PROVIDERS)
+    names = _provider_names(instances, [p for service in services for p in service.providers])
     managed = set()
     for batch in chunks(sorted(names), MAX_PROVIDERS_PER_DESCRIBE):
         token = None
