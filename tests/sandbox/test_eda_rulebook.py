@@ -38,8 +38,10 @@ def wait_for(what, predicate, timeout=60.0, interval=0.25):
 
 @pytest.fixture
 def rulebook(sandbox, tmp_path):
-    """Start ansible-rulebook on the collection's rulebook; yields a function that returns its
-    output so far; stops the process (and its children) at the end."""
+    """Returns a function that starts ansible-rulebook on the collection's rulebook (call it
+    once the queue exists: the source fails at once on a missing queue) and returns the process
+    and a function that gives its output so far; stops the process (and its children) at the
+    end."""
     if shutil.which("java") is None:
         pytest.fail("ansible-rulebook needs Java 17 or later: `make setup` installs it")
     inventory = tmp_path / "inventory.yml"
@@ -54,15 +56,19 @@ def rulebook(sandbox, tmp_path):
                ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"), ANSIBLE_NOCOLOR="1")
     out = tmp_path / "rulebook.log"
     rulebook_cli = Path(sys.executable).with_name("ansible-rulebook")
-    with out.open("wb") as sink:
-        proc = subprocess.Popen(
-            [str(rulebook_cli), "--rulebook", "taskspread.ecs.rebalance", "--inventory",
-             str(inventory), "--vars", str(variables), "--print-events", "-v"],
-            cwd=tmp_path, env=env, stdout=sink, stderr=subprocess.STDOUT,
-            start_new_session=True)
-    try:
-        yield proc, lambda: out.read_text(errors="replace")
-    finally:
+    started = []
+
+    def start():
+        with out.open("wb") as sink:
+            started.append(subprocess.Popen(
+                [str(rulebook_cli), "--rulebook", "taskspread.ecs.rebalance", "--inventory",
+                 str(inventory), "--vars", str(variables), "--print-events", "-v"],
+                cwd=tmp_path, env=env, stdout=sink, stderr=subprocess.STDOUT,
+                start_new_session=True))
+        return started[0], lambda: out.read_text(errors="replace")
+
+    yield start
+    for proc in started:
         proc.terminate()
         try:
             proc.wait(timeout=20)
@@ -87,7 +93,7 @@ def test_a_burst_of_events_makes_exactly_one_rebalance(sandbox, walk, rulebook):
         return set(aws("ecs").list_tasks(cluster="demo", desiredStatus="STOPPED")["taskArns"])
 
     stopped_before = stopped()                             # the scale-in's
-    proc, output = rulebook
+    proc, output = rulebook()                              # the queue exists now
     events = [{"Source": "aws.ecs", "DetailType": "ECS Service Action",
                "Resources": ["arn:aws:ecs:us-east-1:123456789012:service/demo/sample-app"],
                "Detail": json.dumps({"clusterArn": CLUSTER_ARN,
@@ -99,6 +105,7 @@ def test_a_burst_of_events_makes_exactly_one_rebalance(sandbox, walk, rulebook):
     assert aws("events").put_events(Entries=events)["FailedEntryCount"] == 0
 
     def drained():
+        assert proc.poll() is None, output()[-3000:]
         attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
             "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
         return all(v == "0" for v in attrs["Attributes"].values())
@@ -107,7 +114,7 @@ def test_a_burst_of_events_makes_exactly_one_rebalance(sandbox, walk, rulebook):
         assert proc.poll() is None, output()[-3000:]
         return "PLAY RECAP" in output()
 
-    wait_for("the rulebook to read the queue", drained)
+    wait_for("the rulebook to read the queue", drained, timeout=120)   # a JVM starts first
     wait_for("the rebalance to finish", rebalanced, timeout=90)
     log = output()
     assert log.count("PLAY RECAP") == 1, log[-3000:]      # five events, one rebalance

@@ -82,3 +82,37 @@ def test_the_source_puts_each_message_then_deletes_it(source):
     assert first["meta"] == {"MessageId": "m1"}
     assert second == {"body": "plain text", "meta": {"MessageId": "m2"}}
     assert fake.deleted == ["h1", "h2"] and fake.waits == [5, 5]
+
+
+class LookupSqs(FakeSqs):
+    """GetQueueUrl answers with the given errors first, then the URL."""
+
+    def __init__(self, errors):
+        super().__init__([])
+        self.errors = list(errors)
+
+    def get_queue_url(self, QueueName):
+        if self.errors:
+            raise self.errors.pop(0)
+        return super().get_queue_url(QueueName)
+
+
+def client_error(code):
+    from botocore.exceptions import ClientError
+    return ClientError({"Error": {"Code": code, "Message": "no"}}, "GetQueueUrl")
+
+
+def test_a_missing_queue_is_a_clear_setup_error(source, monkeypatch):
+    monkeypatch.setitem(source["main"].__globals__, "_client", lambda args: LookupSqs(
+        [client_error("AWS.SimpleQueueService.NonExistentQueue")]))
+    with pytest.raises(ValueError, match="SQS queue events does not exist .*rebalancer role"):
+        asyncio.run(source["main"](asyncio.Queue(), {"name": "events"}))
+
+
+def test_a_transient_lookup_failure_is_retried(source, monkeypatch):
+    fake = LookupSqs([client_error("ThrottlingException")])
+    monkeypatch.setitem(source["main"].__globals__, "_client", lambda args: fake)
+    monkeypatch.setitem(source["main"].__globals__, "RETRY_SECONDS", 0)
+    with pytest.raises(asyncio.CancelledError):       # reached the receive loop
+        asyncio.run(source["main"](asyncio.Queue(), {"name": "events", "delay_seconds": 1}))
+    assert fake.errors == [] and fake.waits == [1]

@@ -69,6 +69,9 @@ EXAMPLES = r"""
 
 LOG = logging.getLogger(__name__)
 RETRY_SECONDS = 5
+# The error codes SQS answers GetQueueUrl with for a queue that does not exist (query and
+# JSON protocols).
+NO_QUEUE = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
 
 
 def _client(args: dict[str, Any]):
@@ -90,10 +93,28 @@ def to_event(message: dict[str, Any]) -> dict[str, Any]:
     return {"body": parsed, "meta": {"MessageId": message.get("MessageId")}}
 
 
+async def _queue_url(client, name: str) -> str:
+    """The queue's URL. A queue that does not exist is a setup error, said at once (as
+    ansible.eda.aws_sqs_queue does); a transient failure (throttling, a dropped connection) is
+    retried like a failed receive."""
+    while True:
+        try:
+            return (await asyncio.to_thread(client.get_queue_url, QueueName=name))["QueueUrl"]
+        except (BotoCoreError, ClientError) as err:
+            code = getattr(err, "response", {}).get("Error", {}).get("Code")
+            if code in NO_QUEUE:
+                raise ValueError(
+                    f"SQS queue {name} does not exist (create it first: the rebalancer role "
+                    "with rebalancer_trigger: rulebook does)") from None
+            LOG.warning("looking up queue %s failed, retrying in %s s: %s", name,
+                        RETRY_SECONDS, err)
+        await asyncio.sleep(RETRY_SECONDS)
+
+
 async def main(queue: asyncio.Queue, args: dict[str, Any]) -> None:
     wait = int(args.get("delay_seconds", 2))
     client = _client(args)
-    url = (await asyncio.to_thread(client.get_queue_url, QueueName=args["name"]))["QueueUrl"]
+    url = await _queue_url(client, args["name"])
     while True:
         started = time.monotonic()
         try:
