@@ -17,8 +17,9 @@ ENGINE = ROOT / "plugins" / "module_utils" / "_engine"
 FLOORS: list[tuple[str, ...]] = [
     # plain data, codes, errors and pure helpers: nothing from the engine
     ("errors", "codes", "model", "filling", "deadline", "aws_client", "lock",
-     "health", "bounds", "eni_limits"),   # health as ECS counts it; bounds: the options'
-    # ranges; eni_limits: awsvpc task limits per instance type (the sandbox reads it too)
+     "health", "bounds", "eni_limits", "gc_pause"),   # health as ECS counts it; bounds: the
+    # options' ranges; eni_limits: awsvpc task limits per instance type (the sandbox reads it
+    # too); gc_pause: the garbage collector paused over a decision's bulk phases
     ("placement_expr", "plan_types", "snapshot", "lease"),   # lease: the DynamoDB lease store
     ("candidates", "fenced"),   # fenced: ECS writes behind the lease's fence check
     ("targets", "breaker"),   # targets per level; breaker: the no-progress breaker (pure)
@@ -29,7 +30,8 @@ FLOORS: list[tuple[str, ...]] = [
     ("runner",),
     ("__init__",),
 ]
-NOTHING_FROM_THE_ENGINE = ("filling", "errors", "codes", "model", "bounds", "eni_limits")
+NOTHING_FROM_THE_ENGINE = ("filling", "errors", "codes", "model", "bounds", "eni_limits",
+                           "gc_pause")
 
 
 def _floor(module: str) -> int:

@@ -9,7 +9,8 @@ test_engine_layers.py`` keeps it so):
 
 1. ``errors``, ``codes``, ``model``, ``filling``, ``deadline``, ``aws_client``, ``lock``,
    ``health`` (health as ECS counts it), ``bounds`` (the range of every numeric option),
-   ``eni_limits`` (awsvpc task limits per instance type, with and without ENI trunking):
+   ``eni_limits`` (awsvpc task limits per instance type, with and without ENI trunking),
+   ``gc_pause`` (the cyclic garbage collector paused over a decision's bulk phases):
    import nothing from the engine;
 2. ``placement_expr`` (memberOf expressions), ``plan_types`` (what the planner returns),
    ``lease`` (the per-service lease in DynamoDB);

@@ -42,6 +42,7 @@ from .aws_client import CountingClient, chunks
 from .codes import Refused, Status
 from .deadline import Deadline
 from .errors import LeaseUnavailable, ProtectionFailed
+from .gc_pause import without_gc
 from .health import target_states, unhealthy_targets
 from .breaker import Cause, Record, cause_of
 from .candidates import CandidateIndex
@@ -197,6 +198,7 @@ class Evictor:
         self.deadline = deadline
         self.leases = leases
 
+    @without_gc
     def decide(self, snapshot: ClusterSnapshot, plan: Plan, budget: int | None = None) -> Decision:
         """``budget``: the moves left to spend (a re-plan within a step); default: the step's
         whole budget."""

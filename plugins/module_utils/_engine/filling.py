@@ -38,9 +38,11 @@ def water_fill(total: int, caps: Sequence[int],
             break
     targets = [min(c, level) for c in caps]
     if level != UNLIMITED and remaining:
-        key = prefs if callable(prefs) else (lambda i, _lvl: prefs[i])
-        open_items = sorted((i for i in range(len(caps)) if caps[i] > level),
-                            key=lambda i: key(i, level))
+        open_items = [i for i in range(n) if caps[i] > level]
+        if callable(prefs):
+            open_items.sort(key=lambda i: prefs(i, level))
+        else:
+            open_items.sort(key=prefs.__getitem__)
         for i in open_items[:remaining]:
             targets[i] += 1
     return targets

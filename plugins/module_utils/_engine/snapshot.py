@@ -8,13 +8,14 @@ are the client's business: build it with ``aws_client.client_config()``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
 from .aws_client import CountingClient, ReadPacer, chunks
 from .deadline import Deadline
 from .eni_limits import TRUNK_ATTRIBUTE, task_limit
+from .gc_pause import without_gc
 from .errors import ClusterNotFound, ReadTooSlow, UnknownServices
 from .model import (
     ACTIVE_DEPLOYMENT_STATUSES, AZ_ATTRIBUTE, MANAGED_INSTANCES, NATIVE_STRATEGIES,
@@ -54,6 +55,7 @@ def check_services(services: Iterable[str] | None) -> tuple[str, ...] | None:
     return names
 
 
+@without_gc
 def take_snapshot(ecs_client: Any, cluster: str,
                   services: Iterable[str] | None = None,
                   pacer: ReadPacer | None = None,
@@ -183,7 +185,7 @@ def _managed_instance_providers(api: CountingClient, instances: list[Instance],
     return frozenset(managed)
 
 
-def _eni_limit(attrs: dict[str, str]) -> int | None:
+def _eni_limit(attrs: Mapping[str, str]) -> int | None:
     """awsvpc tasks the instance holds in all (``eni_limits``): with a trunk ENI (attribute
     ``ecs.awsvpc-trunk-id``) the trunking table's limit, else max ENIs - 1."""
     return task_limit(attrs.get("ecs.instance-type", ""), bool(attrs.get(TRUNK_ATTRIBUTE)))
@@ -199,7 +201,7 @@ def _with_eni_slots(inst: Instance, enis: dict[str, tuple[int, int]]) -> Instanc
     if inst.awsvpc_slots is None:
         return inst
     with_eni, without = enis.get(inst.arn, (0, 0))
-    limit = _eni_limit(dict(inst.attributes)) or 0
+    limit = _eni_limit(inst.attributes) or 0
     free = min(inst.awsvpc_slots + without, limit - with_eni)
     return replace(inst, awsvpc_slots=max(0, free))
 
@@ -474,8 +476,9 @@ def _read_tasks(api: CountingClient, cluster_arn: str, names: list[str],
     by_service: dict[str, list[Task]] = {n: [] for n in names}
     enis: dict[str, list[int]] = {}
     for batch in chunks(sorted(set(arns)), MAX_TASKS_PER_DESCRIBE):
-        resp = api.call("describe_tasks", cluster=cluster_arn, tasks=list(batch),
-                        include=["TAGS"])
+        # No include=["TAGS"]: nothing reads a task's tags (the lease and the no-progress
+        # record live in the lease table), and leaving them out keeps the answers small.
+        resp = api.call("describe_tasks", cluster=cluster_arn, tasks=list(batch))
         for doc in resp.get("tasks", []):
             if doc.get("containerInstanceArn"):
                 counts = enis.setdefault(doc["containerInstanceArn"], [0, 0])
@@ -483,15 +486,20 @@ def _read_tasks(api: CountingClient, cluster_arn: str, names: list[str],
             task = task_from_doc(doc, az_of)
             if task is not None and task.service in by_service:
                 by_service[task.service].append(task)
-    return ({n: tuple(sorted(ts, key=lambda t: t.arn)) for n, ts in by_service.items()},
+    return ({n: tuple(sorted(ts, key=_arn)) for n, ts in by_service.items()},
             {arn: (c[0], c[1]) for arn, c in enis.items()})
+
+
+def _arn(task: Task) -> str:
+    return task.arn
 
 
 def has_task_eni(doc: dict) -> bool:
     """A DescribeTasks document holds an ENI: an ElasticNetworkInterface attachment not yet
     DELETED (task-networking-awsvpc.html: detached and deleted when the task stops)."""
-    return any(a.get("type") == ENI_ATTACHMENT and a.get("status") != "DELETED"
-               for a in doc.get("attachments") or [])
+    attachments = doc.get("attachments")
+    return bool(attachments) and any(
+        a.get("type") == ENI_ATTACHMENT and a.get("status") != "DELETED" for a in attachments)
 
 
 def epoch_seconds(value: Any) -> float:
@@ -501,17 +509,16 @@ def epoch_seconds(value: Any) -> float:
 
 def task_from_doc(doc: dict, az_of: dict[str, str]) -> Task | None:
     """A DescribeTasks document as a ``Task``; None unless it is a live service task."""
-    group = doc.get("group", "")
-    if not group.startswith("service:") or doc.get("desiredStatus") != "RUNNING":
+    get = doc.get                   # read once per task at 100,000 tasks: kept lean
+    group = get("group", "")
+    if not group.startswith("service:") or get("desiredStatus") != "RUNNING":
         return None
-    instance = doc.get("containerInstanceArn", "")
-    protection = doc.get("protectionEnabled")   # not in DescribeTasks today; kept if present
+    instance = get("containerInstanceArn", "")
+    protection = get("protectionEnabled")   # not in DescribeTasks today; kept if present
+    # Positional, in Task's field order (a keyword call costs more, 100,000 times).
     return Task(
-        arn=doc["taskArn"], service=group[len("service:"):], instance_arn=instance,
-        az=doc.get("availabilityZone") or az_of.get(instance, ""),
-        last_status=doc.get("lastStatus", ""), desired_status=doc.get("desiredStatus", ""),
-        started_by=doc.get("startedBy", ""), health=doc.get("healthStatus", "UNKNOWN"),
-        protected=None if protection is None else bool(protection),
-        started_at=epoch_seconds(doc.get("startedAt")), created_at=epoch_seconds(doc.get("createdAt")),
-        task_definition=doc.get("taskDefinitionArn", ""),
-        capacity_provider=doc.get("capacityProviderName", ""))
+        doc["taskArn"], group[8:], instance, get("availabilityZone") or az_of.get(instance, ""),
+        get("lastStatus", ""), "RUNNING", get("startedBy", ""), get("healthStatus", "UNKNOWN"),
+        None if protection is None else bool(protection),
+        epoch_seconds(get("startedAt")), epoch_seconds(get("createdAt")),
+        get("taskDefinitionArn", ""), get("capacityProviderName", ""))

@@ -465,10 +465,15 @@ class _Removals:
         for task in tasks:
             if not self.task_az.get(task.instance_arn):
                 self.task_az[task.instance_arn] = task.az
+        self._az: dict[str, str] = {}      # az() per instance, asked once per surge size
 
     def az(self, arn: str) -> str:
-        inst = self.instances.get(arn)
-        return (inst.az if inst is not None else "") or self.task_az.get(arn, "")
+        found = self._az.get(arn)
+        if found is None:
+            inst = self.instances.get(arn)
+            found = self._az[arn] = \
+                (inst.az if inst is not None else "") or self.task_az.get(arn, "")
+        return found
 
     def choose(self, wanted: Mapping[str, int], count: int, live: dict[str, int]) -> list[str]:
         """``choose_with_new`` without new tasks: task ARNs only."""
@@ -478,37 +483,43 @@ class _Removals:
                         fresh: Mapping[str, int]) -> tuple[list[str], list[str]]:
         """Each choice is the minimum of (-(tasks above target), -tasks in its AZ, -tasks on
         it, ARN) over the instances with a removable task. The AZ's count is the same for
-        all its instances, so each AZ keeps a heap of its instances by the other three and a
-        choice compares the AZs' tops: O(AZs + log instances) per removal. ``fresh``: new
-        tasks per instance (a surge's, predicted), removed before the instance's old ones
-        (the newest first: no restart). Returns the old tasks' ARNs and, for each new task
-        removed, its instance's ARN."""
+        all its instances, so each AZ keeps a heap of its instances by the other three, and
+        the AZs' tops, with their AZ's count, are a heap of their own: a removal changes only
+        its own AZ's top, so it costs O(log instances + log AZs). ``fresh``: new tasks per
+        instance (a surge's, predicted), removed before the instance's old ones (the newest
+        first: no restart). Returns the old tasks' ARNs and, for each new task removed, its
+        instance's ARN."""
         live = dict(live)
+        az_of = self.az
         per_az: dict[str, int] = defaultdict(int)
         for arn, n in live.items():
-            per_az[self.az(arn)] += n
-        size = {arn: fresh.get(arn, 0) + len(self.by_instance.get(arn, ()))
-                for arn in {*self.by_instance, *fresh}}
+            per_az[az_of(arn)] += n
+        by_instance = self.by_instance
+        size = {arn: fresh.get(arn, 0) + len(by_instance.get(arn, ()))
+                for arn in {*by_instance, *fresh}}
         heaps: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
         for arn, n_removable in size.items():
             if n_removable > 0:
                 n = live.get(arn, 0)
-                heaps[self.az(arn)].append((-(n - wanted.get(arn, 0)), -n, arn))
+                heaps[az_of(arn)].append((-(n - wanted.get(arn, 0)), -n, arn))
         for heap in heaps.values():
             heapq.heapify(heap)
+        # The AZs' tops: (top's first key, -tasks in the AZ, top's other keys, AZ).
+        tops = [(heap[0][0], -per_az[az], heap[0][1], heap[0][2], az)
+                for az, heap in heaps.items()]
+        heapq.heapify(tops)
         chosen: list[str] = []
         new_from: list[str] = []
         taken = dict.fromkeys(size, 0)
-        while len(chosen) + len(new_from) < count and heaps:
-            az = min(((heap[0][0], -per_az[az], heap[0][1], heap[0][2]), az)
-                     for az, heap in heaps.items())[1]
+        while len(chosen) + len(new_from) < count and tops:
+            az = heapq.heappop(tops)[4]
             heap = heaps[az]
             arn = heap[0][2]
             first_new = fresh.get(arn, 0)
             if taken[arn] < first_new:
                 new_from.append(arn)
             else:
-                chosen.append(self.by_instance[arn][taken[arn] - first_new].arn)
+                chosen.append(by_instance[arn][taken[arn] - first_new].arn)
             taken[arn] += 1
             live[arn] = live.get(arn, 0) - 1
             per_az[az] -= 1
@@ -517,8 +528,8 @@ class _Removals:
                 heapq.heapreplace(heap, (-(n - wanted.get(arn, 0)), -n, arn))
             else:
                 heapq.heappop(heap)
-                if not heap:
-                    del heaps[az]
+            if heap:
+                heapq.heappush(tops, (heap[0][0], -per_az[az], heap[0][1], heap[0][2], az))
         return chosen, new_from
 
 

@@ -108,10 +108,10 @@ def test_full_snapshot_paginates_batches_and_counts(ecs):
     stub.add_response("list_tasks", {"taskArns": tasks[100:]},
                       {"cluster": CL, "desiredStatus": "RUNNING", "nextToken": "x"})
     stub.add_response("describe_tasks", {"tasks": [task_doc(k, f"s{k % 12:02d}") for k in range(100)]},
-                      {"cluster": CL, "tasks": tasks[:100], "include": ["TAGS"]})
+                      {"cluster": CL, "tasks": tasks[:100]})
     stub.add_response("describe_tasks",
                       {"tasks": [task_doc(k, f"s{k % 12:02d}") for k in range(100, 150)]},
-                      {"cluster": CL, "tasks": tasks[100:], "include": ["TAGS"]})
+                      {"cluster": CL, "tasks": tasks[100:]})
     snap = take_snapshot(client, "prod")
     assert snap.api_calls == 1 + 2 + 3 + 1 + 2 + 2 + 2 + 2 == 15
     assert len(snap.instances) == 250 and snap.cluster_arn == CL
@@ -141,7 +141,7 @@ def test_named_services_list_tasks_per_service(ecs):
     stub.add_response("list_tasks", {"taskArns": [task_arn(1)]},
                       {"cluster": CL, "desiredStatus": "RUNNING", "serviceName": "s01"})
     stub.add_response("describe_tasks", {"tasks": [task_doc(1, "s01")]},
-                      {"cluster": CL, "tasks": [task_arn(1)], "include": ["TAGS"]})
+                      {"cluster": CL, "tasks": [task_arn(1)]})
     snap = take_snapshot(client, "prod", services=["s01"])
     assert list(snap.services) == ["s01"] and len(snap.tasks["s01"]) == 1
     assert snap.api_calls == 8   # 1 cluster + 2 pages + 1 + 1 service + 1 td + 1 list + 1 describe

@@ -83,8 +83,7 @@ def test_effective_strategy_provider_names_and_health_check(ecs):
                           {"cluster": CL, "desiredStatus": "RUNNING", "serviceName": name})
     stub.add_response("describe_tasks", {"tasks": [task(0, "dflt", "cp-a")]},
                       {"cluster": CL, "tasks": [f"{ACC}:task/prod/{n}" for n in
-                                                ("dflt", "ec2", "own")],
-                       "include": ["TAGS"]})
+                                                ("dflt", "ec2", "own")]})
     stub.add_response("describe_capacity_providers", {"capacityProviders": [
         {"name": "cp-a", "type": "EC2_AUTOSCALING"}, {"name": "cp-b", "type": "EC2_AUTOSCALING"}]},
         {"capacityProviders": ["cp-a", "cp-b"]})
