@@ -37,10 +37,13 @@ class Explanation:
         return {"code": str(self.code), "message": self.message}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Move:
     """Stop ``task_arn`` on ``source_instance``; its replacement is predicted to land on
-    ``destination_instance`` (ECS decides; the prediction is what spread placement gives)."""
+    ``destination_instance`` (ECS decides; the prediction is what spread placement gives).
+
+    A value, but not a frozen dataclass, for the reason ``model.Task`` gives: a plan lists
+    one per move (75,000 at the largest benchmarked size). Never assign to a field."""
 
     service: str
     task_arn: str

@@ -168,3 +168,27 @@ def test_container_health_check_only_on_essential_containers():
         {"name": "a"}, {"name": "side", "essential": False, "healthCheck": check}]})
     assert has_container_health_check({"containerDefinitions": [
         {"name": "a", "healthCheck": check}]})
+
+
+def test_a_task_document_maps_to_every_field_by_name():
+    """``task_from_doc`` builds ``Task`` positionally (it runs 100,000 times a read): every
+    field must land where its name says, whatever order the dataclass declares them in."""
+    from datetime import datetime, timezone
+
+    from ansible_collections.taskspread.ecs.plugins.module_utils._engine.model import Task
+    from ansible_collections.taskspread.ecs.plugins.module_utils._engine.snapshot import (
+        task_from_doc)
+    started = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    doc = {"taskArn": "arn:t/1", "group": "service:web", "desiredStatus": "RUNNING",
+           "containerInstanceArn": "arn:ci/1", "availabilityZone": "", "lastStatus": "PENDING",
+           "startedBy": "ecs-svc/1", "healthStatus": "HEALTHY", "protectionEnabled": True,
+           "startedAt": started, "createdAt": 1767312000.5, "taskDefinitionArn": "arn:td/web:3",
+           "capacityProviderName": "cp-a"}
+    task = task_from_doc(doc, {"arn:ci/1": "us-east-1b"})
+    assert task == Task(arn="arn:t/1", service="web", instance_arn="arn:ci/1", az="us-east-1b",
+                        last_status="PENDING", desired_status="RUNNING", started_by="ecs-svc/1",
+                        health="HEALTHY", protected=True, started_at=started.timestamp(),
+                        created_at=1767312000.5, task_definition="arn:td/web:3",
+                        capacity_provider="cp-a")
+    assert task_from_doc({**doc, "group": "family:web"}, {}) is None
+    assert task_from_doc({**doc, "desiredStatus": "STOPPED"}, {}) is None
