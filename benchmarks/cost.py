@@ -195,11 +195,13 @@ def render(res: dict) -> str:
               f"MiB; with 30% headroom the function needs at least "
               f"{res['memory_size_min_mib']} MiB."
             + ("\n\nSurge mode (every service minimumHealthyPercent 100, maximumPercent 200; "
-               "scale-out layout), one check-mode decision, CPU seconds on one core, and the "
-               "rebalance module's default output:\n\n"
+               "scale-out layout), one check-mode decision, CPU seconds on one core (the "
+               "median of 3 runs; every run's total beside it), and the rebalance module's "
+               "default output:\n\n"
                + table(["inst", "svcs", "tasks", "read CPU s", "plan CPU s", "decide CPU s",
-                        "total CPU s", "granted moves", "output bytes"],
+                        "total CPU s", "runs' totals", "granted moves", "output bytes"],
                        [[w["instances"], w["services"], w["tasks"], w["read_cpu_s"],
                          w["plan_cpu_s"], w["decide_cpu_s"], w["total_cpu_s"],
+                         " / ".join(f"{t:g}" for t in w.get("total_cpu_s_runs", [])),
                          w["granted_moves"], w["output_bytes"]]
                         for w in res.get("surge", [])])))

@@ -490,18 +490,24 @@ class _Removals:
         first: no restart). Returns the old tasks' ARNs and, for each new task removed, its
         instance's ARN."""
         live = dict(live)
-        az_of = self.az
+        # This set-up touches every instance of the service and runs once per surge size
+        # tried, so the AZ of each is looked up in the memo directly.
+        az_of, known = self.az, self._az
         per_az: dict[str, int] = defaultdict(int)
         for arn, n in live.items():
-            per_az[az_of(arn)] += n
+            az = known.get(arn)
+            per_az[az_of(arn) if az is None else az] += n
         by_instance = self.by_instance
-        size = {arn: fresh.get(arn, 0) + len(by_instance.get(arn, ()))
-                for arn in {*by_instance, *fresh}}
+        size = {arn: len(queue) for arn, queue in by_instance.items()}
+        for arn, n in fresh.items():
+            size[arn] = size.get(arn, 0) + n
         heaps: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
+        live_get, wanted_get = live.get, wanted.get
         for arn, n_removable in size.items():
             if n_removable > 0:
-                n = live.get(arn, 0)
-                heaps[az_of(arn)].append((-(n - wanted.get(arn, 0)), -n, arn))
+                n = live_get(arn, 0)
+                heaps[known[arn] if arn in known else az_of(arn)].append(
+                    (-(n - wanted_get(arn, 0)), -n, arn))
         for heap in heaps.values():
             heapq.heapify(heap)
         # The AZs' tops: (top's first key, -tasks in the AZ, top's other keys, AZ).
