@@ -12,7 +12,12 @@ What ECS explains, and so is excused:
 * tasks lost with an instance the sequence terminated, scaled in or set DRAINING (until those
   tasks are gone and the service is back at its floor);
 * a desiredCount that others raised: the floor follows it only once the service has reached
-  it (ECS needs time to start the new tasks); a lowered count lowers the floor at once.
+  it (ECS needs time to start the new tasks); a lowered count lowers the floor at once;
+* a desiredCount that others lowered while some of the service's tasks were still PENDING:
+  ECS's scale-in picks the AZ and the instance with the most tasks (docs/ecs-facts.md §2), so
+  it may stop a RUNNING task and keep a PENDING one elsewhere, and the service runs fewer than
+  its new floor until the PENDING ones start. Excused: up to the decrease, and no more than the
+  tasks not yet running, until the service is back at its floor.
 
 The watch is a ``sandbox.runtime.on_tick`` listener: it runs inside the sandbox's reconcile
 pass after every request and every timer, so it sees each state the engine's calls produce.
@@ -58,6 +63,7 @@ class FloorWatch:
     intended: dict[str, int] = field(default_factory=dict)     # latest value others chose
     established: dict[str, int] = field(default_factory=dict)
     excused_tasks: dict[str, set[str]] = field(default_factory=dict)
+    lowered: dict[str, int] = field(default_factory=dict)      # others' decrease, see above
     pending: list[tuple[float, str, int]] = field(default_factory=list)
     breaches: dict[str, list[Breach]] = field(default_factory=dict)
     armed: bool = False
@@ -85,6 +91,9 @@ class FloorWatch:
         self.excused_tasks.setdefault(service, set()).update(task_arns)
 
     def _expect(self, service: str, count: int) -> None:
+        if count < self.expected.get(service, count):
+            self.lowered[service] = self.lowered.get(service, 0) + \
+                self.expected[service] - count
         self.expected[service] = count
         self.established[service] = min(self.established.get(service, count), count)
 
@@ -122,12 +131,17 @@ class FloorWatch:
         if running >= floor:
             if lost == excused:
                 self.excused_tasks.pop(name, None)
+            self.lowered.pop(name, None)
             return
-        if floor - running <= len(lost):
+        # ECS's scale-in after others lowered the count, RUNNING tasks before PENDING ones
+        not_started = sum(1 for t in tasks
+                          if t.desired_status == "RUNNING" and t.last_status != "RUNNING")
+        scaled_in = min(self.lowered.get(name, 0), not_started)
+        if floor - running <= len(lost) + scaled_in:
             return
         self.breaches.setdefault(name, []).append(Breach(
             at=now, tick=self.ticks, service=name, running=running, floor=floor, expected=expected,
-            excused=len(lost), recent_stops=_recent_stops(tasks, now),
+            excused=len(lost) + scaled_in, recent_stops=_recent_stops(tasks, now),
             desired_now=getattr(svc, "desired_count", None)))
 
 

@@ -251,3 +251,35 @@ def test_bake_watch_reports_engine_stops_only_while_a_blue_green_deployment_runs
     rec = record()
     rec.bake = watch
     assert invariants.blue_green(rec) == [f"blue-green: {watch.stops[0]}"]
+
+
+def test_floor_watch_excuses_ecs_scaling_in_a_running_task_before_a_pending_one():
+    """Others lower desiredCount while a task is still PENDING: ECS's scale-in picks the AZ
+    and instance with the most tasks (docs/ecs-facts.md §2) and may stop a RUNNING task. The
+    dip below the new floor is ECS's doing, up to the decrease and the tasks not yet running;
+    one stop more is a breach (fresh seeds 855176 and 28299 found the first case)."""
+    from types import SimpleNamespace
+
+    def task(n, last="RUNNING", desired="RUNNING"):
+        return SimpleNamespace(arn=f"t{n}", id=f"t{n}", last_status=last, desired_status=desired,
+                               stopping_at=0, stopped_at=0, updated_at=0, stopped_reason="")
+
+    tasks = {f"t{n}": task(n) for n in range(6)}
+    tasks["t6"] = task(6, last="PENDING")
+    svc = SimpleNamespace(tasks=tasks, desired_count=7)
+    sandbox = SimpleNamespace(ecs=SimpleNamespace(services={("c", "web"): svc}), now=lambda: 0.0)
+    watch = FloorWatch(sandbox, "c", {"web": 100})
+    watch.arm({"web": 7})
+    watch.others_set("web", 6)                      # 7 -> 6 by someone else
+    svc.desired_count = 6
+    tasks["t0"].desired_status = "STOPPED"          # ECS scales in a RUNNING task
+    watch()
+    assert watch.breaches == {}                     # 5 running < floor 6: excused (1 PENDING)
+    tasks["t1"].desired_status = "STOPPED"          # one more: nobody explains it
+    watch()
+    assert [b.running for b in watch.breaches["web"]] == [4]
+    tasks["t6"].last_status = "RUNNING"
+    for n in (7, 8):
+        tasks[f"t{n}"] = task(n)
+    watch()                                          # back at the floor: the excuse ends
+    assert "web" not in watch.lowered
