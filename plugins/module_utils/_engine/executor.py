@@ -45,7 +45,9 @@ from .errors import (
     EngineError, LeaseError, LeaseHeld, LeaseLost, ProtectionFailed, SettleTimeout,
     SurgeAbandoned, TasksVanished,
 )
-from .evictor import Decision, Grant, Refusal, read_protection, surge_time_refusal
+from .evictor import (
+    Decision, Grant, Refusal, floor_running, read_protection, surge_time_refusal,
+)
 from .fenced import FencedEcs
 from .lease import Lease, LeaseStore
 from .lock import SURGE_TAG, SurgeLock, restore_count
@@ -62,6 +64,8 @@ except ImportError:  # the modules report a missing botocore through AnsibleAWSM
     AWS_ERRORS = ()
 
 STOP_REASON = "taskspread.ecs rebalancing: moving a task from an over-target instance"
+# The re-plan reason when the service changed between the decision's read and its first stop.
+SERVICE_CHANGED = "SERVICE_CHANGED_SINCE_READ"
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +141,34 @@ class StepResult:
         if self.decision is not None and other.decision is not None:
             self.decision.refusals.extend(other.decision.refusals)
             self.decision.spent += other.decision.spent
+
+
+def still_spare(doc: dict, grant: Grant) -> None:
+    """Raise ``TasksVanished`` unless the service, as DescribeServices shows it now (``doc``),
+    is still the one the decision judged: the same desiredCount, and enough RUNNING tasks for
+    every stop of ``grant`` to keep the floor the decision kept.
+
+    The decision counted healthy tasks in a read that may be minutes old at scale (a
+    100,000-task read is paced over minutes): an instance that died since took tasks with it,
+    and a desiredCount someone changed since moves the floor and starts ECS's own scale-in or
+    scale-out, which the decision did not see. ``runningCount`` counts RUNNING tasks, healthy
+    or not, so this check never refuses what the decision's own count allowed; it sees every
+    task lost since. Either way the runner re-reads the service and plans it again."""
+    service = grant.service
+    running = int(doc.get("runningCount", 0))
+    desired = int(doc.get("desiredCount", service.desired))
+    floor = floor_running(service)
+    stops = len(grant.moves)
+    if desired != service.desired:
+        why = (f"{service.name}'s desiredCount is {desired} now, {service.desired} when it was "
+               "read")
+    elif running - stops < floor:
+        why = (f"{service.name} runs {running} task(s) now, fewer than its read counted: "
+               f"{stops} stop(s) would leave {running - stops}, below its floor of {floor}")
+    else:
+        return
+    raise TasksVanished(why, ({"arn": "", "reason": SERVICE_CHANGED, "running": running,
+                               "desired": desired, "floor": floor, "stops": stops},))
 
 
 class Executor:
@@ -241,8 +273,11 @@ class Executor:
     def stop(self, grant: Grant, action: Action, lease: Lease) -> None:
         """StopTask on each granted task. A task found stopped already (by someone else or
         ECS) or gone means the service has fewer healthy tasks than the grant counted:
-        ``TasksVanished`` before any further stop, for the runner to re-plan."""
+        ``TasksVanished`` before any further stop, for the runner to re-plan. So does a
+        service that runs too few tasks now for every granted stop to keep its floor (read
+        immediately before the first stop: tasks lost since the decision's read)."""
         ecs = FencedEcs(self.api, self.cluster, grant.service.name, self.leases, lease)
+        still_spare(ecs.describe(), grant)
         for move in grant.moves:
             try:
                 task = ecs.stop_task(move.task_arn, STOP_REASON)

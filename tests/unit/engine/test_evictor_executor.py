@@ -578,3 +578,29 @@ def test_every_surge_of_a_step_checks_the_time_left():
     refusal = [r for r in decision.refusals if r.service == "b"]
     assert [r.code for r in refusal] == [Refused.DEADLINE]
     assert "100 s are left" in refusal[0].message
+
+
+@pytest.mark.parametrize("change, why", [
+    ("lost", "runs 3 task(s) now, fewer than its read counted: 2 stop(s) would leave 1, "
+             "below its floor of 2"),
+    ("desired", "desiredCount is 6 now, 4 when it was read"),
+])
+def test_a_stop_first_rereads_the_service_and_replans_if_it_changed_since_the_read(change, why):
+    """The decision's read may be minutes old at scale. Tasks lost since (an instance died) or
+    a desiredCount someone changed since: no task is stopped, and the runner re-plans from a
+    fresh read (chaos seed 28299 drew an instance termination between the read and the stop;
+    its stop still kept the floor, but one more lost task would not have)."""
+    snap = two_az(svc("web", min_healthy_percent=50), placement={"web": {"a1": 4}})
+    fake, clock = fake_for(snap), Clock()
+    decision = grant_of(snap, fake, clock, max_moves=2)
+    assert len(decision.moves) == 2                      # floor 2 of 4: two spare
+    if change == "lost":
+        fake.live["web"] = fake.live["web"][1:]          # gone with its instance meanwhile
+    else:
+        fake.desired["web"] = 6                          # someone scaled out meanwhile
+    result = executor(snap, fake, clock).execute(decision)
+    (action,) = result.actions
+    assert fake.count("stop_task") == 0 and action.stopped_tasks == [] and action.error == ""
+    assert action.detail.startswith("re-planned: web") and why in action.detail
+    (failure,) = action.vanished
+    assert failure["reason"] == "SERVICE_CHANGED_SINCE_READ" and failure["stops"] == 2
