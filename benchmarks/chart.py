@@ -118,8 +118,8 @@ def scale_figure(scale: dict, meta: dict) -> Figure:
 
         figure.suptitle("taskspread.ecs benchmark: planning at scale", fontsize=13,
                         fontweight="bold")
-        figure.text(0.5, 0.01, f"From benchmarks/results.json ({meta.get('command', 'make bench')}, "
-                    f"{meta.get('when', '?')}, Python {meta.get('python', '?')}, "
+        figure.text(0.5, 0.01, "From benchmarks/results.json (make bench part 1, measured "
+                    f"{scale.get('measured_at', meta.get('when', '?'))}, Python {meta.get('python', '?')}, "
                     f"{meta.get('cpus', '?')} CPUs; one core per measurement)",
                     ha="center", fontsize=8.5, color="#555555")
         figure.tight_layout(rect=(0, 0.04, 1, 0.95))

@@ -55,15 +55,21 @@ def main(argv: list[str] | None = None) -> int:
         else:
             res = mod.run(quick=args.quick)
         res["bench_wall_seconds"] = round(time.perf_counter() - t0, 1)
+        # Each part keeps when and how it was measured: an --only run keeps the other parts'
+        # figures from results.json, and the header's run is not theirs.
+        res["measured_at"] = results["meta"]["when"]
         results[key] = res
         print(mod.render(res) + "\n", flush=True)
     md = ["# taskspread.ecs benchmarks", "",
-          f"Produced by `{results['meta']['command']}` (`make bench`) on {results['meta']['when']}, "
-          f"Python {results['meta']['python']}, {results['meta']['cpus']} CPUs.", ""]
+          f"Last written by `{results['meta']['command']}` (`make bench`) on "
+          f"{results['meta']['when']}, Python {results['meta']['python']}, "
+          f"{results['meta']['cpus']} CPUs. Each part says when it was measured: `--only` "
+          "re-measures the parts it names and keeps the others.", ""]
     for key, (title, mod) in PARTS.items():
         if key in results:
-            md += [f"## {title}", "", f"Command: `{results[key].get('command', '')}`", "",
-                   mod.render(results[key]), ""]
+            when = results[key].get("measured_at", "before parts recorded their own time")
+            md += [f"## {title}", "", f"Command: `{results[key].get('command', '')}`, "
+                   f"measured {when}.", "", mod.render(results[key]), ""]
     (out / "results.md").write_text("\n".join(md))
     results_path.write_text(json.dumps(results, indent=1, default=str) + "\n")
     if "scale" in results:
