@@ -140,12 +140,11 @@ class Ledger:
     def instance(self, arn: str) -> Instance:
         return self._instances[arn]
 
-    def reserve(self, arn: str, res: TaskResources, count: int = 1) -> None:
-        """Take room for ``count`` tasks needing ``res`` on ``arn``."""
+    def reserve(self, arn: str, res: TaskResources) -> None:
         cpu, mem, tcp, udp, enis = self.remaining(arn)
-        self._state[arn] = (cpu - count * res.cpu, mem - count * res.memory,
-                            tcp | res.tcp_ports, udp | res.udp_ports,
-                            enis if enis >= UNLIMITED else enis - count * res.enis)
+        self._state[arn] = (cpu - res.cpu, mem - res.memory, tcp | res.tcp_ports,
+                            udp | res.udp_ports,
+                            enis if enis >= UNLIMITED else enis - res.enis)
 
 
 @dataclass(frozen=True, slots=True)

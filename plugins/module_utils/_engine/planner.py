@@ -380,11 +380,8 @@ def plan(snapshot: ClusterSnapshot, options: PlanOptions | None = None) -> Plan:
     for name in names:
         service = snapshot.services[name]
         sp = _plan_service(service, snapshot.tasks.get(name, ()), ctx, options.max_skew)
-        arriving: dict[str, int] = defaultdict(int)
         for move in sp.moves:
-            arriving[move.destination_instance] += 1
-        for arn, count in arriving.items():
-            ctx.ledger.reserve(arn, service.resources, count)
+            ctx.ledger.reserve(move.destination_instance, service.resources)
         plans.append(sp)
         all_moves.extend(sp.moves)
     return Plan(cluster=snapshot.cluster_name, services=tuple(plans), max_skew=options.max_skew,
